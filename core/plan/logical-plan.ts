@@ -1,0 +1,122 @@
+// Logical plans as plain, immutable, JSON-serializable data: one node kind per operator. A plan carries no
+// functions or class instances, so it can be printed, hashed, sent to a coordinator and validated there.
+import type { Expr, SortOrder } from '../expr/expr.ts';
+import type { Schema } from '../types/schema.ts';
+
+export const PLAN_VERSION = 1;
+
+export type JoinType = 'inner' | 'left' | 'right' | 'full' | 'semi' | 'anti' | 'cross';
+
+export interface CsvOptions {
+  readonly header: boolean;
+  readonly delimiter: string;
+  readonly quote: string;
+  /** Text that reads as NULL (besides an empty unquoted field). */
+  readonly nullValue: string;
+}
+
+export type ScanSource =
+  | { readonly format: 'parquet'; readonly paths: readonly string[] }
+  | { readonly format: 'csv'; readonly paths: readonly string[]; readonly options: CsvOptions }
+  | { readonly format: 'json'; readonly paths: readonly string[] }
+  /** An in-memory table registered with the session under `id`. */
+  | { readonly format: 'memory'; readonly id: string };
+
+export type LogicalPlan =
+  | {
+      readonly kind: 'scan';
+      readonly source: ScanSource;
+      /** Schema of the source (all columns). */
+      readonly schema: Schema;
+      /** Columns to read, in output order; null reads all. Set by projection pruning. */
+      readonly projection: readonly string[] | null;
+      /** Predicates the scan may use to skip data (row groups); they are also still applied above it. */
+      readonly filters: readonly Expr[];
+      /** DataFrame alias of the scanned table, which qualifies its columns. */
+      readonly alias?: string;
+    }
+  | { readonly kind: 'project'; readonly input: LogicalPlan; readonly exprs: readonly Expr[] }
+  | { readonly kind: 'filter'; readonly input: LogicalPlan; readonly condition: Expr }
+  | {
+      readonly kind: 'aggregate';
+      readonly input: LogicalPlan;
+      readonly groupBy: readonly Expr[];
+      /** Output expressions over group keys and aggregate calls, e.g. `alias(sum(x) / count(), 'mean')`. */
+      readonly aggregates: readonly Expr[];
+    }
+  | {
+      readonly kind: 'join';
+      readonly left: LogicalPlan;
+      readonly right: LogicalPlan;
+      readonly joinType: JoinType;
+      /** Join condition over both sides' columns; null for cross joins and pure USING joins. */
+      readonly on: Expr | null;
+      /** Column names equal on both sides (SQL USING / DataFrame join on names): they appear once in the output. */
+      readonly using: readonly string[];
+    }
+  | { readonly kind: 'sort'; readonly input: LogicalPlan; readonly orders: readonly SortOrder[] }
+  | { readonly kind: 'limit'; readonly input: LogicalPlan; readonly limit: number | null; readonly offset: number }
+  | { readonly kind: 'distinct'; readonly input: LogicalPlan }
+  /** UNION ALL; DISTINCT on top gives UNION. byName matches columns by name (unionByName). */
+  | { readonly kind: 'union'; readonly inputs: readonly LogicalPlan[]; readonly byName: boolean }
+  /** Subquery alias: requalifies the input's columns. */
+  | { readonly kind: 'alias'; readonly input: LogicalPlan; readonly alias: string }
+  | { readonly kind: 'repartition'; readonly input: LogicalPlan; readonly numPartitions: number; readonly keys: readonly Expr[] };
+
+export type PlanKind = LogicalPlan['kind'];
+
+/** A serialized plan as it crosses a process boundary. */
+export interface SerializedPlan {
+  readonly version: typeof PLAN_VERSION;
+  readonly plan: LogicalPlan;
+}
+
+export function planInputs(p: LogicalPlan): readonly LogicalPlan[] {
+  switch (p.kind) {
+    case 'scan':
+      return [];
+    case 'project':
+    case 'filter':
+    case 'aggregate':
+    case 'sort':
+    case 'limit':
+    case 'distinct':
+    case 'alias':
+    case 'repartition':
+      return [p.input];
+    case 'join':
+      return [p.left, p.right];
+    case 'union':
+      return p.inputs;
+  }
+}
+
+export function withInputs(p: LogicalPlan, inputs: readonly LogicalPlan[]): LogicalPlan {
+  switch (p.kind) {
+    case 'scan':
+      return p;
+    case 'project':
+    case 'filter':
+    case 'aggregate':
+    case 'sort':
+    case 'limit':
+    case 'distinct':
+    case 'alias':
+    case 'repartition':
+      return Object.freeze({ ...p, input: inputs[0]! });
+    case 'join':
+      return Object.freeze({ ...p, left: inputs[0]!, right: inputs[1]! });
+    case 'union':
+      return Object.freeze({ ...p, inputs: Object.freeze([...inputs]) });
+  }
+}
+
+export function transformPlanUp(p: LogicalPlan, f: (p: LogicalPlan) => LogicalPlan): LogicalPlan {
+  const inputs = planInputs(p);
+  let node = p;
+  if (inputs.length) {
+    const next = inputs.map((i) => transformPlanUp(i, f));
+    if (next.some((n, i) => n !== inputs[i])) node = withInputs(p, next);
+  }
+  return f(node);
+}
