@@ -32,3 +32,8 @@ export function physicalPlanToString(op: PhysicalOperator, indent = 0): string {
   const line = `${'  '.repeat(indent)}${op.name}${detail ? ` ${detail}` : ''}`;
   return [line, ...op.children.map((c) => physicalPlanToString(c, indent + 1))].join('\n');
 }
+
+/** A compiled boolean condition: the indices of the rows of `batch` where it is TRUE (not FALSE, not NULL). */
+export interface BatchPredicate {
+  select(batch: arrow.RecordBatch): Int32Array;
+}
