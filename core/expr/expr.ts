@@ -32,7 +32,9 @@ export type AggregateFunctionName =
   | 'first' | 'last'; // first/last value in input order, nulls included (Spark's default ignoreNulls=false)
 
 export type Expr =
-  | { readonly kind: 'column'; readonly name: string; readonly qualifier?: string }
+  /** A column by name. `index`, set only by the physical planner, binds it to a position in the input schema
+   * and then wins over name lookup (needed when a join leaves two columns with the same name). */
+  | { readonly kind: 'column'; readonly name: string; readonly qualifier?: string; readonly index?: number }
   | { readonly kind: 'literal'; readonly value: LiteralValue; readonly type: DataType }
   | { readonly kind: 'binary'; readonly op: BinaryOp; readonly left: Expr; readonly right: Expr }
   | { readonly kind: 'not'; readonly input: Expr }
@@ -66,6 +68,8 @@ export interface SortOrder {
 
 export const column = (name: string, qualifier?: string): Expr =>
   Object.freeze(qualifier === undefined ? { kind: 'column', name } : { kind: 'column', name, qualifier });
+/** A column bound to position `index` of the input schema (physical plans only). */
+export const boundColumn = (index: number, name: string): Expr => Object.freeze({ kind: 'column', name, index });
 export const literal = (value: LiteralValue, type: DataType): Expr => Object.freeze({ kind: 'literal', value, type });
 export const binary = (op: BinaryOp, left: Expr, right: Expr): Expr => Object.freeze({ kind: 'binary', op, left, right });
 export const not = (input: Expr): Expr => Object.freeze({ kind: 'not', input });

@@ -53,7 +53,13 @@ export function closestName(name: string, candidates: readonly string[]): string
  * case-insensitively (as Spark's default). Throws an AnalysisError naming the column, listing the available
  * ones and suggesting the closest.
  */
-export function resolveField(s: Schema, name: string, qualifier?: string): number {
+export function resolveField(s: Schema, name: string, qualifier?: string, index?: number): number {
+  if (index !== undefined) {
+    if (index < 0 || index >= s.fields.length || s.fields[index]!.name !== name) {
+      throw new AnalysisError(`internal: bound column #${index} '${name}' does not match the input schema (${s.fields.map(qualifiedName).join(', ')})`);
+    }
+    return index;
+  }
   const matches = (exact: boolean) => {
     const out: number[] = [];
     s.fields.forEach((f, i) => {
