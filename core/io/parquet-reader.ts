@@ -1,0 +1,378 @@
+// Reading Parquet files: schema, footer metadata with per-row-group statistics (for pruning), and a scan that
+// decodes only the needed columns and row groups with parquet-wasm and normalizes the result to Squall layouts.
+import * as arrow from 'apache-arrow';
+import { ParquetFile } from 'parquet-wasm';
+import { makeBatch } from '../arrow/column.ts';
+import { fromArrowField } from '../types/arrow-types.ts';
+import { typeEquals, typeToString } from '../types/data-type.ts';
+import { DataError, SquallError, UnsupportedError } from '../types/errors.ts';
+import { type Field, type Schema, schema as makeSchema } from '../types/schema.ts';
+import { localPath, storeFor } from './file-store.ts';
+import { normalizeBatch } from './normalize.ts';
+import { type ThriftStruct, ThriftReader, type ThriftValue } from './thrift-compact.ts';
+
+/** parquet-wasm decodes this many rows per batch; its default of 1,024 is 3–4× slower. */
+export const DEFAULT_PARQUET_BATCH_SIZE = 131072;
+
+/** A statistic decoded into the JS form of a Squall literal of the column's type (see LiteralValue). */
+export type StatValue = number | string | boolean;
+
+export interface ColumnStats {
+  /** Lower bound of the non-null values; absent when unknown (no stats, all null, unsupported type). */
+  readonly min?: StatValue;
+  readonly max?: StatValue;
+  readonly nullCount?: number;
+}
+
+export interface RowGroupInfo {
+  readonly index: number;
+  readonly numRows: number;
+  /** Statistics by top-level column name. */
+  readonly columns: ReadonlyMap<string, ColumnStats>;
+}
+
+export interface ParquetMetadata {
+  readonly path: string;
+  readonly numRows: number;
+  readonly createdBy?: string;
+  readonly rowGroups: readonly RowGroupInfo[];
+}
+
+export interface ParquetScanOptions {
+  /** Columns to read, in output order; null reads all. */
+  readonly columns: readonly string[] | null;
+  /** Keep-predicate on a row group's statistics; row groups for which it returns false are not read. */
+  readonly rowGroups?: (rg: RowGroupInfo) => boolean;
+  readonly batchSize?: number;
+  /** Expected schema (e.g. from the first file); a file whose columns have other types raises DataError. */
+  readonly schema?: Schema;
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+async function openParquet(path: string): Promise<ParquetFile> {
+  const store = storeFor(path);
+  const p = localPath(path);
+  let blob: Blob;
+  try {
+    blob = await store.openBlob(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new DataError(`file '${path}' does not exist`);
+    throw new DataError(`file '${path}' cannot be opened: ${describe(e)}`, { cause: e });
+  }
+  try {
+    return await ParquetFile.fromFile(blob);
+  } catch (e) {
+    throw new DataError(`file '${path}' is not a readable Parquet file: ${describe(e)}`, { cause: e });
+  }
+}
+
+function arrowSchemaOf(pf: ParquetFile): arrow.Schema {
+  return arrow.tableFromIPC(pf.schema().intoIPCStream()).schema;
+}
+
+function squallFields(s: arrow.Schema, path: string): Field[] {
+  return s.fields.map((f) => {
+    try {
+      return fromArrowField(f);
+    } catch (e) {
+      if (e instanceof UnsupportedError) throw new UnsupportedError(`file '${path}': ${e.message}`);
+      throw e;
+    }
+  });
+}
+
+/** The Squall schema of a Parquet file. A column of a type Squall cannot hold raises UnsupportedError. */
+export async function readParquetSchema(path: string): Promise<Schema> {
+  const pf = await openParquet(path);
+  try {
+    return makeSchema(squallFields(arrowSchemaOf(pf), path));
+  } finally {
+    pf.free();
+  }
+}
+
+// ---- footer and statistics -------------------------------------------------------------------------------
+
+const Physical = { BOOLEAN: 0, INT32: 1, INT64: 2, INT96: 3, FLOAT: 4, DOUBLE: 5, BYTE_ARRAY: 6, FIXED_LEN_BYTE_ARRAY: 7 } as const;
+
+/** What a leaf column's statistics mean: its physical type and the logical annotations that change decoding. */
+interface LeafInfo {
+  readonly physical: number;
+  readonly string: boolean;
+  readonly unsigned: boolean;
+  readonly decimal?: { precision: number; scale: number };
+  /** Timestamp unit as a divisor to microseconds (1000 for nanos) or multiplier (negative: -1000 for millis). */
+  readonly timestampScale?: number;
+  /** A logical type whose statistics we cannot use (time, interval, float16, uuid, int96...). */
+  readonly opaque: boolean;
+}
+
+function leafInfo(el: ThriftStruct): LeafInfo {
+  const physical = (el[1] as number | undefined) ?? -1;
+  const converted = el[6] as number | undefined;
+  const logical = el[10] as ThriftStruct | undefined;
+  let string = converted === 0 || converted === 4 || converted === 19; // UTF8, ENUM, JSON
+  let unsigned = converted !== undefined && converted >= 11 && converted <= 14;
+  let decimal: LeafInfo['decimal'];
+  let timestampScale: number | undefined;
+  let opaque = physical === Physical.INT96 || (converted !== undefined && [7, 8, 21].includes(converted));
+  if (converted === 5) decimal = { precision: el[8] as number, scale: (el[7] as number | undefined) ?? 0 };
+  if (converted === 9) timestampScale = -1000;
+  if (converted === 10) timestampScale = 1;
+  if (logical) {
+    if (logical[1] || logical[4] || logical[12]) string = true;
+    const dec = logical[5] as ThriftStruct | undefined;
+    if (dec) decimal = { precision: dec[2] as number, scale: (dec[1] as number | undefined) ?? 0 };
+    const ts = logical[8] as ThriftStruct | undefined;
+    if (ts) {
+      const unit = ts[2] as ThriftStruct | undefined;
+      timestampScale = unit?.[1] ? -1000 : unit?.[3] ? 1000 : 1;
+    }
+    const int = logical[10] as ThriftStruct | undefined;
+    if (int && int[2] === false) unsigned = true;
+    if (logical[7] || logical[14] || logical[15]) opaque = true;
+  }
+  return { physical, string, unsigned, ...(decimal ? { decimal } : {}), ...(timestampScale !== undefined ? { timestampScale } : {}), opaque };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+/** Big-endian two's complement integer (Parquet's decimal bytes), as a bigint. */
+function bigEndianSigned(b: Uint8Array): bigint {
+  let v = 0n;
+  for (const x of b) v = (v << 8n) | BigInt(x);
+  if (b.length > 0 && b[0]! & 0x80) v -= 1n << BigInt(8 * b.length);
+  return v;
+}
+
+function safeNumber(v: bigint): number | undefined {
+  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : undefined;
+}
+
+/** One min/max statistic as the Squall literal value of the column's type, or undefined if not usable. */
+function decodeStat(b: Uint8Array, info: LeafInfo): StatValue | undefined {
+  if (info.opaque) return undefined;
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const dec = info.decimal;
+  switch (info.physical) {
+    case Physical.BOOLEAN:
+      return b.length >= 1 ? b[0] !== 0 : undefined;
+    case Physical.INT32: {
+      if (b.length < 4) return undefined;
+      const v = info.unsigned ? view.getUint32(0, true) : view.getInt32(0, true);
+      return dec && dec.precision > 18 ? v / 10 ** dec.scale : v;
+    }
+    case Physical.INT64: {
+      if (b.length < 8) return undefined;
+      const big = info.unsigned ? view.getBigUint64(0, true) : view.getBigInt64(0, true);
+      if (info.timestampScale !== undefined && info.timestampScale !== 1) {
+        // Rescale to microseconds the way normalize does (floor for nanos), so bounds stay bounds.
+        const s = info.timestampScale;
+        const micros = s > 0 ? (big >= 0n ? big / BigInt(s) : -((-big + BigInt(s) - 1n) / BigInt(s))) : big * BigInt(-s);
+        return safeNumber(micros);
+      }
+      return safeNumber(big);
+    }
+    case Physical.FLOAT:
+    case Physical.DOUBLE: {
+      const v = info.physical === Physical.FLOAT ? (b.length >= 4 ? view.getFloat32(0, true) : NaN) : b.length >= 8 ? view.getFloat64(0, true) : NaN;
+      return Number.isNaN(v) ? undefined : v;
+    }
+    case Physical.BYTE_ARRAY:
+    case Physical.FIXED_LEN_BYTE_ARRAY: {
+      if (dec) {
+        if (b.length === 0) return undefined;
+        const unscaled = bigEndianSigned(b);
+        return dec.precision > 18 ? Number(unscaled) / 10 ** dec.scale : safeNumber(unscaled);
+      }
+      if (info.string && info.physical === Physical.BYTE_ARRAY) return utf8.decode(b);
+      return undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Whether the deprecated min/max fields (written with signed comparison) can be trusted for this column. */
+function legacyStatsUsable(info: LeafInfo): boolean {
+  if (info.unsigned || info.decimal) return false;
+  return info.physical === Physical.BOOLEAN || info.physical === Physical.INT32 || info.physical === Physical.INT64 || info.physical === Physical.FLOAT || info.physical === Physical.DOUBLE;
+}
+
+async function readFooter(path: string): Promise<ThriftStruct> {
+  const store = storeFor(path);
+  const p = localPath(path);
+  const info = await store.stat(p);
+  if (!info) throw new DataError(`file '${path}' does not exist`);
+  if (info.kind !== 'file') throw new DataError(`'${path}' is a directory, not a Parquet file`);
+  if (info.size < 12) throw new DataError(`file '${path}' is not a Parquet file: only ${info.size} bytes`);
+  const tail = await store.readRange(p, info.size - 8, info.size);
+  const magic = String.fromCharCode(...tail.subarray(4));
+  if (magic === 'PARE') throw new UnsupportedError(`file '${path}' is an encrypted Parquet file, which Squall cannot read`);
+  if (magic !== 'PAR1') throw new DataError(`file '${path}' is not a Parquet file or is truncated: no PAR1 footer`);
+  const len = new DataView(tail.buffer, tail.byteOffset, 4).getUint32(0, true);
+  if (len + 12 > info.size) throw new DataError(`file '${path}' is corrupt: footer length ${len} exceeds the file size`);
+  const footer = await store.readRange(p, info.size - 8 - len, info.size - 8);
+  try {
+    return new ThriftReader(footer).struct();
+  } catch (e) {
+    throw new DataError(`file '${path}' has a corrupt footer: ${describe(e)}`, { cause: e });
+  }
+}
+
+/** Row count and per-row-group, per-column statistics from a Parquet footer. */
+export async function parquetMetadata(path: string): Promise<ParquetMetadata> {
+  const fm = await readFooter(path);
+  try {
+    return decodeMetadata(path, fm);
+  } catch (e) {
+    if (e instanceof SquallError) throw e;
+    throw new DataError(`file '${path}' has malformed metadata: ${describe(e)}`, { cause: e });
+  }
+}
+
+function asNumber(v: ThriftValue | undefined): number {
+  return typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : 0;
+}
+
+function decodeMetadata(path: string, fm: ThriftStruct): ParquetMetadata {
+  const elements = (fm[2] as ThriftStruct[] | undefined) ?? [];
+  // Leaf columns by their dotted path; only top-level leaves are columns Squall reads.
+  const leaves = new Map<string, LeafInfo>();
+  let i = 1;
+  const walk = (prefix: string[], count: number) => {
+    for (let k = 0; k < count && i < elements.length; k++) {
+      const el = elements[i++]!;
+      const name = utf8.decode(el[4] as Uint8Array);
+      const children = el[5] as number | undefined;
+      if (children && children > 0) walk([...prefix, name], children);
+      else leaves.set([...prefix, name].join('.'), leafInfo(el));
+    }
+  };
+  walk([], asNumber(elements[0]?.[5]));
+  const rowGroups: RowGroupInfo[] = [];
+  const rgs = (fm[4] as ThriftStruct[] | undefined) ?? [];
+  rgs.forEach((rg, index) => {
+    const columns = new Map<string, ColumnStats>();
+    for (const chunk of (rg[1] as ThriftStruct[] | undefined) ?? []) {
+      const md = chunk[3] as ThriftStruct | undefined;
+      if (!md) continue;
+      const name = ((md[3] as Uint8Array[] | undefined) ?? []).map((b) => utf8.decode(b)).join('.');
+      const info = leaves.get(name);
+      const st = md[12] as ThriftStruct | undefined;
+      if (!info || !st) {
+        columns.set(name, {});
+        continue;
+      }
+      let minB = st[6] as Uint8Array | undefined;
+      let maxB = st[5] as Uint8Array | undefined;
+      if (minB === undefined && maxB === undefined && legacyStatsUsable(info)) {
+        minB = st[2] as Uint8Array | undefined;
+        maxB = st[1] as Uint8Array | undefined;
+      }
+      const min = minB ? decodeStat(minB, info) : undefined;
+      const max = maxB ? decodeStat(maxB, info) : undefined;
+      const nullCount = st[3] === undefined ? undefined : asNumber(st[3]);
+      columns.set(name, {
+        ...(min !== undefined && max !== undefined ? { min, max } : {}),
+        ...(nullCount !== undefined ? { nullCount } : {}),
+      });
+    }
+    rowGroups.push({ index, numRows: asNumber(rg[3]), columns });
+  });
+  const createdBy = fm[6] instanceof Uint8Array ? utf8.decode(fm[6]) : undefined;
+  return { path, numRows: asNumber(fm[3]), ...(createdBy !== undefined ? { createdBy } : {}), rowGroups };
+}
+
+// ---- scan ------------------------------------------------------------------------------------------------
+
+/** Squall schema of `columns` (all when null) in `fileFields`, checked against an expected schema. */
+function scanSchema(path: string, allNames: string[], fileFields: Field[], columns: readonly string[] | null, expected?: Schema): Schema {
+  const names = columns ?? (expected ? expected.fields.map((f) => f.name) : fileFields.map((f) => f.name));
+  const byName = new Map(fileFields.map((f) => [f.name, f]));
+  const out: Field[] = [];
+  for (const name of names) {
+    const f = byName.get(name);
+    if (!f) {
+      throw new DataError(`file '${path}' has no column '${name}'; its columns are ${allNames.join(', ')}`);
+    }
+    const want = expected?.fields.find((x) => x.name === name);
+    if (want && !typeEquals(want.type, f.type)) {
+      throw new DataError(`file '${path}': column '${name}' is ${typeToString(f.type)}, but other files have ${typeToString(want.type)}`);
+    }
+    out.push(want ?? f);
+  }
+  return makeSchema(out);
+}
+
+/**
+ * Record batches of `files`, in order, with only `columns` and only the row groups `rowGroups` keeps. Each
+ * batch follows core/arrow/column.ts's layout; Dictionary<*, Utf8> columns stay dictionaries.
+ */
+export async function* scanParquet(files: readonly string[], options: ParquetScanOptions): AsyncGenerator<arrow.RecordBatch> {
+  const batchSize = options.batchSize ?? DEFAULT_PARQUET_BATCH_SIZE;
+  for (const path of files) {
+    const pf = await openParquet(path);
+    try {
+      const arrowSchema = arrowSchemaOf(pf);
+      const fileFields = squallFieldsForScan(arrowSchema, path, options.columns ?? (options.schema ? options.schema.fields.map((f) => f.name) : null));
+      const allNames = arrowSchema.fields.map((f) => f.name);
+      const outSchema = scanSchema(path, allNames, fileFields, options.columns, options.schema);
+      let groups: { index: number; numRows: number }[];
+      if (options.rowGroups) {
+        const md = await parquetMetadata(path);
+        groups = md.rowGroups.filter((rg) => options.rowGroups!(rg));
+      } else {
+        const md = pf.metadata();
+        groups = md.rowGroups().map((rg, index) => {
+          const numRows = rg.numRows();
+          rg.free();
+          return { index, numRows };
+        });
+        md.free();
+      }
+      const names = outSchema.fields.map((f) => f.name);
+      if (names.length === 0) {
+        // No columns needed (count(*)): batches of the right lengths, without decoding anything.
+        const empty = new arrow.Schema([]);
+        for (const g of groups) {
+          for (let start = 0; start < g.numRows; start += batchSize) yield makeBatch(empty, [], Math.min(batchSize, g.numRows - start));
+        }
+        continue;
+      }
+      // One row group per read bounds memory to a row group's worth of decoded data.
+      for (const g of groups) {
+        let table;
+        try {
+          table = await pf.read({ columns: names, rowGroups: [g.index], batchSize });
+        } catch (e) {
+          throw new DataError(`file '${path}', row group ${g.index}: cannot decode Parquet data: ${describe(e)}`, { cause: e });
+        }
+        try {
+          // Convert batch by batch: the Table's own schema lists every file column even when `columns` is
+          // given (parquet-wasm 0.7), so the Table's IPC stream does not decode; each batch's schema is right.
+          for (const wb of table.recordBatches()) {
+            const ipc = wb.intoIPCStream();
+            for (const b of arrow.tableFromIPC(ipc).batches) {
+              if (b.numRows > 0) yield normalizeBatch(b, outSchema, `file '${path}'`);
+            }
+          }
+        } finally {
+          table.free();
+        }
+      }
+    } finally {
+      pf.free();
+    }
+  }
+}
+
+function squallFieldsForScan(s: arrow.Schema, path: string, columns: readonly string[] | null): Field[] {
+  if (columns === null) return squallFields(s, path);
+  // Only the requested columns must be of supported types.
+  const wanted = new Set(columns);
+  return squallFields(new arrow.Schema(s.fields.filter((f) => wanted.has(f.name))), path);
+}
