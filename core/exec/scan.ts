@@ -1,0 +1,67 @@
+// File scans: Parquet (only the needed columns, and only row groups whose statistics can match the scan's
+// pushed filters), CSV and NDJSON.
+import type * as arrow from 'apache-arrow';
+import { type Expr, exprToString } from '../expr/expr.ts';
+import { type Schema, resolveField, schema as makeSchema } from '../types/schema.ts';
+import type { ScanSource } from '../plan/logical-plan.ts';
+import { DEFAULT_PARQUET_BATCH_SIZE, scanParquet } from '../io/parquet-reader.ts';
+import { scanCsv } from '../io/csv-reader.ts';
+import { scanJson } from '../io/json-reader.ts';
+import { rowGroupMightMatch } from './row-group-pruning.ts';
+import { type ExecContext, type PhysicalOperator, checkCancelled } from './operator.ts';
+
+export class FileScanExec implements PhysicalOperator {
+  readonly name: string;
+  readonly children: readonly PhysicalOperator[] = [];
+  readonly schema: Schema;
+
+  constructor(
+    readonly source: Exclude<ScanSource, { format: 'memory' }>,
+    readonly fileSchema: Schema,
+    readonly projection: readonly string[] | null,
+    readonly filters: readonly Expr[],
+  ) {
+    this.name = source.format === 'parquet' ? 'ParquetScan' : source.format === 'csv' ? 'CsvScan' : 'JsonScan';
+    this.schema =
+      projection === null ? fileSchema : makeSchema(projection.map((n) => fileSchema.fields[resolveField(fileSchema, n)]!));
+  }
+
+  describe(): string {
+    const files = this.source.paths.length === 1 ? this.source.paths[0]! : `${this.source.paths.length} files`;
+    const cols = this.schema.fields.map((f) => f.name).join(', ');
+    const filters = this.filters.length ? ` pushed=[${this.filters.map(exprToString).join(', ')}]` : '';
+    return `${files} [${cols}]${filters}`;
+  }
+
+  async *execute(ctx: ExecContext): AsyncIterable<arrow.RecordBatch> {
+    const columns = this.projection;
+    switch (this.source.format) {
+      case 'parquet': {
+        const filters = this.filters;
+        const batches = scanParquet(this.source.paths, {
+          columns,
+          schema: this.fileSchema,
+          batchSize: Math.max(ctx.batchSize, DEFAULT_PARQUET_BATCH_SIZE),
+          rowGroups: filters.length ? (rg) => filters.every((f) => rowGroupMightMatch(f, rg.columns, this.fileSchema)) : undefined,
+        });
+        for await (const b of batches) {
+          checkCancelled(ctx);
+          yield b;
+        }
+        return;
+      }
+      case 'csv':
+        for await (const b of scanCsv(this.source.paths, this.fileSchema, this.source.options, columns, ctx.batchSize)) {
+          checkCancelled(ctx);
+          yield b;
+        }
+        return;
+      case 'json':
+        for await (const b of scanJson(this.source.paths, this.fileSchema, columns, ctx.batchSize)) {
+          checkCancelled(ctx);
+          yield b;
+        }
+        return;
+    }
+  }
+}

@@ -1,0 +1,212 @@
+// Name and type resolution for logical plans: the output schema of every node, with the checks that make a
+// bad DataFrame fail when it is built (missing column, non-boolean filter, aggregate misuse), not when it runs.
+import { AnalysisError } from '../types/errors.ts';
+import { type Field, type Schema, field, qualifiedName, resolveField, schema } from '../types/schema.ts';
+import { typeEquals, typeToString } from '../types/data-type.ts';
+import { type Expr, containsAggregate, exprToString, visit } from '../expr/expr.ts';
+import { commonType, toField, typeOf } from '../expr/type-of.ts';
+import type { LogicalPlan } from './logical-plan.ts';
+
+const schemaCache = new WeakMap<LogicalPlan, Schema>();
+
+/** The output schema of `plan`; validates the node against its inputs. Cached per (immutable) node. */
+export function planSchema(plan: LogicalPlan): Schema {
+  const cached = schemaCache.get(plan);
+  if (cached) return cached;
+  const s = computeSchema(plan);
+  schemaCache.set(plan, s);
+  return s;
+}
+
+function requalify(fields: readonly Field[], qualifier: string | undefined): Field[] {
+  return fields.map((f) => field(f.name, f.type, f.nullable, qualifier));
+}
+
+function rejectAggregates(exprs: readonly Expr[], where: string): void {
+  for (const e of exprs) {
+    if (containsAggregate(e)) {
+      throw new AnalysisError(
+        `aggregate function in ${where} is not allowed: ${exprToString(e)}. Use groupBy(...).agg(...) or agg(...) instead`,
+      );
+    }
+  }
+}
+
+function computeSchema(plan: LogicalPlan): Schema {
+  switch (plan.kind) {
+    case 'scan': {
+      const all = plan.schema.fields;
+      const chosen = plan.projection === null ? all : plan.projection.map((n) => all[resolveField(plan.schema, n)]!);
+      return schema(requalify(chosen, plan.alias));
+    }
+    case 'project': {
+      const input = planSchema(plan.input);
+      rejectAggregates(plan.exprs, 'select');
+      return schema(plan.exprs.map((e) => toField(e, input)));
+    }
+    case 'filter': {
+      const input = planSchema(plan.input);
+      rejectAggregates([plan.condition], 'filter/where (use HAVING-style filtering after agg)');
+      const t = typeOf(plan.condition, input);
+      if (t.kind !== 'bool' && t.kind !== 'null') {
+        throw new AnalysisError(`filter condition must be boolean, got ${typeToString(t)}: ${exprToString(plan.condition)}`);
+      }
+      return input;
+    }
+    case 'aggregate': {
+      const input = planSchema(plan.input);
+      rejectAggregates(plan.groupBy, 'groupBy');
+      for (const g of plan.groupBy) {
+        const t = typeOf(g, input);
+        if (t.kind === 'vector') throw new AnalysisError(`cannot group by a vector column: ${exprToString(g)}`);
+      }
+      for (const a of plan.aggregates) checkAggregateOutput(a, plan.groupBy, input);
+      return schema(plan.aggregates.map((e) => toField(e, input)));
+    }
+    case 'join': {
+      const left = planSchema(plan.left);
+      const right = planSchema(plan.right);
+      return joinSchema(plan, left, right);
+    }
+    case 'sort': {
+      const input = planSchema(plan.input);
+      rejectAggregates(plan.orders.map((o) => o.expr), 'orderBy');
+      for (const o of plan.orders) {
+        const t = typeOf(o.expr, input);
+        if (t.kind === 'vector') throw new AnalysisError(`cannot sort by a vector column: ${exprToString(o.expr)}`);
+      }
+      return input;
+    }
+    case 'limit':
+      if (plan.limit !== null && (!Number.isInteger(plan.limit) || plan.limit < 0)) {
+        throw new AnalysisError(`limit must be a non-negative integer, got ${plan.limit}`);
+      }
+      if (!Number.isInteger(plan.offset) || plan.offset < 0) {
+        throw new AnalysisError(`offset must be a non-negative integer, got ${plan.offset}`);
+      }
+      return planSchema(plan.input);
+    case 'distinct':
+    case 'repartition':
+      return planSchema(plan.input);
+    case 'alias':
+      return schema(requalify(planSchema(plan.input).fields, plan.alias));
+    case 'union':
+      return unionSchema(plan.inputs.map(planSchema), plan.byName);
+  }
+}
+
+/** Every column an aggregate output uses outside an aggregate call must be a grouping expression. */
+function checkAggregateOutput(e: Expr, groupBy: readonly Expr[], input: Schema): void {
+  typeOf(e, input);
+  const groupKeys = new Set(groupBy.map((g) => exprKey(stripAlias(g), input)));
+  const check = (node: Expr): boolean => {
+    if (node.kind === 'aggregate') {
+      for (const a of node.args) {
+        if (containsAggregate(a)) throw new AnalysisError(`nested aggregate functions are not allowed: ${exprToString(node)}`);
+      }
+      return false;
+    }
+    if (node.kind !== 'alias' && groupKeys.has(exprKey(node, input))) return false;
+    if (node.kind === 'column') {
+      throw new AnalysisError(
+        `column '${node.name}' must appear in groupBy or be used inside an aggregate function (in ${exprToString(e)})`,
+      );
+    }
+    return true;
+  };
+  visit(e, check);
+}
+
+export function stripAlias(e: Expr): Expr {
+  return e.kind === 'alias' ? stripAlias(e.input) : e;
+}
+
+/** A key identifying an expression up to how its columns are referenced (by resolved position). */
+export function exprKey(e: Expr, input: Schema): string {
+  return JSON.stringify(e, (k, v) => {
+    if (v && typeof v === 'object' && (v as Expr).kind === 'column') {
+      const c = v as Extract<Expr, { kind: 'column' }>;
+      return { kind: 'column', index: resolveField(input, c.name, c.qualifier, c.index) };
+    }
+    return v;
+  });
+}
+
+export function joinSchema(plan: Extract<LogicalPlan, { kind: 'join' }>, left: Schema, right: Schema): Schema {
+  const leftNullable = plan.joinType === 'right' || plan.joinType === 'full';
+  const rightNullable = plan.joinType === 'left' || plan.joinType === 'full';
+  const nullableIf = (f: Field, yes: boolean) => (yes && !f.nullable ? field(f.name, f.type, true, f.qualifier) : f);
+  const combined = schema([...left.fields, ...right.fields]);
+  if (plan.on) {
+    rejectAggregates([plan.on], 'join condition');
+    const t = typeOf(plan.on, combined);
+    if (t.kind !== 'bool') throw new AnalysisError(`join condition must be boolean, got ${typeToString(t)}: ${exprToString(plan.on)}`);
+  }
+  if (plan.joinType === 'cross' && (plan.on || plan.using.length)) {
+    throw new AnalysisError('a cross join takes no join condition; use an inner join instead');
+  }
+  const usingLeft = new Set<number>();
+  const usingRight = new Set<number>();
+  const keyFields: Field[] = [];
+  for (const name of plan.using) {
+    const li = resolveJoinKey(left, name, 'left');
+    const ri = resolveJoinKey(right, name, 'right');
+    usingLeft.add(li);
+    usingRight.add(ri);
+    const lf = left.fields[li]!;
+    const rf = right.fields[ri]!;
+    const t = commonType(lf.type, rf.type);
+    if (!t) {
+      throw new AnalysisError(`join key '${name}' has incompatible types: ${typeToString(lf.type)} on the left, ${typeToString(rf.type)} on the right`);
+    }
+    // As in Spark: the key is the left one, except a right join takes the right one and a full join either.
+    const nullable = plan.joinType === 'full' ? lf.nullable || rf.nullable : plan.joinType === 'right' ? rf.nullable : lf.nullable;
+    keyFields.push(field(lf.name, t, nullable));
+  }
+  if (plan.joinType === 'semi' || plan.joinType === 'anti') {
+    return left;
+  }
+  const leftRest = left.fields.filter((_, i) => !usingLeft.has(i)).map((f) => nullableIf(f, leftNullable));
+  const rightRest = right.fields.filter((_, i) => !usingRight.has(i)).map((f) => nullableIf(f, rightNullable));
+  return schema([...keyFields, ...leftRest, ...rightRest]);
+}
+
+function resolveJoinKey(s: Schema, name: string, side: string): number {
+  try {
+    return resolveField(s, name);
+  } catch (err) {
+    throw new AnalysisError(`join column '${name}' on the ${side} side: ${(err as Error).message}`);
+  }
+}
+
+export function unionSchema(inputs: readonly Schema[], byName: boolean): Schema {
+  const first = inputs[0]!;
+  const aligned = inputs.map((s, n) => {
+    if (byName) {
+      if (s.fields.length !== first.fields.length) {
+        throw new AnalysisError(`unionByName: input ${n + 1} has columns (${s.fields.map(qualifiedName).join(', ')}) but the first has (${first.fields.map(qualifiedName).join(', ')})`);
+      }
+      return first.fields.map((f) => s.fields[resolveField(s, f.name)]!);
+    }
+    if (s.fields.length !== first.fields.length) {
+      throw new AnalysisError(`union: input ${n + 1} has ${s.fields.length} columns but the first has ${first.fields.length}; union matches columns by position (use unionByName to match by name)`);
+    }
+    return s.fields;
+  });
+  return schema(
+    first.fields.map((f, i) => {
+      let t = f.type;
+      let nullable = f.nullable;
+      for (let n = 1; n < aligned.length; n++) {
+        const g = aligned[n]![i]!;
+        const c = typeEquals(t, g.type) ? t : commonType(t, g.type);
+        if (!c) {
+          throw new AnalysisError(`union: column ${i + 1} ('${f.name}') is ${typeToString(t)} in the first input but ${typeToString(g.type)} in input ${n + 1}`);
+        }
+        t = c;
+        nullable = nullable || g.nullable;
+      }
+      return field(f.name, t, nullable);
+    }),
+  );
+}

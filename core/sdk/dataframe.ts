@@ -1,0 +1,345 @@
+// The lazy DataFrame: each transformation returns a new DataFrame around a new (validated) logical plan; the
+// actions (count, collect, toArrow, show, write) run it.
+import type * as arrow from 'apache-arrow';
+import * as E from '../expr/expr.ts';
+import type { Expr, SortOrder } from '../expr/expr.ts';
+import { AnalysisError } from '../types/errors.ts';
+import { type Schema, resolveField, schemaToString } from '../types/schema.ts';
+import { planSchema } from '../plan/analyzer.ts';
+import type { JoinType, LogicalPlan } from '../plan/logical-plan.ts';
+import { planToString } from '../plan/print.ts';
+import { Column, type ColumnLike, columnExpr } from './column.ts';
+import { type Row, batchesToRows, batchesToTable, formatTable } from './rows.ts';
+import type { Session } from './session.ts';
+import { DataFrameWriter } from './writer.ts';
+
+const JOIN_TYPES: Record<string, JoinType> = {
+  inner: 'inner',
+  cross: 'cross',
+  left: 'left',
+  leftouter: 'left',
+  left_outer: 'left',
+  right: 'right',
+  rightouter: 'right',
+  right_outer: 'right',
+  full: 'full',
+  outer: 'full',
+  fullouter: 'full',
+  full_outer: 'full',
+  semi: 'semi',
+  leftsemi: 'semi',
+  left_semi: 'semi',
+  anti: 'anti',
+  leftanti: 'anti',
+  left_anti: 'anti',
+};
+
+export type JoinHow = keyof typeof JOIN_TYPES;
+
+function freeze<T extends object>(o: T): T {
+  return Object.freeze(o);
+}
+
+function flatten<T>(items: readonly (T | readonly T[])[]): T[] {
+  const out: T[] = [];
+  for (const i of items) {
+    if (Array.isArray(i)) out.push(...(i as T[]));
+    else out.push(i as T);
+  }
+  return out;
+}
+
+export class DataFrame {
+  /** The output schema; computing it validates the whole plan, so a bad DataFrame fails here. */
+  readonly schema: Schema;
+
+  constructor(
+    readonly session: Session,
+    readonly plan: LogicalPlan,
+  ) {
+    this.schema = planSchema(plan);
+  }
+
+  private with(plan: LogicalPlan): DataFrame {
+    return new DataFrame(this.session, plan);
+  }
+
+  get columns(): string[] {
+    return this.schema.fields.map((f) => f.name);
+  }
+
+  /** A reference to one of this DataFrame's columns, checked now. */
+  col(name: string): Column {
+    const e = columnExpr(name);
+    if (e.kind === 'column') {
+      const i = resolveField(this.schema, e.name, e.qualifier);
+      const f = this.schema.fields[i]!;
+      return new Column(E.column(f.name, f.qualifier));
+    }
+    return new Column(e);
+  }
+
+  /** Names this DataFrame so its columns can be referenced as `alias.column` (e.g. in self-joins). */
+  alias(name: string): DataFrame {
+    return this.with(freeze({ kind: 'alias', input: this.plan, alias: name }));
+  }
+
+  select(...cols: (ColumnLike | readonly ColumnLike[])[]): DataFrame {
+    const exprs: Expr[] = [];
+    for (const c of flatten(cols)) {
+      if (c === '*') exprs.push(...this.schema.fields.map((f) => E.column(f.name, f.qualifier)));
+      else exprs.push(columnExpr(c));
+    }
+    if (exprs.length === 0) throw new AnalysisError('select() needs at least one column');
+    if (exprs.some(E.containsAggregate)) {
+      // select(sum(x)) is a global aggregate, as in Spark.
+      return this.with(freeze({ kind: 'aggregate', input: this.plan, groupBy: [], aggregates: exprs }));
+    }
+    return this.with(freeze({ kind: 'project', input: this.plan, exprs }));
+  }
+
+  filter(condition: Column): DataFrame {
+    if (!(condition instanceof Column)) {
+      throw new AnalysisError('filter() takes a Column, e.g. filter(col("x").gt(3)); SQL text conditions need session.sql()');
+    }
+    return this.with(freeze({ kind: 'filter', input: this.plan, condition: condition.expr }));
+  }
+
+  where(condition: Column): DataFrame {
+    return this.filter(condition);
+  }
+
+  /** Adds a column, or replaces the one with the same name in place. */
+  withColumn(name: string, value: Column): DataFrame {
+    const fields = this.schema.fields;
+    let replaced = false;
+    const exprs: Expr[] = fields.map((f) => {
+      if (f.name === name) {
+        replaced = true;
+        return E.alias(value.expr, name);
+      }
+      return E.column(f.name, f.qualifier);
+    });
+    if (!replaced) exprs.push(E.alias(value.expr, name));
+    return this.select(...exprs.map((e) => new Column(e)));
+  }
+
+  withColumnRenamed(existing: string, renamed: string): DataFrame {
+    const i = resolveField(this.schema, existing);
+    const exprs = this.schema.fields.map((f, j) =>
+      j === i ? E.alias(E.column(f.name, f.qualifier), renamed) : E.column(f.name, f.qualifier),
+    );
+    return this.with(freeze({ kind: 'project', input: this.plan, exprs }));
+  }
+
+  drop(...names: string[]): DataFrame {
+    const dropped = new Set(names.map((n) => resolveField(this.schema, n)));
+    const exprs = this.schema.fields.filter((_, i) => !dropped.has(i)).map((f) => E.column(f.name, f.qualifier));
+    if (exprs.length === 0) throw new AnalysisError('drop() would remove every column');
+    return this.with(freeze({ kind: 'project', input: this.plan, exprs }));
+  }
+
+  groupBy(...cols: (ColumnLike | readonly ColumnLike[])[]): GroupedData {
+    return new GroupedData(this, flatten(cols).map(columnExpr));
+  }
+
+  groupby(...cols: (ColumnLike | readonly ColumnLike[])[]): GroupedData {
+    return this.groupBy(...cols);
+  }
+
+  /** Aggregate over all rows: `df.agg(F.sum('x'), F.count())`. */
+  agg(...exprs: (Column | readonly Column[])[]): DataFrame {
+    return new GroupedData(this, []).agg(...exprs);
+  }
+
+  /**
+   * Joins with `other`. `on` is a column name or list of names present on both sides (they appear once in the
+   * output), or a boolean Column condition. `how`: inner, left, right, full/outer, semi, anti, cross.
+   */
+  join(other: DataFrame, on?: string | readonly string[] | Column, how: JoinHow | string = 'inner'): DataFrame {
+    const joinType = JOIN_TYPES[how.toLowerCase()];
+    if (!joinType) {
+      throw new AnalysisError(`unknown join type '${how}'. Use one of: ${Object.keys(JOIN_TYPES).join(', ')}`);
+    }
+    if (other.session !== this.session) throw new AnalysisError('cannot join DataFrames from different sessions');
+    let using: readonly string[] = [];
+    let condition: Expr | null = null;
+    if (on instanceof Column) condition = on.expr;
+    else if (typeof on === 'string') using = [on];
+    else if (Array.isArray(on)) using = [...on];
+    if (!on && joinType !== 'cross') {
+      throw new AnalysisError(`${how} join needs a join condition or column names; use crossJoin() for a cartesian product`);
+    }
+    return this.with(freeze({ kind: 'join', left: this.plan, right: other.plan, joinType, on: condition, using: freeze([...using]) }));
+  }
+
+  crossJoin(other: DataFrame): DataFrame {
+    return this.join(other, undefined, 'cross');
+  }
+
+  orderBy(...cols: (ColumnLike | readonly ColumnLike[])[]): DataFrame {
+    const orders: SortOrder[] = flatten(cols).map((c) => {
+      if (c instanceof Column && c.order) return c.order;
+      return E.sortOrder(columnExpr(c), true, true);
+    });
+    if (orders.length === 0) throw new AnalysisError('orderBy() needs at least one column');
+    return this.with(freeze({ kind: 'sort', input: this.plan, orders }));
+  }
+
+  sort(...cols: (ColumnLike | readonly ColumnLike[])[]): DataFrame {
+    return this.orderBy(...cols);
+  }
+
+  limit(n: number): DataFrame {
+    return this.with(freeze({ kind: 'limit', input: this.plan, limit: n, offset: 0 }));
+  }
+
+  offset(n: number): DataFrame {
+    return this.with(freeze({ kind: 'limit', input: this.plan, limit: null, offset: n }));
+  }
+
+  distinct(): DataFrame {
+    return this.with(freeze({ kind: 'distinct', input: this.plan }));
+  }
+
+  /** Removes rows that repeat on `subset` (all columns by default), keeping the first seen. */
+  dropDuplicates(subset?: readonly string[]): DataFrame {
+    if (!subset || subset.length === 0) return this.distinct();
+    const keys = new Set(subset.map((n) => resolveField(this.schema, n)));
+    const groupBy = [...keys].map((i) => E.column(this.schema.fields[i]!.name, this.schema.fields[i]!.qualifier));
+    const aggregates = this.schema.fields.map((f, i) =>
+      keys.has(i) ? E.column(f.name, f.qualifier) : E.alias(E.aggregate('first', [E.column(f.name, f.qualifier)]), f.name),
+    );
+    return this.with(freeze({ kind: 'aggregate', input: this.plan, groupBy, aggregates }));
+  }
+
+  drop_duplicates(subset?: readonly string[]): DataFrame {
+    return this.dropDuplicates(subset);
+  }
+
+  /** UNION ALL by position, as Spark's union. Chain distinct() for SQL UNION. */
+  union(other: DataFrame): DataFrame {
+    return this.with(freeze({ kind: 'union', inputs: [this.plan, other.plan], byName: false }));
+  }
+
+  unionAll(other: DataFrame): DataFrame {
+    return this.union(other);
+  }
+
+  unionByName(other: DataFrame): DataFrame {
+    return this.with(freeze({ kind: 'union', inputs: [this.plan, other.plan], byName: true }));
+  }
+
+  repartition(numPartitions: number, ...cols: ColumnLike[]): DataFrame {
+    if (!Number.isInteger(numPartitions) || numPartitions < 1) {
+      throw new AnalysisError(`repartition() needs a positive integer number of partitions, got ${numPartitions}`);
+    }
+    return this.with(freeze({ kind: 'repartition', input: this.plan, numPartitions, keys: cols.map(columnExpr) }));
+  }
+
+  /** Registers this DataFrame as a table name for session.sql(). */
+  createOrReplaceTempView(name: string): void {
+    this.session.registerTable(name, this);
+  }
+
+  // ---- actions ----
+
+  async count(): Promise<number> {
+    const counted = this.with(freeze({ kind: 'aggregate', input: this.plan, groupBy: [], aggregates: [E.alias(E.aggregate('count', []), 'count')] }));
+    const rows = await counted.collect();
+    return Number(rows[0]!['count']);
+  }
+
+  /** All rows as plain objects. */
+  async collect(): Promise<Row[]> {
+    const { batches } = await this.session.execute(this.plan);
+    return batchesToRows(this.schema, batches);
+  }
+
+  async toArrow(): Promise<arrow.Table> {
+    const { batches } = await this.session.execute(this.plan);
+    return batchesToTable(this.schema, batches);
+  }
+
+  async take(n: number): Promise<Row[]> {
+    return this.limit(n).collect();
+  }
+
+  async head(n = 1): Promise<Row[]> {
+    return this.take(n);
+  }
+
+  async first(): Promise<Row | null> {
+    return (await this.take(1))[0] ?? null;
+  }
+
+  async isEmpty(): Promise<boolean> {
+    return (await this.take(1)).length === 0;
+  }
+
+  /** The text table show() prints. `truncate`: true cuts cells at 20 characters, a number at that many, false never. */
+  async showString(n = 20, truncate: boolean | number = true): Promise<string> {
+    const rows = await this.limit(n + 1).collect();
+    const width = truncate === true ? 20 : truncate === false ? 0 : truncate;
+    return formatTable(this.schema, rows.slice(0, n), width, rows.length > n);
+  }
+
+  async show(n = 20, truncate: boolean | number = true): Promise<void> {
+    console.log(await this.showString(n, truncate));
+  }
+
+  printSchema(): void {
+    console.log(schemaToString(this.schema));
+  }
+
+  /** The logical plan and, with `extended`, the optimized and physical plans, as printed text. */
+  explainString(extended = false): string {
+    const parts = [];
+    if (extended) parts.push('== Logical Plan ==', planToString(this.plan));
+    parts.push(...this.session.explainPhysical(this.plan, extended));
+    return parts.join('\n');
+  }
+
+  explain(extended = false): void {
+    console.log(this.explainString(extended));
+  }
+
+  get write(): DataFrameWriter {
+    return new DataFrameWriter(this);
+  }
+}
+
+export class GroupedData {
+  constructor(
+    private readonly df: DataFrame,
+    private readonly keys: readonly Expr[],
+  ) {}
+
+  agg(...exprs: (Column | readonly Column[])[]): DataFrame {
+    const aggs = flatten(exprs).map((c) => c.expr);
+    if (aggs.length === 0) throw new AnalysisError('agg() needs at least one aggregate expression');
+    for (const a of aggs) {
+      if (!E.containsAggregate(a)) {
+        throw new AnalysisError(`agg() expects aggregate expressions such as sum('x'); got ${E.exprToString(a)}`);
+      }
+    }
+    // As in Spark, the grouping columns come first in the output.
+    const aggregates = [...this.keys, ...aggs];
+    return new DataFrame(this.df.session, Object.freeze({ kind: 'aggregate', input: this.df.plan, groupBy: this.keys, aggregates }));
+  }
+
+  count(): DataFrame {
+    return this.agg(new Column(E.alias(E.aggregate('count', []), 'count')));
+  }
+
+  private each(fn: E.AggregateFunctionName, cols: string[]): DataFrame {
+    if (cols.length === 0) throw new AnalysisError(`${fn}() needs at least one column name`);
+    return this.agg(...cols.map((c) => new Column(E.alias(E.aggregate(fn, [columnExpr(c)]), `${fn}(${c})`))));
+  }
+
+  sum(...cols: string[]): DataFrame { return this.each('sum', cols); }
+  avg(...cols: string[]): DataFrame { return this.each('avg', cols); }
+  mean(...cols: string[]): DataFrame { return this.each('avg', cols); }
+  min(...cols: string[]): DataFrame { return this.each('min', cols); }
+  max(...cols: string[]): DataFrame { return this.each('max', cols); }
+}

@@ -1,0 +1,12 @@
+// The Squall SDK: `import { Session, col, lit, functions as F } from 'squall'`.
+export { Session, type SessionOptions } from './session.ts';
+export { DataFrame, GroupedData, type JoinHow } from './dataframe.ts';
+export { DataFrameReader } from './reader.ts';
+export { DataFrameWriter } from './writer.ts';
+export { Column, CaseColumn, type ColumnLike, type ColumnOrValue, type LiteralInput } from './column.ts';
+export type { Row, Value } from './rows.ts';
+export * as functions from './functions.ts';
+export { col, lit, when } from './functions.ts';
+export { DataTypes, type DataType } from '../types/data-type.ts';
+export { type Schema, type Field, field, schema } from '../types/schema.ts';
+export { SquallError, AnalysisError, DataError, UnsupportedError, ExecutionError } from '../types/errors.ts';

@@ -1,0 +1,108 @@
+// session.read: Parquet, CSV and NDJSON sources. Reading is async because the schema comes from the files
+// (Parquet footers, a CSV/JSON sample) before the DataFrame is built, so column errors surface immediately.
+import { AnalysisError, DataError } from '../types/errors.ts';
+import { type Schema, field, schema as makeSchema } from '../types/schema.ts';
+import { typeEquals, typeToString } from '../types/data-type.ts';
+import { type TypeLike, toDataType } from '../types/parse-type.ts';
+import type { CsvOptions, ScanSource } from '../plan/logical-plan.ts';
+import { expandPaths } from '../io/paths.ts';
+import { readParquetSchema } from '../io/parquet-reader.ts';
+import { inferCsvSchema } from '../io/csv-reader.ts';
+import { inferJsonSchema } from '../io/json-reader.ts';
+import { DataFrame } from './dataframe.ts';
+import type { Session } from './session.ts';
+
+export type ReaderOptionValue = string | number | boolean;
+
+const CSV_OPTION_NAMES = ['header', 'delimiter', 'sep', 'quote', 'nullValue', 'inferSchema', 'samplingRows'];
+
+export class DataFrameReader {
+  constructor(
+    private readonly session: Session,
+    private readonly opts: Readonly<Record<string, ReaderOptionValue>> = {},
+    private readonly userSchema: Schema | null = null,
+    private readonly fmt: 'parquet' | 'csv' | 'json' = 'parquet',
+  ) {}
+
+  option(key: string, value: ReaderOptionValue): DataFrameReader {
+    return new DataFrameReader(this.session, { ...this.opts, [key]: value }, this.userSchema, this.fmt);
+  }
+
+  options(values: Record<string, ReaderOptionValue>): DataFrameReader {
+    return new DataFrameReader(this.session, { ...this.opts, ...values }, this.userSchema, this.fmt);
+  }
+
+  /** The schema to read with, instead of inferring one: a Schema or `{ column: 'type' }`. */
+  schema(s: Schema | Record<string, TypeLike>): DataFrameReader {
+    const resolved =
+      'fields' in s && Array.isArray((s as Schema).fields)
+        ? (s as Schema)
+        : makeSchema(Object.entries(s as Record<string, TypeLike>).map(([n, t]) => field(n, toDataType(t), true)));
+    return new DataFrameReader(this.session, this.opts, resolved, this.fmt);
+  }
+
+  format(f: string): DataFrameReader {
+    if (f !== 'parquet' && f !== 'csv' && f !== 'json') {
+      throw new AnalysisError(`unknown format '${f}'; use parquet, csv or json`);
+    }
+    return new DataFrameReader(this.session, this.opts, this.userSchema, f);
+  }
+
+  load(...paths: string[]): Promise<DataFrame> {
+    return this[this.fmt](...paths);
+  }
+
+  async parquet(...paths: string[]): Promise<DataFrame> {
+    const files = await expandPaths(paths);
+    const s = await readParquetSchema(files[0]!);
+    // Every file must agree with the first: a silent mix of schemas would give wrong answers.
+    for (const f of files.slice(1)) {
+      const other = await readParquetSchema(f);
+      const same =
+        other.fields.length === s.fields.length &&
+        other.fields.every((g, i) => g.name === s.fields[i]!.name && typeEquals(g.type, s.fields[i]!.type));
+      if (!same) {
+        throw new DataError(
+          `Parquet file '${f}' has schema (${describe(other)}) but '${files[0]}' has (${describe(s)}); read them separately and union them`,
+        );
+      }
+    }
+    return this.scan({ format: 'parquet', paths: files }, this.userSchema ?? s);
+  }
+
+  async csv(...paths: string[]): Promise<DataFrame> {
+    for (const k of Object.keys(this.opts)) {
+      if (!CSV_OPTION_NAMES.includes(k)) throw new AnalysisError(`unknown CSV option '${k}'. Known options: ${CSV_OPTION_NAMES.join(', ')}`);
+    }
+    const options: CsvOptions = {
+      header: bool(this.opts['header'] ?? true, 'header'),
+      delimiter: String(this.opts['delimiter'] ?? this.opts['sep'] ?? ','),
+      quote: String(this.opts['quote'] ?? '"'),
+      nullValue: String(this.opts['nullValue'] ?? ''),
+    };
+    const files = await expandPaths(paths);
+    const s = this.userSchema ?? (await inferCsvSchema(files, options, Number(this.opts['samplingRows'] ?? 1000)));
+    return this.scan({ format: 'csv', paths: files, options }, s);
+  }
+
+  async json(...paths: string[]): Promise<DataFrame> {
+    const files = await expandPaths(paths);
+    const s = this.userSchema ?? (await inferJsonSchema(files, Number(this.opts['samplingRows'] ?? 1000)));
+    return this.scan({ format: 'json', paths: files }, s);
+  }
+
+  private scan(source: ScanSource, s: Schema): DataFrame {
+    return new DataFrame(this.session, Object.freeze({ kind: 'scan', source: Object.freeze(source), schema: s, projection: null, filters: [] }));
+  }
+}
+
+function describe(s: Schema): string {
+  return s.fields.map((f) => `${f.name} ${typeToString(f.type)}`).join(', ');
+}
+
+function bool(v: ReaderOptionValue, name: string): boolean {
+  if (typeof v === 'boolean') return v;
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  throw new AnalysisError(`option '${name}' must be true or false, got '${v}'`);
+}

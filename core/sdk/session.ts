@@ -1,0 +1,148 @@
+// The entry point of the SDK. `Session.local()` runs jobs in this process; the remote mode (a coordinator
+// behind an HTTP API) comes with the serverless runtime.
+import * as arrow from 'apache-arrow';
+import { DataTypes } from '../types/data-type.ts';
+import { AnalysisError } from '../types/errors.ts';
+import { type Schema, closestName, field, schema as makeSchema } from '../types/schema.ts';
+import { fromArrowSchema, toArrowSchema } from '../types/arrow-types.ts';
+import { type TypeLike, toDataType } from '../types/parse-type.ts';
+import type { LogicalPlan } from '../plan/logical-plan.ts';
+import { planToString } from '../plan/print.ts';
+import { optimize } from '../optimizer/optimize.ts';
+import { createPhysicalPlan } from '../physical/planner.ts';
+import { type ExecContext, type PhysicalOperator, physicalPlanToString } from '../exec/operator.ts';
+import { normalizeBatch } from '../io/normalize.ts';
+import { DataFrame } from './dataframe.ts';
+import { inferSchema, rowsToBatch } from './from-rows.ts';
+import { DataFrameReader } from './reader.ts';
+
+export interface SessionOptions {
+  /** Rows per batch for operators that build batches. */
+  readonly batchSize?: number;
+}
+
+interface MemoryTable {
+  readonly schema: Schema;
+  readonly batches: readonly arrow.RecordBatch[];
+}
+
+let sessionCounter = 0;
+
+export class Session {
+  private readonly tables = new Map<string, MemoryTable>();
+  private readonly views = new Map<string, DataFrame>();
+  private readonly id = `s${++sessionCounter}`;
+  private nextTable = 0;
+  readonly batchSize: number;
+
+  private constructor(options: SessionOptions) {
+    this.batchSize = options.batchSize ?? 65536;
+  }
+
+  /** A session that runs jobs in this process. */
+  static local(options: SessionOptions = {}): Session {
+    return new Session(options);
+  }
+
+  get read(): DataFrameReader {
+    return new DataFrameReader(this);
+  }
+
+  /**
+   * A DataFrame from plain objects or an Arrow table. With rows, the schema is inferred (integers become
+   * int64, other numbers double) unless given as a Schema or a `{ column: 'type' }` record.
+   */
+  createDataFrame(data: readonly Record<string, unknown>[] | arrow.Table, schema?: Schema | Record<string, TypeLike>): DataFrame {
+    let s: Schema;
+    let batches: arrow.RecordBatch[];
+    if (data instanceof arrow.Table) {
+      s = fromArrowSchema(data.schema);
+      batches = data.batches.map((b) => normalizeBatch(b, s));
+      if (schema) throw new AnalysisError('createDataFrame(arrowTable) takes its schema from the table; cast columns instead');
+    } else {
+      if (!Array.isArray(data)) throw new AnalysisError('createDataFrame() expects an array of row objects or an Arrow Table');
+      s = schema ? toSchema(schema) : inferSchema(data);
+      if (s.fields.length === 0) throw new AnalysisError('createDataFrame(): no columns (empty rows and no schema)');
+      batches = data.length ? [rowsToBatch(data, s)] : [];
+    }
+    return this.memoryDataFrame(s, batches);
+  }
+
+  /** A single int64 column `id` with values start, start+step, ... < end. */
+  range(start: number, end?: number, step = 1): DataFrame {
+    if (end === undefined) [start, end] = [0, start];
+    if (step === 0) throw new AnalysisError('range() step must not be 0');
+    const n = Math.max(0, Math.ceil((end - start) / step));
+    const s = makeSchema([field('id', DataTypes.int64, false)]);
+    const batches: arrow.RecordBatch[] = [];
+    for (let off = 0; off < n; off += this.batchSize) {
+      const len = Math.min(this.batchSize, n - off);
+      const values = new BigInt64Array(len);
+      for (let i = 0; i < len; i++) values[i] = BigInt(start + (off + i) * step);
+      batches.push(new arrow.RecordBatch(toArrowSchema(s), arrow.makeData({
+        type: new arrow.Struct(toArrowSchema(s).fields),
+        length: len,
+        children: [arrow.makeData({ type: new arrow.Int64(), length: len, data: values })],
+      })));
+    }
+    return this.memoryDataFrame(s, batches);
+  }
+
+  private memoryDataFrame(s: Schema, batches: arrow.RecordBatch[]): DataFrame {
+    const id = `${this.id}.t${this.nextTable++}`;
+    this.tables.set(id, { schema: s, batches });
+    return new DataFrame(this, Object.freeze({ kind: 'scan', source: Object.freeze({ format: 'memory', id }), schema: s, projection: null, filters: [] }));
+  }
+
+  /** Makes `df` available as table `name` (case-insensitive) to session.table() and SQL. */
+  registerTable(name: string, df: DataFrame): void {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new AnalysisError(`invalid table name '${name}'`);
+    this.views.set(name.toLowerCase(), df);
+  }
+
+  table(name: string): DataFrame {
+    const df = this.views.get(name.toLowerCase());
+    if (!df) {
+      const known = [...this.views.keys()];
+      const hint = closestName(name, known);
+      throw new AnalysisError(`table '${name}' is not registered. Known tables: ${known.join(', ') || '(none)'}.${hint ? ` Did you mean '${hint}'?` : ''}`);
+    }
+    return df;
+  }
+
+  memoryTable(id: string): MemoryTable {
+    const t = this.tables.get(id);
+    if (!t) throw new AnalysisError(`in-memory table ${id} belongs to another session`);
+    return t;
+  }
+
+  physicalPlan(plan: LogicalPlan): PhysicalOperator {
+    return createPhysicalPlan(optimize(plan), { memoryTable: (id) => this.memoryTable(id) });
+  }
+
+  /** Runs a plan and streams its output batches. */
+  async *executeStream(plan: LogicalPlan, signal?: AbortSignal): AsyncIterable<arrow.RecordBatch> {
+    const op = this.physicalPlan(plan);
+    const ctx: ExecContext = { batchSize: this.batchSize, signal };
+    yield* op.execute(ctx);
+  }
+
+  async execute(plan: LogicalPlan, signal?: AbortSignal): Promise<{ batches: arrow.RecordBatch[] }> {
+    const batches: arrow.RecordBatch[] = [];
+    for await (const b of this.executeStream(plan, signal)) if (b.numRows > 0) batches.push(b);
+    return { batches };
+  }
+
+  explainPhysical(plan: LogicalPlan, extended: boolean): string[] {
+    const optimized = optimize(plan);
+    const out: string[] = [];
+    if (extended) out.push('== Optimized Logical Plan ==', planToString(optimized));
+    out.push('== Physical Plan ==', physicalPlanToString(createPhysicalPlan(optimized, { memoryTable: (id) => this.memoryTable(id) })));
+    return out;
+  }
+}
+
+function toSchema(s: Schema | Record<string, TypeLike>): Schema {
+  if ('fields' in s && Array.isArray((s as Schema).fields)) return s as Schema;
+  return makeSchema(Object.entries(s as Record<string, TypeLike>).map(([n, t]) => field(n, toDataType(t), true)));
+}
