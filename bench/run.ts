@@ -1,0 +1,137 @@
+// Benchmarks: each workload runs through Squall (in-process) and DuckDB on the same Parquet files in this
+// process, and prints both times and their ratio. Usage: npm run bench [-- workload ...] [--sf 1]
+//   workloads: aggregate (scan-filter-aggregate, TPC-H Q1), join (lineitem ⋈ orders), sort (full sort and top-k)
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { type DataFrame, Session, col, functions as F } from '../core/sdk/index.ts';
+import { generateTpch } from './tpch/generate.ts';
+
+interface Workload {
+  readonly name: string;
+  readonly describe: string;
+  squall(t: Tables): DataFrame;
+  readonly duckdb: string;
+}
+
+interface Tables {
+  readonly lineitem: DataFrame;
+  readonly orders: DataFrame;
+}
+
+const WORKLOADS: readonly Workload[] = [
+  {
+    name: 'aggregate',
+    describe: 'scan-filter-aggregate: TPC-H Q1 over lineitem',
+    squall: ({ lineitem }) =>
+      lineitem
+        .filter(col('l_shipdate').leq(F.date('1998-09-02')))
+        .groupBy('l_returnflag', 'l_linestatus')
+        .agg(
+          F.sum('l_quantity').alias('sum_qty'),
+          F.sum('l_extendedprice').alias('sum_base_price'),
+          F.sum(col('l_extendedprice').multiply(col('l_discount').minus(1).negate())).alias('sum_disc_price'),
+          F.sum(col('l_extendedprice').multiply(col('l_discount').minus(1).negate()).multiply(col('l_tax').plus(1))).alias('sum_charge'),
+          F.avg('l_quantity').alias('avg_qty'),
+          F.avg('l_extendedprice').alias('avg_price'),
+          F.avg('l_discount').alias('avg_disc'),
+          F.count().alias('count_order'),
+        )
+        .orderBy('l_returnflag', 'l_linestatus'),
+    duckdb: `SELECT l_returnflag, l_linestatus, sum(l_quantity), sum(l_extendedprice),
+      sum(l_extendedprice * (1 - l_discount)), sum(l_extendedprice * (1 - l_discount) * (1 + l_tax)),
+      avg(l_quantity), avg(l_extendedprice), avg(l_discount), count(*)
+      FROM lineitem WHERE l_shipdate <= DATE '1998-09-02' GROUP BY 1, 2 ORDER BY 1, 2`,
+  },
+  {
+    name: 'filter',
+    describe: 'selective scan-filter-aggregate: TPC-H Q6 over lineitem',
+    squall: ({ lineitem }) =>
+      lineitem
+        .filter(
+          col('l_shipdate').geq(F.date('1994-01-01'))
+            .and(col('l_shipdate').lt(F.date('1995-01-01')))
+            .and(col('l_discount').between(0.05, 0.07))
+            .and(col('l_quantity').lt(24)),
+        )
+        .agg(F.sum(col('l_extendedprice').multiply(col('l_discount'))).alias('revenue')),
+    duckdb: `SELECT sum(l_extendedprice * l_discount) FROM lineitem WHERE l_shipdate >= DATE '1994-01-01'
+      AND l_shipdate < DATE '1995-01-01' AND l_discount BETWEEN 0.05 AND 0.07 AND l_quantity < 24`,
+  },
+  {
+    name: 'join',
+    describe: 'hash join lineitem ⋈ orders (6M × 1.5M at SF1), then aggregate',
+    squall: ({ lineitem, orders }) =>
+      lineitem
+        .filter(col('l_receiptdate').gt(col('l_commitdate')))
+        .join(orders, col('l_orderkey').eq(col('o_orderkey')))
+        .groupBy('o_orderpriority')
+        .agg(F.count().alias('n'), F.sum('l_extendedprice').alias('revenue'))
+        .orderBy('o_orderpriority'),
+    duckdb: `SELECT o_orderpriority, count(*), sum(l_extendedprice) FROM lineitem JOIN orders ON l_orderkey = o_orderkey
+      WHERE l_receiptdate > l_commitdate GROUP BY 1 ORDER BY 1`,
+  },
+  {
+    name: 'sort',
+    describe: 'full sort of orders by (o_totalprice desc, o_orderkey), materialized',
+    squall: ({ orders }) => orders.select('o_orderkey', 'o_totalprice', 'o_orderdate').orderBy(col('o_totalprice').desc(), col('o_orderkey')),
+    duckdb: `CREATE OR REPLACE TEMP TABLE sorted AS SELECT o_orderkey, o_totalprice, o_orderdate FROM orders
+      ORDER BY o_totalprice DESC, o_orderkey`,
+  },
+  {
+    name: 'topk',
+    describe: 'top-100 of lineitem by l_extendedprice',
+    squall: ({ lineitem }) => lineitem.select('l_orderkey', 'l_linenumber', 'l_extendedprice').orderBy(col('l_extendedprice').desc(), col('l_orderkey'), col('l_linenumber')).limit(100),
+    duckdb: `SELECT l_orderkey, l_linenumber, l_extendedprice FROM lineitem ORDER BY l_extendedprice DESC, l_orderkey, l_linenumber LIMIT 100`,
+  },
+];
+
+async function time(fn: () => Promise<unknown>, runs: number): Promise<number> {
+  await fn(); // warm-up: file cache, JIT, compiled kernels
+  let best = Infinity;
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const sfArg = args.indexOf('--sf');
+  const sf = sfArg >= 0 ? Number(args[sfArg + 1]) : 1;
+  const names = args.filter((a, i) => !a.startsWith('--') && (sfArg < 0 || i !== sfArg + 1));
+  const chosen = names.length ? WORKLOADS.filter((w) => names.includes(w.name)) : WORKLOADS;
+  if (names.length && chosen.length !== names.length) {
+    throw new Error(`unknown workload in ${names.join(', ')}; known: ${WORKLOADS.map((w) => w.name).join(', ')}`);
+  }
+  const dir = join(import.meta.dirname, '.data', `tpch-sf${sf}`);
+  if (!existsSync(join(dir, 'lineitem')) && !existsSync(join(dir, 'lineitem.parquet'))) {
+    console.log(`generating TPC-H SF${sf} into ${dir} ...`);
+  }
+  const files = await generateTpch({ scaleFactor: sf, outDir: dir, tables: ['lineitem', 'orders'] });
+  const session = Session.local();
+  const tables: Tables = {
+    lineitem: await session.read.parquet(files.lineitem!.path),
+    orders: await session.read.parquet(files.orders!.path),
+  };
+  const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
+  const duck: DuckDBConnection = await instance.connect();
+  const glob = (p: string) => (p.endsWith('.parquet') ? p : `${p}/*.parquet`);
+  await duck.run(`CREATE VIEW lineitem AS SELECT * FROM read_parquet('${glob(files.lineitem!.path)}')`);
+  await duck.run(`CREATE VIEW orders AS SELECT * FROM read_parquet('${glob(files.orders!.path)}')`);
+
+  console.log(`TPC-H SF${sf}: lineitem ${files.lineitem!.rows.toLocaleString()} rows, orders ${files.orders!.rows.toLocaleString()} rows`);
+  console.log('Squall runs in-process on one thread; DuckDB with 2 threads. Best of 3 after a warm-up.\n');
+  console.log(`${'workload'.padEnd(10)} ${'squall ms'.padStart(10)} ${'duckdb ms'.padStart(10)} ${'ratio'.padStart(7)}  description`);
+  for (const w of chosen) {
+    const df = w.squall(tables);
+    const squallMs = await time(() => session.execute(df.plan), 3);
+    const duckMs = await time(() => duck.run(w.duckdb), 3);
+    const ratio = squallMs / duckMs;
+    console.log(`${w.name.padEnd(10)} ${squallMs.toFixed(0).padStart(10)} ${duckMs.toFixed(0).padStart(10)} ${ratio.toFixed(1).padStart(6)}x  ${w.describe}`);
+  }
+}
+
+await main();
