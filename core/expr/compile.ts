@@ -1,0 +1,241 @@
+// The expression compiler's entry points: projections and predicates over record batches, built from
+// generated kernels (./codegen.ts). Kernels are specialised per column layout (plain/dictionary, with/without
+// nulls) and cached twice: by a canonical key of (mode, expression, referenced column types, layouts), and
+// by generated source, so `new Function` runs once per distinct source for the life of the process.
+import * as arrow from 'apache-arrow';
+import { columnData, dictionaryStrings, isDictionary, makeBatch, makeColumn, makeStringColumn } from '../arrow/column.ts';
+import type { BatchPredicate } from '../exec/operator.ts';
+import { toArrowType } from '../types/arrow-types.ts';
+import { type DataType, typeToString } from '../types/data-type.ts';
+import { AnalysisError, ExecutionError, SquallError } from '../types/errors.ts';
+import { type Field, type Schema, resolveField, schema } from '../types/schema.ts';
+import { type ColumnLayout, type KernelMode, type KernelSource, type SubCompiler, generateKernel } from './codegen.ts';
+import { type Expr, exprToString, visit } from './expr.ts';
+import { type DictionaryEvaluator, type DictionaryResult, kernelLib } from './runtime.ts';
+import { toField, typeOf } from './type-of.ts';
+
+type KernelFn = (cols: readonly arrow.Data[], n: number, k: readonly unknown[], lib: typeof kernelLib) => unknown;
+
+interface Kernel {
+  readonly spec: KernelSource;
+  readonly fn: KernelFn;
+}
+
+const functionsBySource = new Map<string, KernelFn>();
+const kernelsByKey = new Map<string, Kernel>();
+const dictionaryEvaluators = new Map<string, DictionaryEvaluator>();
+const stats = { functionsCompiled: 0, kernelsGenerated: 0, kernelCacheHits: 0 };
+
+/** Counters for tests and diagnostics: how often code was generated and `new Function` was called. */
+export function kernelCacheStats(): Readonly<typeof stats> & { readonly kernels: number; readonly functions: number } {
+  return { ...stats, kernels: kernelsByKey.size, functions: functionsBySource.size };
+}
+
+function referencedColumns(e: Expr, input: Schema): number[] {
+  const refs = new Set<number>();
+  visit(e, (n) => {
+    if (n.kind === 'column') refs.add(resolveField(input, n.name, n.qualifier));
+  });
+  return [...refs].sort((a, b) => a - b);
+}
+
+function layoutCode(l: ColumnLayout): string {
+  return `${l.dictionary ? 'd' : 'p'}${l.nulls ? 'n' : ''}`;
+}
+
+function layoutOf(data: arrow.Data): ColumnLayout {
+  return { dictionary: isDictionary(data), nulls: data.nullCount > 0 };
+}
+
+function kernelFor(e: Expr, input: Schema, layouts: ReadonlyMap<number, ColumnLayout>, mode: KernelMode): Kernel {
+  const refs = [...layouts.keys()].sort((a, b) => a - b);
+  const key = [
+    mode,
+    JSON.stringify(e),
+    refs.map((c) => `${c}:${typeToString(input.fields[c]!.type)}:${layoutCode(layouts.get(c)!)}`).join(','),
+  ].join('|');
+  const cached = kernelsByKey.get(key);
+  if (cached) {
+    stats.kernelCacheHits++;
+    return cached;
+  }
+  const layout = (c: number): ColumnLayout => layouts.get(c) ?? { dictionary: false, nulls: true };
+  const spec = generateKernel(e, input, layout, mode, mode === 'internal' ? null : subCompiler(input));
+  stats.kernelsGenerated++;
+  let fn = functionsBySource.get(spec.source);
+  if (!fn) {
+    fn = new Function('cols', 'n', 'k', 'lib', spec.source) as KernelFn;
+    functionsBySource.set(spec.source, fn);
+    stats.functionsCompiled++;
+  }
+  const kernel = { spec, fn };
+  kernelsByKey.set(key, kernel);
+  return kernel;
+}
+
+function runKernel(kernel: Kernel, cols: readonly arrow.Data[], n: number, e: Expr): unknown {
+  try {
+    return kernel.fn(cols, n, kernel.spec.consts, kernelLib);
+  } catch (err) {
+    if (err instanceof SquallError) throw err;
+    throw new ExecutionError(`internal error evaluating ${exprToString(e)}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * The evaluator of `sub` over one dictionary's entries: the dictionary is turned into a plain utf8 column with
+ * a trailing NULL entry (so NULL rows map to it) and run through an `internal`-mode kernel.
+ */
+function subCompiler(input: Schema): SubCompiler {
+  return (sub: Expr, column: number) => {
+    const key = `${JSON.stringify(sub)}|${column}|${input.fields.map((f) => `${f.name}:${typeToString(f.type)}`).join(',')}`;
+    let evaluator = dictionaryEvaluators.get(key);
+    if (!evaluator) {
+      const layouts = new Map([[column, { dictionary: false, nulls: true }]]);
+      evaluator = (data: arrow.Data): DictionaryResult => {
+        const entries = [...dictionaryStrings(data).dictionary, null];
+        const plain = makeStringColumn(entries);
+        const kernel = kernelFor(sub, input, layouts, 'internal');
+        const r = runKernel(kernel, [plain], entries.length, sub) as { values: ArrayLike<unknown>; validity: Uint8Array | null };
+        return { values: r.values, validity: r.validity, nullIndex: entries.length - 1 };
+      };
+      dictionaryEvaluators.set(key, evaluator);
+    }
+    return evaluator;
+  };
+}
+
+/** Wrap an `arrow`-mode kernel result as a column of `type` (one Data, offset 0). */
+function toData(type: DataType, n: number, r: { values: unknown; validity: Uint8Array | null }): arrow.Data {
+  const v = r.values;
+  switch (type.kind) {
+    case 'int64':
+    case 'timestamp':
+      return makeColumn(type, n, new BigInt64Array((v as Int32Array).buffer, 0, n), r.validity);
+    case 'decimal':
+      return makeColumn(type, n, new Uint32Array((v as Int32Array).buffer, 0, 4 * n), r.validity);
+    case 'utf8': {
+      const strings = v as (string | null)[];
+      const valid = r.validity;
+      if (valid) for (let i = 0; i < n; i++) if (!((valid[i >> 3]! >> (i & 7)) & 1)) strings[i] = null;
+      return makeStringColumn(strings);
+    }
+    case 'null':
+      return makeColumn(type, n, new Uint8Array(0), null);
+    default:
+      return makeColumn(type, n, v as Int32Array, r.validity);
+  }
+}
+
+/** One expression compiled for an input schema; `evaluate` gives its column for a batch. */
+export interface CompiledExpr {
+  readonly field: Field;
+  readonly type: DataType;
+  evaluate(batch: arrow.RecordBatch): arrow.Data;
+}
+
+class ExprEvaluator {
+  private readonly variants = new Map<string, Kernel>();
+  readonly refs: readonly number[];
+
+  constructor(
+    readonly expr: Expr,
+    private readonly input: Schema,
+    private readonly mode: KernelMode,
+  ) {
+    this.refs = referencedColumns(expr, input);
+  }
+
+  run(batch: arrow.RecordBatch): unknown {
+    const datas = new Map<number, arrow.Data>();
+    const layouts = new Map<number, ColumnLayout>();
+    let key = '';
+    for (const c of this.refs) {
+      const d = columnData(batch, c);
+      datas.set(c, d);
+      const l = layoutOf(d);
+      layouts.set(c, l);
+      key += layoutCode(l);
+    }
+    let kernel = this.variants.get(key);
+    if (!kernel) {
+      kernel = kernelFor(this.expr, this.input, layouts, this.mode);
+      this.variants.set(key, kernel);
+    }
+    const cols = kernel.spec.columns.map((c) => datas.get(c)!);
+    return runKernel(kernel, cols, batch.numRows, this.expr);
+  }
+}
+
+function stripAlias(e: Expr): Expr {
+  return e.kind === 'alias' ? stripAlias(e.input) : e;
+}
+
+export function compileExpr(e: Expr, input: Schema): CompiledExpr {
+  const f = toField(e, input);
+  const core = stripAlias(e);
+  if (core.kind === 'column') {
+    // A plain reference passes its Data through unchanged (dictionary strings stay dictionaries).
+    const idx = resolveField(input, core.name, core.qualifier);
+    return { field: f, type: f.type, evaluate: (batch) => columnData(batch, idx) };
+  }
+  const evaluator = new ExprEvaluator(core, input, 'arrow');
+  return {
+    field: f,
+    type: f.type,
+    evaluate(batch) {
+      const r = evaluator.run(batch) as { values: unknown; validity: Uint8Array | null };
+      return toData(f.type, batch.numRows, r);
+    },
+  };
+}
+
+export interface CompiledProjection {
+  readonly schema: Schema;
+  project(batch: arrow.RecordBatch): arrow.RecordBatch;
+}
+
+export function compileProjection(exprs: readonly Expr[], input: Schema): CompiledProjection {
+  const compiled = exprs.map((e) => compileExpr(e, input));
+  const out = schema(compiled.map((c) => c.field));
+  const arrowFields = compiled.map((c) => new arrow.Field(c.field.name, toArrowType(c.type), c.field.nullable));
+  const plainSchema = new arrow.Schema(arrowFields);
+  return {
+    schema: out,
+    project(batch) {
+      const cols = compiled.map((c) => c.evaluate(batch));
+      // Passed-through dictionary columns keep their Dictionary type in the batch's Arrow schema.
+      const needsOwnSchema = cols.some((d, i) => d.type.typeId !== arrowFields[i]!.type.typeId);
+      const s = needsOwnSchema
+        ? new arrow.Schema(cols.map((d, i) => new arrow.Field(arrowFields[i]!.name, d.type, arrowFields[i]!.nullable)))
+        : plainSchema;
+      return makeBatch(s, cols, batch.numRows);
+    },
+  };
+}
+
+export interface CompiledPredicate extends BatchPredicate {}
+
+export function compilePredicate(condition: Expr, input: Schema): CompiledPredicate {
+  const t = typeOf(condition, input);
+  if (t.kind !== 'bool' && t.kind !== 'null') {
+    throw new AnalysisError(`a filter condition must be bool, got ${typeToString(t)} in ${exprToString(condition)}`);
+  }
+  const evaluator = new ExprEvaluator(stripAlias(condition), input, 'select');
+  return { select: (batch) => evaluator.run(batch) as Int32Array };
+}
+
+/**
+ * The generated source of the kernel for `e` (for tests and explain). `layouts` gives column layouts by input
+ * index (default: plain with nulls).
+ */
+export function explainKernel(
+  e: Expr,
+  input: Schema,
+  options: { layouts?: ReadonlyMap<number, ColumnLayout>; mode?: KernelMode } = {},
+): string {
+  const core = stripAlias(e);
+  const refs = referencedColumns(core, input);
+  const layouts = new Map(refs.map((c) => [c, options.layouts?.get(c) ?? { dictionary: false, nulls: true }]));
+  return kernelFor(core, input, layouts, options.mode ?? 'arrow').spec.source;
+}
