@@ -105,6 +105,17 @@ export function normalizeKey(data: ColumnData, type: DataType, n: number, key: S
   return { cls, val };
 }
 
+/** Row `a` of key `x` against row `b` of key `y` (normalised the same way, so with absolute values). */
+export function compareNormalized(x: NormalizedKey, a: number, y: NormalizedKey, b: number): number {
+  const ca = x.cls === null ? VALUE : x.cls[a]!;
+  const cb = y.cls === null ? VALUE : y.cls[b]!;
+  if (ca !== cb) return ca < cb ? -1 : 1;
+  if (ca !== VALUE) return 0;
+  const p = x.val[a]!;
+  const q = y.val[b]!;
+  return p < q ? -1 : p > q ? 1 : 0;
+}
+
 /** -1, 0 or 1: how row a compares with row b under the normalised keys (ties unresolved). */
 export function compareRows(keys: readonly NormalizedKey[], a: number, b: number): number {
   for (let k = 0; k < keys.length; k++) {
