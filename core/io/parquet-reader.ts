@@ -49,6 +49,7 @@ export interface ParquetScanOptions {
 }
 
 function describe(e: unknown): string {
+  if (e instanceof WebAssembly.RuntimeError) return 'the decoder failed (corrupt or truncated data)';
   return e instanceof Error ? e.message : String(e);
 }
 
@@ -63,7 +64,7 @@ async function openParquet(path: string): Promise<ParquetFile> {
     throw new DataError(`file '${path}' cannot be opened: ${describe(e)}`, { cause: e });
   }
   try {
-    return await ParquetFile.fromFile(blob);
+    return await guardPanics(() => ParquetFile.fromFile(blob));
   } catch (e) {
     throw new DataError(`file '${path}' is not a readable Parquet file: ${describe(e)}`, { cause: e });
   }
@@ -287,6 +288,53 @@ function decodeMetadata(path: string, fm: ThriftStruct): ParquetMetadata {
   return { path, numRows: asNumber(fm[3]), ...(createdBy !== undefined ? { createdBy } : {}), rowGroups };
 }
 
+// ---- panics ---------------------------------------------------------------------------------------------
+
+// parquet-wasm 0.7's async reader does not report decoding errors (corrupt pages, bad compression): the Rust
+// future panics inside a microtask, which surfaces as an uncaught WebAssembly.RuntimeError ('unreachable') and
+// leaves the read's promise pending forever. While reads are in flight we listen for that one error and fail
+// the reads with it instead; any other uncaught error is re-raised as if we were not listening.
+const inFlight = new Set<(e: unknown) => void>();
+
+function onUncaught(e: unknown): void {
+  if (e instanceof WebAssembly.RuntimeError && inFlight.size > 0) {
+    for (const fail of [...inFlight]) fail(e);
+    return;
+  }
+  if (process.listenerCount('uncaughtException') === 1) {
+    process.off('uncaughtException', onUncaught);
+    setImmediate(() => {
+      throw e;
+    });
+  }
+}
+
+function guardPanics<T>(start: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    const finish = () => {
+      done = true;
+      inFlight.delete(fail);
+      if (inFlight.size === 0) process.off('uncaughtException', onUncaught);
+    };
+    const fail = (e: unknown) => {
+      if (done) return;
+      finish();
+      reject(e);
+    };
+    if (inFlight.size === 0) process.on('uncaughtException', onUncaught);
+    inFlight.add(fail);
+    start().then(
+      (v) => {
+        if (done) return;
+        finish();
+        resolve(v);
+      },
+      fail,
+    );
+  });
+}
+
 // ---- scan ------------------------------------------------------------------------------------------------
 
 /** Squall schema of `columns` (all when null) in `fileFields`, checked against an expected schema. */
@@ -347,7 +395,7 @@ export async function* scanParquet(files: readonly string[], options: ParquetSca
       for (const g of groups) {
         let table;
         try {
-          table = await pf.read({ columns: names, rowGroups: [g.index], batchSize });
+          table = await guardPanics(() => pf.read({ columns: names, rowGroups: [g.index], batchSize }));
         } catch (e) {
           throw new DataError(`file '${path}', row group ${g.index}: cannot decode Parquet data: ${describe(e)}`, { cause: e });
         }
@@ -365,8 +413,17 @@ export async function* scanParquet(files: readonly string[], options: ParquetSca
         }
       }
     } finally {
-      pf.free();
+      freeQuietly(pf);
     }
+  }
+}
+
+/** After a panic the wasm object may still be borrowed by the dead future; leaking it is all we can do. */
+function freeQuietly(o: { free(): void }): void {
+  try {
+    o.free();
+  } catch {
+    // already borrowed or freed
   }
 }
 
