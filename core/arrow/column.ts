@@ -324,10 +324,10 @@ export function makeBatch(schema: arrow.Schema, columns: readonly ColumnData[], 
 export function concatData(parts: readonly ColumnData[]): ColumnData {
   if (parts.length === 1 && parts[0]!.offset === 0) return parts[0]!;
   const first = parts[0]!;
-  if (first.type.typeId === arrow.Type.Dictionary) {
-    const sameDict = parts.every((p) => p.dictionary === first.dictionary);
+  if (parts.some((p) => p.type.typeId === arrow.Type.Dictionary)) {
+    const sameDict = parts.every((p) => p.type.typeId === arrow.Type.Dictionary && p.dictionary === first.dictionary);
     if (!sameDict) {
-      // Different dictionaries: fall back to plain strings.
+      // Different dictionaries, or plain and dictionary parts mixed: fall back to plain strings.
       const all: (string | null)[] = [];
       for (const p of parts) for (const s of stringValues(p.offset === 0 ? p : rebase(p))) all.push(s);
       return makeStringColumn(all);
