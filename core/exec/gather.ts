@@ -2,7 +2,7 @@
 // copied as 32-bit words (BigInt64Array element access would allocate a BigInt per value); other layouts go
 // through takeData. A negative index gives a NULL row.
 import * as arrow from 'apache-arrow';
-import { type ColumnData, takeData } from '../arrow/column.ts';
+import { type ColumnData, columnData, takeData } from '../arrow/column.ts';
 import { rowValidity } from './batch-utils.ts';
 
 /** Words per value of the fixed-width layouts gathered here, 0 for others. */
@@ -72,4 +72,11 @@ export function gather(data: ColumnData, indices: Int32Array, mayBeNegative = tr
     nullBitmap: nulls > 0 ? bitmap! : undefined,
     data: new Ctor(out.buffer) as Int32Array,
   });
+}
+
+/** Rows `indices` (all ≥ 0) of every column of `batch`, as columns. */
+export function gatherColumns(batch: arrow.RecordBatch, indices: Int32Array): ColumnData[] {
+  const out: ColumnData[] = [];
+  for (let c = 0; c < batch.numCols; c++) out.push(gather(columnData(batch, c), indices, false));
+  return out;
 }

@@ -134,19 +134,102 @@ export function compareRows(keys: readonly NormalizedKey[], a: number, b: number
   return 0;
 }
 
+/** Below this many rows a comparison sort beats the radix sort's fixed histogram cost. */
+const RADIX_MIN_ROWS = 2048;
+
 /** A stable sorting permutation of rows [0, n) under `keys`. */
 export function sortPermutation(keys: readonly NormalizedKey[], n: number): Int32Array {
+  if (n >= RADIX_MIN_ROWS) return radixPermutation(keys, n);
   const perm = new Int32Array(n);
   for (let i = 0; i < n; i++) perm[i] = i;
-  if (keys.length === 1 && keys[0]!.cls === null) {
-    const v = keys[0]!.val;
-    perm.sort((a, b) => {
-      const x = v[a]!;
-      const y = v[b]!;
-      return x < y ? -1 : x > y ? 1 : a - b;
-    });
-    return perm;
-  }
   perm.sort((a, b) => compareRows(keys, a, b) || a - b);
+  return perm;
+}
+
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+
+/**
+ * One key as unsigned 64-bit words (hi, lo) whose unsigned order is the key's order: IEEE bits with the sign
+ * flipped (negatives fully inverted), classes mapped below or above every number.
+ */
+function sortableWords(key: NormalizedKey, rows: Int32Array | null, n: number, hi: Uint32Array, lo: Uint32Array): void {
+  const { cls, val } = key;
+  for (let j = 0; j < n; j++) {
+    const i = rows === null ? j : rows[j]!;
+    const c = cls === null ? VALUE : cls[i]!;
+    if (c === VALUE) {
+      let x = val[i]!;
+      if (x === 0) x = 0; // -0 sorts with 0
+      f64[0] = x;
+      let h = u32[1]!;
+      let l = u32[0]!;
+      if (h & 0x80000000) {
+        h = ~h;
+        l = ~l;
+      } else h |= 0x80000000;
+      hi[j] = h;
+      lo[j] = l;
+    } else if (c === NULL_FIRST) {
+      hi[j] = 0;
+      lo[j] = 0;
+    } else if (c === NAN_DESC) {
+      hi[j] = 0;
+      lo[j] = 1;
+    } else if (c === NAN_ASC) {
+      hi[j] = 0xffffffff;
+      lo[j] = 0xfffffffe;
+    } else {
+      hi[j] = 0xffffffff;
+      lo[j] = 0xffffffff;
+    }
+  }
+}
+
+/** LSD radix sort, 16-bit digits, keys from last to first; digits equal on every row are skipped. */
+function radixPermutation(keys: readonly NormalizedKey[], n: number): Int32Array {
+  let perm = new Int32Array(n);
+  for (let i = 0; i < n; i++) perm[i] = i;
+  let alt = new Int32Array(n);
+  let hi = new Uint32Array(n);
+  let lo = new Uint32Array(n);
+  let hi2 = new Uint32Array(n);
+  let lo2 = new Uint32Array(n);
+  const hist = new Int32Array(4 << 16);
+  for (let k = keys.length - 1; k >= 0; k--) {
+    sortableWords(keys[k]!, k === keys.length - 1 ? null : perm, n, hi, lo);
+    hist.fill(0);
+    for (let j = 0; j < n; j++) {
+      const l = lo[j]!;
+      const h = hi[j]!;
+      hist[l & 0xffff]!++;
+      hist[65536 + (l >>> 16)]!++;
+      hist[131072 + (h & 0xffff)]!++;
+      hist[196608 + (h >>> 16)]!++;
+    }
+    for (let pass = 0; pass < 4; pass++) {
+      const base = pass << 16;
+      const first = pass === 0 ? lo[0]! & 0xffff : pass === 1 ? lo[0]! >>> 16 : pass === 2 ? hi[0]! & 0xffff : hi[0]! >>> 16;
+      if (hist[base + first] === n) continue;
+      let sum = 0;
+      for (let d = 0; d < 65536; d++) {
+        const c = hist[base + d]!;
+        hist[base + d] = sum;
+        sum += c;
+      }
+      const useHi = pass >= 2;
+      const shift = pass & 1 ? 16 : 0;
+      for (let j = 0; j < n; j++) {
+        const w = useHi ? hi[j]! : lo[j]!;
+        const at = hist[base + ((w >>> shift) & 0xffff)]!++;
+        alt[at] = perm[j]!;
+        hi2[at] = hi[j]!;
+        lo2[at] = lo[j]!;
+      }
+      [perm, alt] = [alt, perm];
+      [hi, hi2] = [hi2, hi];
+      [lo, lo2] = [lo2, lo];
+    }
+  }
   return perm;
 }

@@ -3,11 +3,12 @@
 // seen so far: each incoming batch is first cut to rows not worse than the current k-th on the first key, then
 // merged with the kept rows by a sort of at most k + batch rows and truncated to k.
 import type * as arrow from 'apache-arrow';
-import { columnData, concatBatches, stringValues, takeBatch } from '../arrow/column.ts';
+import { columnData, concatBatches, makeBatch, stringValues } from '../arrow/column.ts';
 import { toArrowSchema } from '../types/arrow-types.ts';
 import { ExecutionError } from '../types/errors.ts';
 import type { Schema } from '../types/schema.ts';
 import { outputBatch } from './batch-utils.ts';
+import { gatherColumns } from './gather.ts';
 import { type ExecContext, type PhysicalOperator, checkCancelled } from './operator.ts';
 import { type NormalizedKey, type SortKey, compareCodePoints, compareNormalized, normalizeKey, sortPermutation } from './sort-keys.ts';
 
@@ -51,14 +52,13 @@ export class SortExec implements PhysicalOperator {
     const { batch, perm } = sorted;
     for (let start = 0; start < perm.length; start += size) {
       checkCancelled(ctx);
-      const out = takeBatch(batch, perm.subarray(start, Math.min(perm.length, start + size)));
-      yield this.relabel(out);
+      const idx = perm.subarray(start, Math.min(perm.length, start + size));
+      yield outputBatch(this.schema, gatherColumns(batch, idx), idx.length);
     }
   }
 
-  private relabel(batch: arrow.RecordBatch): arrow.RecordBatch {
-    const cols = this.schema.fields.map((_, i) => columnData(batch, i));
-    return outputBatch(this.schema, cols, batch.numRows);
+  private take(batch: arrow.RecordBatch, indices: Int32Array): arrow.RecordBatch {
+    return makeBatch(batch.schema, gatherColumns(batch, indices), indices.length);
   }
 
   private async sortAll(ctx: ExecContext): Promise<{ batch: arrow.RecordBatch; perm: Int32Array }> {
@@ -90,12 +90,12 @@ export class SortExec implements PhysicalOperator {
         const pick = bound(b);
         if (pick !== null) {
           if (pick.length === 0) continue;
-          b = takeBatch(b, pick);
+          b = this.take(b, pick);
         }
       }
       const merged = kept === null ? b : this.concat([kept, b]);
       const perm = sortPermutation(this.normalize(merged), merged.numRows);
-      kept = takeBatch(merged, perm.subarray(0, Math.min(k, perm.length)));
+      kept = this.take(merged, perm.subarray(0, Math.min(k, perm.length)));
       if (kept.numRows === k) bound = this.boundFilter(kept, k - 1);
     }
     const batch = kept ?? this.concat([]);

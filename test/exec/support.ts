@@ -193,7 +193,8 @@ function sqlLiteral(v: Value, t: DataType): string {
     case 'utf8':
       return `'${String(v).replaceAll("'", "''")}'`;
     case 'float64':
-      return Number.isNaN(v) ? `'NaN'::DOUBLE` : `${v as number}::DOUBLE`;
+      if (!Number.isFinite(v)) return `'${String(v)}'::DOUBLE`;
+      return Object.is(v, -0) ? `'-0.0'::DOUBLE` : `${v as number}::DOUBLE`;
     case 'decimal': {
       const x = BigInt(v as number);
       const neg = x < 0n;
