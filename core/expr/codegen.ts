@@ -441,8 +441,10 @@ class Generator {
         const ct = comparisonType(e.left, this.typeOf(e.left), e.right, this.typeOf(e.right))!;
         const l = this.coerceExpr(e.left, ct, out);
         const r = this.coerceExpr(e.right, ct, out);
+        const valid = merge(l.valid, r.valid);
+        if (ct.kind === 'float64') return { code: floatComparison(e.op, this.bind(out, l.code), this.bind(out, r.code)), valid, type: DataTypes.bool };
         const op = e.op === '=' ? '===' : e.op === '!=' ? '!==' : e.op;
-        return { code: `(${l.code} ${op} ${r.code})`, valid: merge(l.valid, r.valid), type: DataTypes.bool };
+        return { code: `(${l.code} ${op} ${r.code})`, valid, type: DataTypes.bool };
       }
       default:
         return this.emitArithmetic(e, out);
@@ -468,7 +470,7 @@ class Generator {
       const r = this.coerce(this.emit(e.right, out), DataTypes.float64, out, e.right);
       const rc = this.bind(out, r.code);
       const q = this.tmp();
-      // Division by zero is NULL (Spark and DuckDB).
+      // Division by zero is NULL for every numeric type (Spark; DuckDB gives ±inf/NaN for floating division).
       out.push(`const ${q} = ${rc} !== 0 ? ${l.code} / ${rc} : 0;`);
       return { code: q, valid: merge(l.valid, r.valid, { bits: [], rows: [`${rc} !== 0`] }), type: t };
     }
@@ -874,7 +876,7 @@ class Generator {
     } else {
       const write = mode === 'arrow' ? arrowWriter(t) : internalWriter(t);
       lines.push(write.alloc);
-      const val = this.bind(body, v.code);
+      const val = write.once ? v.code : this.bind(body, v.code);
       body.push(...write.store(val));
       const bits = `[${v.valid.bits.join(', ')}]`;
       if (v.valid.rows.length > 0) {
@@ -899,8 +901,28 @@ class Generator {
   }
 }
 
+/** Comparison of float64 values with DuckDB's NaN semantics: NaN equals NaN and sorts above every number. */
+function floatComparison(op: '=' | '!=' | '<' | '<=' | '>' | '>=', a: string, b: string): string {
+  switch (op) {
+    case '=':
+      return `(${a} === ${b} || (${a} !== ${a} && ${b} !== ${b}))`;
+    case '!=':
+      return `!(${a} === ${b} || (${a} !== ${a} && ${b} !== ${b}))`;
+    case '<':
+      return `(${a} < ${b} || (${b} !== ${b} && ${a} === ${a}))`;
+    case '<=':
+      return `(${a} <= ${b} || ${b} !== ${b})`;
+    case '>':
+      return `(${a} > ${b} || (${a} !== ${a} && ${b} === ${b}))`;
+    case '>=':
+      return `(${a} >= ${b} || ${a} !== ${a})`;
+  }
+}
+
 interface Writer {
   readonly alloc: string;
+  /** Whether `store` uses its value once (then the value expression is written inline). */
+  readonly once?: boolean;
   store(v: string): string[];
 }
 
@@ -908,9 +930,9 @@ function arrowWriter(t: DataType): Writer {
   switch (t.kind) {
     case 'int32':
     case 'date32':
-      return { alloc: 'const out = new Int32Array(n);', store: (v) => [`out[i] = ${v};`] };
+      return { alloc: 'const out = new Int32Array(n);', once: true, store: (v) => [`out[i] = ${v};`] };
     case 'float64':
-      return { alloc: 'const out = new Float64Array(n);', store: (v) => [`out[i] = ${v};`] };
+      return { alloc: 'const out = new Float64Array(n);', once: true, store: (v) => [`out[i] = ${v};`] };
     case 'int64':
     case 'timestamp':
       // Written as [lo, hi] 32-bit words of the BigInt64Array buffer; no BigInt in the loop.
@@ -928,9 +950,9 @@ function arrowWriter(t: DataType): Writer {
         ],
       };
     case 'bool':
-      return { alloc: 'const out = lib.newBitmap(n);', store: (v) => [`if (${v}) out[i >> 3] |= 1 << (i & 7);`] };
+      return { alloc: 'const out = lib.newBitmap(n);', once: true, store: (v) => [`if (${v}) out[i >> 3] |= 1 << (i & 7);`] };
     case 'utf8':
-      return { alloc: 'const out = new Array(n);', store: (v) => [`out[i] = ${v};`] };
+      return { alloc: 'const out = new Array(n);', once: true, store: (v) => [`out[i] = ${v};`] };
     case 'null':
       return { alloc: 'const out = null;', store: () => [] };
     case 'vector':
@@ -941,13 +963,13 @@ function arrowWriter(t: DataType): Writer {
 function internalWriter(t: DataType): Writer {
   switch (t.kind) {
     case 'bool':
-      return { alloc: 'const out = new Uint8Array(n);', store: (v) => [`out[i] = ${v} ? 1 : 0;`] };
+      return { alloc: 'const out = new Uint8Array(n);', once: true, store: (v) => [`out[i] = ${v} ? 1 : 0;`] };
     case 'utf8':
-      return { alloc: 'const out = new Array(n);', store: (v) => [`out[i] = ${v};`] };
+      return { alloc: 'const out = new Array(n);', once: true, store: (v) => [`out[i] = ${v};`] };
     case 'vector':
       throw new UnsupportedError('vector results can only come from plain column references');
     default:
-      return { alloc: 'const out = new Float64Array(n);', store: (v) => [`out[i] = ${v};`] };
+      return { alloc: 'const out = new Float64Array(n);', once: true, store: (v) => [`out[i] = ${v};`] };
   }
 }
 

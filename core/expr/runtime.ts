@@ -64,7 +64,9 @@ function charLength(s: string): number {
 
 /**
  * DuckDB's substring: 1-based `start` (0 is one before the first character, negative counts from the end),
- * negative `length` takes characters before `start`; the window is clipped to the string.
+ * a negative `length` takes the characters before `start`; the window [start, start + length) is clipped to the
+ * string. Characters are code points. (DuckDB's ASCII fast path clamps a negative start that reaches before the
+ * first character to the first character instead; its general path, followed here, clips the window.)
  */
 function substring(s: string, start: number, length: number): string {
   const cps = hasSurrogates(s) ? Array.from(s) : null;

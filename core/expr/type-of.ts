@@ -2,6 +2,7 @@
 // implicit coercions (Spark/DuckDB rules) that the compiler applies. Errors name the expression and the types.
 import { type DataType, DataTypes, isIntegral, isNumeric, typeEquals, typeToString } from '../types/data-type.ts';
 import { AnalysisError } from '../types/errors.ts';
+import { parseDate, parseTimestamp } from './dates.ts';
 import { type Field, type Schema, field, resolveField } from '../types/schema.ts';
 import { type AggregateFunctionName, type ArithmeticOp, type Expr, type ScalarFunctionName, exprToString, outputName } from './expr.ts';
 
@@ -81,6 +82,14 @@ function isUtf8Literal(e: Expr): boolean {
   return e.kind === 'literal' && e.type.kind === 'utf8' && typeof e.value === 'string';
 }
 
+/** `t` if the utf8 literal `e` reads as a value of temporal type `t`; an AnalysisError otherwise. */
+function temporalLiteral(e: Expr, t: DataType): DataType {
+  const text = (e as { value: string }).value;
+  const ok = t.kind === 'date32' ? parseDate(text) !== null : parseTimestamp(text) !== null;
+  if (!ok) throw new AnalysisError(`cannot read '${text}' as a ${typeToString(t)} in ${exprToString(e)}`);
+  return t;
+}
+
 function isTemporal(t: DataType): boolean {
   return t.kind === 'date32' || t.kind === 'timestamp';
 }
@@ -90,8 +99,8 @@ function isTemporal(t: DataType): boolean {
  * date or timestamp is read as one (DuckDB: `d > '2024-01-01'`). Null when they cannot be compared.
  */
 export function comparisonType(l: Expr, lt: DataType, r: Expr, rt: DataType): DataType | null {
-  if (isTemporal(lt) && rt.kind === 'utf8' && isUtf8Literal(r)) return lt;
-  if (isTemporal(rt) && lt.kind === 'utf8' && isUtf8Literal(l)) return rt;
+  if (isTemporal(lt) && rt.kind === 'utf8' && isUtf8Literal(r)) return temporalLiteral(r, lt);
+  if (isTemporal(rt) && lt.kind === 'utf8' && isUtf8Literal(l)) return temporalLiteral(l, rt);
   if (lt.kind === 'vector' || rt.kind === 'vector') return null;
   return commonType(lt, rt);
 }

@@ -35,7 +35,7 @@ export function columnFrom(type: DataType, values: readonly Value[], opts: { dic
       });
       const nullCount = values.filter((v) => v === null).length;
       return arrow.makeData({
-        type: new arrow.Dictionary(new arrow.Utf8(), new arrow.Int32()),
+        type: new arrow.Dictionary(new arrow.Utf8(), new arrow.Int32()) as arrow.Dictionary,
         length: n,
         nullCount,
         nullBitmap: nullCount > 0 ? validity! : undefined,
