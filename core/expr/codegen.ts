@@ -642,7 +642,7 @@ class Generator {
         return { code: `lib.substring(${vs[0]!.code}, ${vs[1]!.code}, ${len})`, valid: all(vs), type: t };
       }
       case 'concat': {
-        const parts = e.args.map((a) => this.toText(this.emit(a, out), out));
+        const parts = e.args.map((a) => this.toText(this.emit(a, out)));
         return { code: `(${parts.map((p) => p.code).join(' + ')})`, valid: all(parts), type: t };
       }
       case 'trim':
@@ -748,9 +748,8 @@ class Generator {
   }
 
   /** A value as text, as CAST(x AS utf8). */
-  private toText(v: Val, out: string[]): Val {
+  private toText(v: Val): Val {
     const s = (code: string): Val => ({ code, valid: v.valid, type: DataTypes.utf8 });
-    void out;
     switch (v.type.kind) {
       case 'utf8':
         return v;
@@ -780,7 +779,7 @@ class Generator {
     const from = v.type;
     if (typeEquals(from, to)) return v;
     if (from.kind === 'null') return { code: defaultValue(to), valid: NEVER, type: to };
-    if (to.kind === 'utf8') return this.toText(v, out);
+    if (to.kind === 'utf8') return this.toText(v);
     const msg = this.konst(`cannot cast %s to ${typeToString(to)} in ${exprToString(e)}`);
     const as = (code: string): Val => ({ code, valid: v.valid, type: to });
     const vc = validCode(v.valid);
@@ -813,7 +812,7 @@ class Generator {
       }
     }
     const x = this.bind(out, v.code);
-    const shown = this.toText({ code: x, valid: v.valid, type: from }, out).code;
+    const shown = this.toText({ code: x, valid: v.valid, type: from }).code;
     const fromScale = from.kind === 'decimal' ? from.scale : 0;
     switch (to.kind) {
       case 'bool':

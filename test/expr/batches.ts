@@ -1,8 +1,7 @@
 // Test helpers: build record batches from plain JS values in Squall's layouts, and read columns back.
 // Values: int64/timestamp as numbers, decimal as its unscaled integer, date32 as days, null as SQL NULL.
 import * as arrow from 'apache-arrow';
-import { isDictionary, isValidAt, makeBatch, makeColumn, makeStringColumn, newBitmap, stringValues } from '../../core/arrow/column.ts';
-import { toArrowSchema } from '../../core/types/arrow-types.ts';
+import { isValidAt, makeBatch, makeColumn, makeStringColumn, newBitmap, stringValues } from '../../core/arrow/column.ts';
 import type { DataType } from '../../core/types/data-type.ts';
 import type { Schema } from '../../core/types/schema.ts';
 
@@ -77,7 +76,6 @@ export function batchFrom(s: Schema, columns: readonly (readonly Value[])[], dic
   const n = columns[0]?.length ?? 0;
   const datas = s.fields.map((f, i) => columnFrom(f.type, columns[i]!, { dictionary: dictionary.includes(f.name) }));
   const fields = s.fields.map((f, i) => new arrow.Field(f.name, datas[i]!.type, true));
-  void toArrowSchema;
   return makeBatch(new arrow.Schema(fields), datas, n);
 }
 
@@ -113,6 +111,5 @@ export function valuesOf(data: arrow.Data, type: DataType): Value[] {
         out.push((data.values as Int32Array)[i]!);
     }
   }
-  void isDictionary;
   return out;
 }
