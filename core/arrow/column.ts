@@ -57,7 +57,7 @@ function validityOf(data: ColumnData): Uint8Array | null {
 export function makeColumn(
   type: DataType,
   length: number,
-  values: arrow.TypedArray | BigInt64Array | Uint8Array,
+  values: Int32Array | Uint32Array | Float64Array | Float32Array | BigInt64Array | Uint8Array,
   validity: Uint8Array | null,
 ): ColumnData {
   const nullCount = validity ? countNulls(validity, length) : 0;
@@ -167,7 +167,7 @@ export function utf8Values(data: ColumnData): (string | null)[] {
 }
 
 function latin1(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).latin1Slice(0, bytes.byteLength);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 
 export interface DictionaryStrings {
