@@ -298,7 +298,7 @@ class Generator {
   private dictionaryColumn(e: Expr): number | null {
     const refs = new Set<number>();
     visit(e, (n) => {
-      if (n.kind === 'column') refs.add(resolveField(this.input, n.name, n.qualifier));
+      if (n.kind === 'column') refs.add(resolveField(this.input, n.name, n.qualifier, n.index));
     });
     if (refs.size !== 1) return null;
     // IS NULL of a column reads its bitmap; no need to go through the dictionary.
@@ -322,14 +322,14 @@ class Generator {
   }
 
   private columnValidity(e: Expr & { kind: 'column' }): Val {
-    const idx = resolveField(this.input, e.name, e.qualifier);
+    const idx = resolveField(this.input, e.name, e.qualifier, e.index);
     const j = this.slot(idx);
     const t = this.input.fields[idx]!.type;
     return { code: '0', valid: t.kind === 'null' ? NEVER : this.layout(idx).nulls ? { bits: [`m${j}`], rows: [] } : ALWAYS, type: t };
   }
 
   private emitColumn(e: Expr & { kind: 'column' }, out: string[]): Val {
-    const idx = resolveField(this.input, e.name, e.qualifier);
+    const idx = resolveField(this.input, e.name, e.qualifier, e.index);
     const f = this.input.fields[idx]!;
     const j = this.slot(idx);
     const valid: Valid = this.layout(idx).nulls ? { bits: [`m${j}`], rows: [] } : ALWAYS;

@@ -34,7 +34,7 @@ export function kernelCacheStats(): Readonly<typeof stats> & { readonly kernels:
 function referencedColumns(e: Expr, input: Schema): number[] {
   const refs = new Set<number>();
   visit(e, (n) => {
-    if (n.kind === 'column') refs.add(resolveField(input, n.name, n.qualifier));
+    if (n.kind === 'column') refs.add(resolveField(input, n.name, n.qualifier, n.index));
   });
   return [...refs].sort((a, b) => a - b);
 }
@@ -176,7 +176,7 @@ export function compileExpr(e: Expr, input: Schema): CompiledExpr {
   const core = stripAlias(e);
   if (core.kind === 'column') {
     // A plain reference passes its Data through unchanged (dictionary strings stay dictionaries).
-    const idx = resolveField(input, core.name, core.qualifier);
+    const idx = resolveField(input, core.name, core.qualifier, core.index);
     return { field: f, type: f.type, evaluate: (batch) => columnData(batch, idx) };
   }
   const evaluator = new ExprEvaluator(core, input, 'arrow');

@@ -289,7 +289,7 @@ export function canCast(from: DataType, to: DataType): boolean {
 export function typeOf(e: Expr, input: Schema): DataType {
   switch (e.kind) {
     case 'column':
-      return input.fields[resolveField(input, e.name, e.qualifier)]!.type;
+      return input.fields[resolveField(input, e.name, e.qualifier, e.index)]!.type;
     case 'literal':
       return e.type;
     case 'alias':
@@ -401,7 +401,7 @@ export function nullableOf(e: Expr, input: Schema): boolean {
   const n = (x: Expr) => nullableOf(x, input);
   switch (e.kind) {
     case 'column':
-      return input.fields[resolveField(input, e.name, e.qualifier)]!.nullable;
+      return input.fields[resolveField(input, e.name, e.qualifier, e.index)]!.nullable;
     case 'literal':
       return e.value === null;
     case 'alias':

@@ -318,11 +318,6 @@ export class GroupedData {
   agg(...exprs: (Column | readonly Column[])[]): DataFrame {
     const aggs = flatten(exprs).map((c) => c.expr);
     if (aggs.length === 0) throw new AnalysisError('agg() needs at least one aggregate expression');
-    for (const a of aggs) {
-      if (!E.containsAggregate(a)) {
-        throw new AnalysisError(`agg() expects aggregate expressions such as sum('x'); got ${E.exprToString(a)}`);
-      }
-    }
     // As in Spark, the grouping columns come first in the output.
     const aggregates = [...this.keys, ...aggs];
     return new DataFrame(this.df.session, Object.freeze({ kind: 'aggregate', input: this.df.plan, groupBy: this.keys, aggregates }));

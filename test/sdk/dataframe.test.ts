@@ -124,13 +124,13 @@ describe('actions and output', () => {
     const text = await people.select('name', 'age', 'score').orderBy('name').showString(3);
     expect(text).toBe(
       [
-        '+-------+----+-----+',
-        '|   name| age|score|',
-        '+-------+----+-----+',
-        '|    Ada|  36|  9.5|',
-        '|Barbara|  30| NULL|',
-        '|  Grace|  45| 8.25|',
-        '+-------+----+-----+',
+        '+-------+---+-----+',
+        '|   name|age|score|',
+        '+-------+---+-----+',
+        '|    Ada| 36|  9.5|',
+        '|Barbara| 30| NULL|',
+        '|  Grace| 45| 8.25|',
+        '+-------+---+-----+',
         'only showing top 3 rows',
       ].join('\n'),
     );
