@@ -156,6 +156,7 @@ export class HashJoinExec implements PhysicalOperator {
     if (keyIndex) {
       buildGid = keyIndex.insert(buildKeys.map((k) => buildCols[k]!), nb).slice(0, nb);
       groups = keyIndex.size;
+      keyIndex.freeze();
     } else {
       buildGid = new Int32Array(nb);
       groups = nb > 0 ? 1 : 0;

@@ -231,6 +231,11 @@ export class KeyIndex {
     return this.table.size;
   }
 
+  /** Declares that no more keys will be inserted, letting lookups use a direct array for dense integer keys. */
+  freeze(): void {
+    if (this.columns.length === 1 && (this.columns[0] instanceof Int32Key || this.columns[0] instanceof WideKey)) this.table.freeze();
+  }
+
   /** Group ids of `n` rows (valid until the next call). */
   insert(cols: readonly ColumnData[], n: number): Int32Array {
     return this.lookup(cols, n, true);
