@@ -1,21 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { KeyIndex } from '../../core/exec/hash/key-index.ts';
-import { DataTypes } from '../../core/types/data-type.ts';
+import { type DataType, DataTypes } from '../../core/types/data-type.ts';
 import { makeData, type Value } from './support.ts';
 
 const ids = (a: Int32Array, n: number) => Array.from(a.subarray(0, n));
 
 describe('KeyIndex', () => {
-  for (const [type, build, probe] of [
+  const cases: [DataType, Value[], Value[]][] = [
     [DataTypes.int32, [5, -3, 5, 9, null, 2147483647], [9, -3, 4, null, 2147483647, -2147483648, 5]],
     [DataTypes.int64, [2 ** 40, -(2 ** 40) + 1, 7, 7, null], [7, 2 ** 40, 2 ** 41, -(2 ** 40) + 1, null, -(2 ** 52)]],
     [DataTypes.int64, [-5, 0, 3, 3, 10], [-5, 10, 11, -6, 2 ** 45, 3, -(2 ** 45)]],
     [DataTypes.decimal(12, 2), [-125, 300, 300, 0], [300, -125, 1, 0, -300]],
-  ] as const) {
+  ];
+  for (const [type, build, probe] of cases) {
     it(`finds ${type.kind} keys the same before and after freezing (dense lookups), never matching NULL`, () => {
       const spec = { name: 'k', type };
       const idx = new KeyIndex([type]);
-      const gids = ids(idx.insert([makeData(spec, build as Value[])], build.length), build.length);
+      const gids = ids(idx.insert([makeData(spec, build)], build.length), build.length);
       // Equal keys share an id, NULL gets its own, ids are dense in order of first appearance.
       const firstSeen = new Map<Value, number>();
       build.forEach((v, i) => {
@@ -24,7 +25,7 @@ describe('KeyIndex', () => {
       });
       expect(idx.size).toBe(firstSeen.size);
       const expected = probe.map((v) => (v === null ? -1 : (firstSeen.get(v) ?? -1)));
-      const probeData = makeData(spec, probe as Value[]);
+      const probeData = makeData(spec, probe);
       expect(ids(idx.find([probeData], probe.length), probe.length)).toEqual(expected);
       idx.freeze();
       expect(ids(idx.find([probeData], probe.length), probe.length)).toEqual(expected);

@@ -63,7 +63,7 @@ await time(`group by int (1k groups): sum,count,avg`, N, () => new HashAggregate
 await time(`group by int (${N / 2} groups): sum,count,avg`, N, () => new HashAggregateExec(intsMany, [0], aggs));
 await time(`group by dict string (1k groups)`, N, () => new HashAggregateExec(strsDict, [0], aggs));
 await time(`group by plain string (1k groups)`, N, () => new HashAggregateExec(strsPlain, [0], aggs));
-await time(`group by (int, string) (1k groups)`, N, () => new HashAggregateExec(table([...kv, field('s', DataTypes.utf8)], (c, i) => (c === 3 ? `k${i % 10}` : c === 0 ? i % 100 : i), N, true), [0, 3], aggs));
+await time(`group by (int, string) (100 groups)`, N, () => new HashAggregateExec(table([...kv, field('s', DataTypes.utf8)], (c, i) => (c === 3 ? `k${i % 10}` : c === 0 ? i % 100 : i), N, true), [0, 3], aggs));
 await time(`global sum,count,avg`, N, () => new HashAggregateExec(ints, [], aggs));
 
 const dim = table([field('id', DataTypes.int32), field('name', DataTypes.int32)], (_c, i) => i, 100_000);
