@@ -33,8 +33,10 @@ export type AggregateFunctionName =
 
 export type Expr =
   /** A column by name. `index`, set only by the physical planner, binds it to a position in the input schema
-   * and then wins over name lookup (needed when a join leaves two columns with the same name). */
-  | { readonly kind: 'column'; readonly name: string; readonly qualifier?: string; readonly index?: number }
+   * and then wins over name lookup (needed when a join leaves two columns with the same name). `planId`, set by
+   * `df.col(name)`, says which DataFrame the column came from; the SDK turns it into a qualifier (as Spark
+   * Connect does with plan ids) so `a.join(b, a.col('id').eq(b.col('id')))` is not ambiguous. */
+  | { readonly kind: 'column'; readonly name: string; readonly qualifier?: string; readonly index?: number; readonly planId?: number }
   | { readonly kind: 'literal'; readonly value: LiteralValue; readonly type: DataType }
   | { readonly kind: 'binary'; readonly op: BinaryOp; readonly left: Expr; readonly right: Expr }
   | { readonly kind: 'not'; readonly input: Expr }

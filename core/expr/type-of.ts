@@ -432,5 +432,10 @@ export function nullableOf(e: Expr, input: Schema): boolean {
 
 /** The output field of an expression: its name (`outputName`), type and nullability. */
 export function toField(e: Expr, input: Schema): Field {
+  // A plain column keeps its qualifier through a projection, as Spark's attribute references do.
+  if (e.kind === 'column') {
+    const f = input.fields[resolveField(input, e.name, e.qualifier, e.index)]!;
+    return field(f.name, f.type, f.nullable, f.qualifier);
+  }
   return field(outputName(e), typeOf(e, input), nullableOf(e, input));
 }

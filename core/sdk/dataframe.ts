@@ -12,6 +12,7 @@ import { Column, type ColumnLike, columnExpr } from './column.ts';
 import { type Row, batchesToRows, batchesToTable, formatTable } from './rows.ts';
 import type { Session } from './session.ts';
 import { DataFrameWriter } from './writer.ts';
+import { planIdOf, resolveJoinRefs, resolvePlanRefs } from './plan-refs.ts';
 
 const JOIN_TYPES: Record<string, JoinType> = {
   inner: 'inner',
@@ -68,15 +69,19 @@ export class DataFrame {
     return this.schema.fields.map((f) => f.name);
   }
 
-  /** A reference to one of this DataFrame's columns, checked now. */
+  /** A reference to one of this DataFrame's columns, checked now. It keeps referring to this DataFrame's column
+   * after joins, e.g. `a.join(b, a.col('id').eq(b.col('id'))).select(a.col('id'))`. */
   col(name: string): Column {
     const e = columnExpr(name);
-    if (e.kind === 'column') {
-      const i = resolveField(this.schema, e.name, e.qualifier);
-      const f = this.schema.fields[i]!;
-      return new Column(E.column(f.name, f.qualifier));
-    }
-    return new Column(e);
+    if (e.kind !== 'column') return new Column(e);
+    const f = this.schema.fields[resolveField(this.schema, e.name, e.qualifier)]!;
+    const ref: Expr = { kind: 'column', name: f.name, ...(f.qualifier ? { qualifier: f.qualifier } : {}), planId: planIdOf(this.plan) };
+    return new Column(Object.freeze(ref));
+  }
+
+  /** Turns `df.col()` references into names that resolve in this DataFrame. */
+  private resolve(e: Expr): Expr {
+    return resolvePlanRefs(e, this.plan, this.schema);
   }
 
   /** Names this DataFrame so its columns can be referenced as `alias.column` (e.g. in self-joins). */
@@ -88,7 +93,7 @@ export class DataFrame {
     const exprs: Expr[] = [];
     for (const c of flatten(cols)) {
       if (c === '*') exprs.push(...this.schema.fields.map((f) => E.column(f.name, f.qualifier)));
-      else exprs.push(columnExpr(c));
+      else exprs.push(this.resolve(columnExpr(c)));
     }
     if (exprs.length === 0) throw new AnalysisError('select() needs at least one column');
     if (exprs.some(E.containsAggregate)) {
@@ -102,7 +107,7 @@ export class DataFrame {
     if (!(condition instanceof Column)) {
       throw new AnalysisError('filter() takes a Column, e.g. filter(col("x").gt(3)); SQL text conditions need session.sql()');
     }
-    return this.with(freeze({ kind: 'filter', input: this.plan, condition: condition.expr }));
+    return this.with(freeze({ kind: 'filter', input: this.plan, condition: this.resolve(condition.expr) }));
   }
 
   where(condition: Column): DataFrame {
@@ -116,11 +121,11 @@ export class DataFrame {
     const exprs: Expr[] = fields.map((f) => {
       if (f.name === name) {
         replaced = true;
-        return E.alias(value.expr, name);
+        return E.alias(this.resolve(value.expr), name);
       }
       return E.column(f.name, f.qualifier);
     });
-    if (!replaced) exprs.push(E.alias(value.expr, name));
+    if (!replaced) exprs.push(E.alias(this.resolve(value.expr), name));
     return this.select(...exprs.map((e) => new Column(e)));
   }
 
@@ -140,7 +145,7 @@ export class DataFrame {
   }
 
   groupBy(...cols: (ColumnLike | readonly ColumnLike[])[]): GroupedData {
-    return new GroupedData(this, flatten(cols).map(columnExpr));
+    return new GroupedData(this, flatten(cols).map((c) => this.resolve(columnExpr(c))));
   }
 
   groupby(...cols: (ColumnLike | readonly ColumnLike[])[]): GroupedData {
@@ -164,13 +169,16 @@ export class DataFrame {
     if (other.session !== this.session) throw new AnalysisError('cannot join DataFrames from different sessions');
     let using: readonly string[] = [];
     let condition: Expr | null = null;
-    if (on instanceof Column) condition = on.expr;
-    else if (typeof on === 'string') using = [on];
+    let left = this.plan;
+    let right = other.plan;
+    if (on instanceof Column) {
+      ({ condition, left, right } = resolveJoinRefs(on.expr, left, right, planSchema));
+    } else if (typeof on === 'string') using = [on];
     else if (Array.isArray(on)) using = [...on];
     if (!on && joinType !== 'cross') {
       throw new AnalysisError(`${how} join needs a join condition or column names; use crossJoin() for a cartesian product`);
     }
-    return this.with(freeze({ kind: 'join', left: this.plan, right: other.plan, joinType, on: condition, using: freeze([...using]) }));
+    return this.with(freeze({ kind: 'join', left, right, joinType, on: condition, using: freeze([...using]) }));
   }
 
   crossJoin(other: DataFrame): DataFrame {
@@ -179,8 +187,8 @@ export class DataFrame {
 
   orderBy(...cols: (ColumnLike | readonly ColumnLike[])[]): DataFrame {
     const orders: SortOrder[] = flatten(cols).map((c) => {
-      if (c instanceof Column && c.order) return c.order;
-      return E.sortOrder(columnExpr(c), true, true);
+      if (c instanceof Column && c.order) return { ...c.order, expr: this.resolve(c.order.expr) };
+      return E.sortOrder(this.resolve(columnExpr(c)), true, true);
     });
     if (orders.length === 0) throw new AnalysisError('orderBy() needs at least one column');
     return this.with(freeze({ kind: 'sort', input: this.plan, orders }));
@@ -316,7 +324,7 @@ export class GroupedData {
   ) {}
 
   agg(...exprs: (Column | readonly Column[])[]): DataFrame {
-    const aggs = flatten(exprs).map((c) => c.expr);
+    const aggs = flatten(exprs).map((c) => resolvePlanRefs(c.expr, this.df.plan, this.df.schema));
     if (aggs.length === 0) throw new AnalysisError('agg() needs at least one aggregate expression');
     // As in Spark, the grouping columns come first in the output.
     const aggregates = [...this.keys, ...aggs];

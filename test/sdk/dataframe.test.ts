@@ -103,11 +103,19 @@ describe('transformations', () => {
     expect(await df.collect()).toEqual([{ x: 'Barbara', y: 'Grace' }]);
   });
 
-  it('an ambiguous column after a join asks for an alias', () => {
-    const other = session.createDataFrame([{ name: 'Ada', lang: 'Analytical Engine' }]);
-    const joined = people.join(other, people.col('name').eq(other.col('name')));
+  it('df.col() names one DataFrame\'s column through joins; a bare ambiguous name asks for it', async () => {
+    const other = session.createDataFrame([{ name: 'Ada', lang: 'Analytical Engine' }, { name: 'Linus', lang: 'C' }]);
+    const joined = people.join(other, people.col('name').eq(other.col('name')), 'left');
     expect(() => joined.select('name')).toThrow(/ambiguous/);
+    const rows = await joined.select(people.col('name'), other.col('name').alias('other'), 'lang').orderBy(people.col('name')).collect();
+    expect(rows).toEqual([
+      { name: 'Ada', other: 'Ada', lang: 'Analytical Engine' },
+      { name: 'Barbara', other: null, lang: null },
+      { name: 'Grace', other: null, lang: null },
+      { name: 'Linus', other: 'Linus', lang: 'C' },
+    ]);
     expect(() => people.join(other, 'name', 'sideways')).toThrow(/unknown join type 'sideways'/);
+    expect(() => people.select(other.col('lang'))).toThrow(/not an input/);
   });
 
   it('limit, offset, distinct, union', async () => {
