@@ -12,6 +12,7 @@ import { optimize } from '../optimizer/optimize.ts';
 import { createPhysicalPlan } from '../physical/planner.ts';
 import { type ExecContext, type PhysicalOperator, physicalPlanToString } from '../exec/operator.ts';
 import { normalizeBatch } from '../io/normalize.ts';
+import { sqlToPlan } from '../sql/query.ts';
 import { DataFrame } from './dataframe.ts';
 import { inferSchema, rowsToBatch } from './from-rows.ts';
 import { DataFrameReader } from './reader.ts';
@@ -108,6 +109,19 @@ export class Session {
       throw new AnalysisError(`table '${name}' is not registered. Known tables: ${known.join(', ') || '(none)'}.${hint ? ` Did you mean '${hint}'?` : ''}`);
     }
     return df;
+  }
+
+  /**
+   * A DataFrame from a SQL query (PostgreSQL/DuckDB dialect) over the tables registered with registerTable()
+   * or createOrReplaceTempView(). ORDER BY puts NULLs last in both directions, as DuckDB does.
+   */
+  sql(text: string): DataFrame {
+    const plan = sqlToPlan(text, {
+      table: (name) => this.views.get(name.toLowerCase())?.plan,
+      tableNames: () => [...this.views.keys()],
+      oneRow: () => this.range(1).plan,
+    });
+    return new DataFrame(this, plan);
   }
 
   memoryTable(id: string): MemoryTable {
