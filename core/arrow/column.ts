@@ -206,24 +206,100 @@ export function validity(data: ColumnData): Uint8Array | null {
   return validityOf(data);
 }
 
-/** Gather rows `indices` (a negative index produces a null) into a new offset-0 column. */
-export function takeData(data: ColumnData, indices: Int32Array): ColumnData {
+/** Words (32-bit) per value of the fixed-width layouts, 0 for the others. */
+function wordStride(data: ColumnData): number {
+  switch (data.type.typeId) {
+    case arrow.Type.Int: {
+      const bits = (data.type as arrow.Int).bitWidth;
+      return bits === 64 ? 2 : bits === 32 ? 1 : 0;
+    }
+    case arrow.Type.Date:
+      return (data.type as arrow.DateDay).unit === arrow.DateUnit.DAY ? 1 : 0;
+    case arrow.Type.Float:
+      return (data.type as arrow.Float).precision === arrow.Precision.DOUBLE ? 2 : 0;
+    case arrow.Type.Timestamp:
+      return 2;
+    case arrow.Type.Decimal:
+      return (data.type as arrow.Decimal).bitWidth / 32;
+    case arrow.Type.Dictionary:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+/** Validity of the gathered rows, or null when all are valid. */
+function takeValidity(src: Uint8Array | null, indices: Int32Array, mayBeNegative: boolean): Uint8Array | null {
+  if (!src && !mayBeNegative) return null;
   const n = indices.length;
-  const src = validityOf(data);
-  let hasNull = false;
-  let outValidity: Uint8Array | null = null;
-  if (src || indices.some((i) => i < 0)) {
-    outValidity = newBitmap(n);
+  const out = newBitmap(n);
+  let nulls = 0;
+  for (let j = 0; j < n; j++) {
+    const i = indices[j]!;
+    if (i >= 0 && (src === null || (src[i >> 3]! >> (i & 7)) & 1)) out[j >> 3]! |= 1 << (j & 7);
+    else nulls++;
+  }
+  return nulls > 0 ? out : null;
+}
+
+/**
+ * Copies values `indices` of a fixed-width column as 32-bit words (element access on a BigInt64Array would
+ * allocate a BigInt per value). Runs of consecutive indices, the common case after a filter, are block copies.
+ */
+function takeWords(src: Int32Array, stride: number, indices: Int32Array): Int32Array {
+  const n = indices.length;
+  const out = new Int32Array(n * stride);
+  if (stride === 1) {
     for (let j = 0; j < n; j++) {
       const i = indices[j]!;
-      if (i >= 0 && isValidAt(src, i)) outValidity[j >> 3]! |= 1 << (j & 7);
-      else hasNull = true;
+      out[j] = i >= 0 ? src[i]! : 0;
     }
-    if (!hasNull) outValidity = null;
+    return out;
   }
+  let j = 0;
+  while (j < n) {
+    const start = indices[j]!;
+    let end = j + 1;
+    if (start >= 0) while (end < n && indices[end] === start + (end - j)) end++;
+    if (start < 0) {
+      j = end;
+      continue;
+    }
+    const len = end - j;
+    if (len >= 8) {
+      out.set(src.subarray(start * stride, (start + len) * stride), j * stride);
+    } else if (stride === 2) {
+      for (let k = 0; k < len; k++) {
+        out[2 * (j + k)] = src[2 * (start + k)]!;
+        out[2 * (j + k) + 1] = src[2 * (start + k) + 1]!;
+      }
+    } else {
+      out.set(src.subarray(start * stride, (start + len) * stride), j * stride);
+    }
+    j = end;
+  }
+  return out;
+}
+
+/** Gather rows `indices` into a new offset-0 column. A negative index produces a null unless `mayBeNegative`
+ * is false, which promises there are none (and skips the checks). */
+export function takeData(data: ColumnData, indices: Int32Array, mayBeNegative = true): ColumnData {
+  const n = indices.length;
+  const outValidity = takeValidity(validityOf(data), indices, mayBeNegative);
   const nullCount = outValidity ? countNulls(outValidity, n) : 0;
   const nullBitmap = nullCount > 0 ? outValidity! : undefined;
   const type = data.type;
+  const stride = wordStride(data);
+  if (stride > 0) {
+    const src = data.values as ArrayBufferView;
+    const words = takeWords(new Int32Array(src.buffer, src.byteOffset, data.length * stride), stride, indices);
+    const Ctor = src.constructor as new (buffer: ArrayBuffer) => Int32Array;
+    const values = new Ctor(words.buffer as ArrayBuffer);
+    if (type.typeId === arrow.Type.Dictionary) {
+      return arrow.makeData({ type: type as arrow.Dictionary, length: n, nullCount, nullBitmap, data: values, dictionary: data.dictionary! });
+    }
+    return arrow.makeData({ type: type as arrow.Int32, length: n, nullCount, nullBitmap, data: values });
+  }
   switch (type.typeId) {
     case arrow.Type.Null:
       return arrow.makeData({ type: type as arrow.Null, length: n });
@@ -249,18 +325,15 @@ export function takeData(data: ColumnData, indices: Int32Array): ColumnData {
       const outBytes = new Uint8Array(total);
       for (let j = 0; j < n; j++) {
         const i = indices[j]!;
-        if (i >= 0) outBytes.set(bytes.subarray(offsets[i]!, offsets[i + 1]!), outOffsets[j]!);
+        if (i < 0) continue;
+        const a = offsets[i]!;
+        const len = offsets[i + 1]! - a;
+        const at = outOffsets[j]!;
+        // Short strings: a byte loop beats subarray+set, which allocates a view per value.
+        if (len <= 16) for (let k = 0; k < len; k++) outBytes[at + k] = bytes[a + k]!;
+        else outBytes.set(bytes.subarray(a, a + len), at);
       }
       return arrow.makeData({ type: type as arrow.Utf8, length: n, nullCount, nullBitmap, valueOffsets: outOffsets, data: outBytes });
-    }
-    case arrow.Type.Dictionary: {
-      const codes = data.values as Int32Array;
-      const out = new Int32Array(n);
-      for (let j = 0; j < n; j++) {
-        const i = indices[j]!;
-        out[j] = i >= 0 ? codes[i]! : 0;
-      }
-      return arrow.makeData({ type: type as arrow.Dictionary, length: n, nullCount, nullBitmap, data: out, dictionary: data.dictionary! });
     }
     case arrow.Type.FixedSizeList: {
       const size = (type as arrow.FixedSizeList).listSize;
@@ -274,32 +347,14 @@ export function takeData(data: ColumnData, indices: Int32Array): ColumnData {
       const outChild = arrow.makeData({ type: child.type as arrow.Float32, length: n * size, data: out });
       return arrow.makeData({ type: type as arrow.FixedSizeList, length: n, nullCount, nullBitmap, child: outChild });
     }
-    default: {
-      // Fixed-width primitives: stride is the number of array elements per value (Decimal128 = 4 uint32s,
-      // Int64 = 1 bigint).
-      const values = data.values as Int32Array;
-      const stride = data.stride;
-      const Ctor = values.constructor as new (n: number) => Int32Array;
-      const out = new Ctor(n * stride);
-      if (stride === 1) {
-        for (let j = 0; j < n; j++) {
-          const i = indices[j]!;
-          out[j] = i >= 0 ? values[i]! : (0 as never);
-        }
-      } else {
-        for (let j = 0; j < n; j++) {
-          const i = indices[j]!;
-          if (i >= 0) for (let k = 0; k < stride; k++) out[j * stride + k] = values[i * stride + k]!;
-        }
-      }
-      return arrow.makeData({ type: type as arrow.Int32, length: n, nullCount, nullBitmap, data: out });
-    }
+    default:
+      throw new TypeError(`takeData: unsupported column layout ${String(type)}`);
   }
 }
 
-export function takeBatch(batch: arrow.RecordBatch, indices: Int32Array): arrow.RecordBatch {
+export function takeBatch(batch: arrow.RecordBatch, indices: Int32Array, mayBeNegative = true): arrow.RecordBatch {
   const cols: ColumnData[] = [];
-  for (let c = 0; c < batch.numCols; c++) cols.push(takeData(columnData(batch, c), indices));
+  for (let c = 0; c < batch.numCols; c++) cols.push(takeData(columnData(batch, c), indices, mayBeNegative));
   return makeBatch(batch.schema, cols, indices.length);
 }
 

@@ -31,7 +31,7 @@ export class FilterExec implements PhysicalOperator {
       checkCancelled(ctx);
       const selected = this.predicate.select(batch);
       if (selected.length === 0) continue;
-      yield selected.length === batch.numRows ? batch : takeBatch(batch, selected);
+      yield selected.length === batch.numRows ? batch : takeBatch(batch, selected, false);
     }
   }
 }

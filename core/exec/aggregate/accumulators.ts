@@ -6,7 +6,7 @@ import { type ColumnData, columnData, makeColumn, makeStringColumn, stringValues
 import type { AggregateFunctionName } from '../../expr/expr.ts';
 import { aggregateResultType } from '../../expr/type-of.ts';
 import { type DataType, DataTypes, typeToString } from '../../types/data-type.ts';
-import { UnsupportedError } from '../../types/errors.ts';
+import { DataError, UnsupportedError } from '../../types/errors.ts';
 import { type Field, field } from '../../types/schema.ts';
 import { bitmapFromFlags, columnFromNumbers, numericValues, rowValidity, wordsOf } from '../batch-utils.ts';
 import { KeyIndex } from '../hash/key-index.ts';
@@ -140,11 +140,11 @@ class CountAcc implements Accumulator {
 
 // ---- sum and avg ----
 
-/** Adds the non-null values of `v` into sums[g] and counts how many per group. */
+/** Adds the non-null values of `v` into sums[g] and counts how many per group (float64 sums). */
 function sumInto(
   gids: Int32Array,
   n: number,
-  v: Int32Array | Float64Array,
+  v: Float64Array,
   valid: Uint8Array | null,
   sums: Float64Array,
   counts: Float64Array,
@@ -166,13 +166,71 @@ function sumInto(
   }
 }
 
-/** sum and avg: a float64 sum (of unscaled integers for decimals: exact within ±2^53) and a count per group. */
+const TWO_32 = 4294967296;
+/** Low-word sums carry into the high word before they could lose precision. */
+const CARRY_AT = 2 ** 52;
+
+/**
+ * Exact sums of integers (int32, int64, decimal unscaled values) without BigInt per row: each value is split
+ * into its signed high and unsigned low 32-bit words, which are summed separately in float64 (exact), with the
+ * low sum carried into the high one when it grows large. `stride` is the number of 32-bit words per value:
+ * 1 for int32 (sign-extended), 2 for int64, 4 for Decimal128 (precision ≤ 18 fits in the low two words).
+ */
+function exactSumInto(
+  gids: Int32Array,
+  n: number,
+  words: Int32Array,
+  stride: number,
+  valid: Uint8Array | null,
+  hi: Float64Array,
+  lo: Float64Array,
+  counts: Float64Array,
+): void {
+  for (let i = 0; i < n; i++) {
+    if (valid !== null && ((valid[i >> 3]! >> (i & 7)) & 1) === 0) continue;
+    const g = gids[i]!;
+    let l: number;
+    let h: number;
+    if (stride === 1) {
+      const v = words[i]!;
+      l = v >>> 0;
+      h = v >> 31;
+    } else {
+      l = words[stride * i]! >>> 0;
+      h = words[stride * i + 1]!;
+    }
+    let sl = lo[g]! + l;
+    if (sl >= CARRY_AT) {
+      const carry = Math.floor(sl / TWO_32);
+      hi[g]! += carry;
+      sl -= carry * TWO_32;
+    }
+    lo[g] = sl;
+    hi[g]! += h;
+    counts[g]!++;
+  }
+}
+
+function isExactSum(t: DataType): boolean {
+  return t.kind === 'int32' || t.kind === 'int64' || t.kind === 'decimal';
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * sum and avg. Integer and decimal inputs are summed exactly (see exactSumInto) into an int64 or decimal(18,s)
+ * result, which raises a DataError on overflow rather than rounding; float64 inputs are summed in float64.
+ */
 class SumAvgAcc implements Accumulator {
   private sums = new Float64Array(16);
+  /** Exact sums only: high words (the float sums use `sums` alone). */
+  private his = new Float64Array(16);
   private counts = new Float64Array(16);
   private readonly scratch = new Scratch();
   /** Type of the sum: sum's result type, also avg's `#sum` state. */
   private readonly sumType: DataType;
+  private readonly exact: boolean;
 
   constructor(
     private readonly avg: boolean,
@@ -181,48 +239,68 @@ class SumAvgAcc implements Accumulator {
     mode: AggregateMode,
   ) {
     this.sumType = mode === 'final' ? inputType : aggregateResultType('sum', inputType);
+    this.exact = isExactSum(this.sumType);
   }
   resize(groups: number): void {
     this.sums = growF64(this.sums, groups);
     this.counts = growF64(this.counts, groups);
+    if (this.exact) this.his = growF64(this.his, groups);
   }
   update(gids: Int32Array, n: number, batch: arrow.RecordBatch): void {
-    this.add(gids, n, columnData(batch, this.input), this.inputType);
+    this.add(gids, n, columnData(batch, this.input), this.inputType, this.counts);
   }
-  private add(gids: Int32Array, n: number, data: ColumnData, type: DataType): void {
+  private add(gids: Int32Array, n: number, data: ColumnData, type: DataType, counts: Float64Array): void {
     if (type.kind === 'null') return;
-    sumInto(gids, n, numericValues(data, type, n, this.scratch.get(n)), rowValidity(data), this.sums, this.counts);
+    if (this.exact) {
+      const stride = type.kind === 'int32' ? 1 : type.kind === 'int64' ? 2 : 4;
+      exactSumInto(gids, n, wordsOf(data), stride, rowValidity(data), this.his, this.sums, counts);
+    } else {
+      sumInto(gids, n, numericValues(data, type, n, this.scratch.get(n)) as Float64Array, rowValidity(data), this.sums, counts);
+    }
   }
   merge(gids: Int32Array, n: number, batch: arrow.RecordBatch): void {
     if (!this.avg) {
-      this.add(gids, n, columnData(batch, this.input), this.sumType);
+      this.add(gids, n, columnData(batch, this.input), this.sumType, this.counts);
       return;
     }
-    // avg: the sums skip NULL partial sums, the counts add up separately.
-    const sumData = columnData(batch, this.input);
-    const sums = this.sums;
-    if (this.sumType.kind !== 'null') {
-      const v = numericValues(sumData, this.sumType, n, this.scratch.get(n));
-      const valid = rowValidity(sumData);
-      for (let i = 0; i < n; i++) if (valid === null || (valid[i >> 3]! >> (i & 7)) & 1) sums[gids[i]!]! += v[i]!;
-    }
+    // avg: the sums skip NULL partial sums (counting into scratch), the counts add up separately.
+    this.add(gids, n, columnData(batch, this.input), this.sumType, growF64(new Float64Array(0), this.counts.length));
     const c = numericValues(columnData(batch, this.input + 1), DataTypes.int64, n, this.scratch.get(n));
     const counts = this.counts;
     for (let i = 0; i < n; i++) counts[gids[i]!]! += c[i]!;
   }
-  /** Per-group 0/1: whether any value was summed (groups are final once emitting starts). */
-  private hasValue(start: number, end: number): Uint8Array {
+  private hasValue(end: number): Uint8Array {
     if (this.has === null || this.has.length < end) {
       this.has = new Uint8Array(end);
       for (let g = 0; g < end; g++) this.has[g] = this.counts[g]! > 0 ? 1 : 0;
     }
-    void start;
     return this.has;
   }
   private has: Uint8Array | null = null;
+  /** The exact sum of group g. */
+  private exactSum(g: number): bigint {
+    return BigInt(this.his[g]!) * 4294967296n + BigInt(this.sums[g]!);
+  }
   private sumColumn(start: number, end: number): ColumnData {
-    if (this.sumType.kind === 'null') return arrow.makeData({ type: new arrow.Null(), length: end - start });
-    return columnFromNumbers(this.sumType, this.sums, start, end, this.hasValue(start, end));
+    const t = this.sumType;
+    if (t.kind === 'null') return arrow.makeData({ type: new arrow.Null(), length: end - start });
+    const has = this.hasValue(end);
+    if (!this.exact) return columnFromNumbers(t, this.sums, start, end, has);
+    const n = end - start;
+    const stride = t.kind === 'decimal' ? 2 : 1;
+    const out = new BigInt64Array(n * stride);
+    const limit = t.kind === 'decimal' ? 10n ** BigInt(t.precision) : null;
+    for (let j = 0; j < n; j++) {
+      if (!has[start + j]) continue;
+      const v = this.exactSum(start + j);
+      if (limit !== null ? v >= limit || v <= -limit : v < INT64_MIN || v > INT64_MAX) {
+        throw new DataError(`sum overflows ${typeToString(t)}: the sum of a group is ${v}${t.kind === 'decimal' ? ` (unscaled)` : ''}`);
+      }
+      out[j * stride] = v;
+      if (stride === 2) out[j * stride + 1] = v < 0n ? -1n : 0n;
+    }
+    const values = t.kind === 'decimal' ? new Uint32Array(out.buffer) : out;
+    return makeColumn(t, n, values, bitmapFromFlags(has, start, end));
   }
   state(start: number, end: number): ColumnData[] {
     const s = this.sumColumn(start, end);
@@ -234,10 +312,13 @@ class SumAvgAcc implements Accumulator {
     const out = new Float64Array(n);
     const scale = this.sumType.kind === 'decimal' ? 10 ** this.sumType.scale : 1;
     for (let j = 0; j < n; j++) {
-      const c = this.counts[start + j]!;
-      out[j] = c > 0 ? this.sums[start + j]! / c / scale : 0;
+      const g = start + j;
+      const c = this.counts[g]!;
+      if (c === 0) continue;
+      const total = this.exact ? Number(this.exactSum(g)) : this.sums[g]!;
+      out[j] = total / c / scale;
     }
-    return makeColumn(DataTypes.float64, n, out, bitmapFromFlags(this.hasValue(start, end), start, end));
+    return makeColumn(DataTypes.float64, n, out, bitmapFromFlags(this.hasValue(end), start, end));
   }
 }
 
