@@ -22,6 +22,24 @@ export type ScanSource =
   /** An in-memory table registered with the session under `id`. */
   | { readonly format: 'memory'; readonly id: string };
 
+/** Statistics of a column over a whole source, in the column's own units (as Squall literal values). */
+export interface ColumnStatistics {
+  readonly min?: number | string | boolean;
+  readonly max?: number | string | boolean;
+  readonly nullCount?: number;
+}
+
+/** What a reader knows about a source's size: from Parquet footers, or counted for in-memory tables. */
+export interface TableStatistics {
+  readonly rowCount: number;
+  /** Bytes of the source as stored (Parquet: the row groups' uncompressed total); absent when unknown. */
+  readonly sizeInBytes?: number;
+  /** Per-column min/max/null counts by column name, where the source has them. */
+  readonly columns?: Readonly<Record<string, ColumnStatistics>>;
+}
+
+export type JoinStrategy = 'broadcast' | 'shuffle';
+
 export type LogicalPlan =
   | {
       readonly kind: 'scan';
@@ -34,6 +52,8 @@ export type LogicalPlan =
       readonly filters: readonly Expr[];
       /** DataFrame alias of the scanned table, which qualifies its columns. */
       readonly alias?: string;
+      /** Size facts about the whole source (before filters), for cost estimates; absent when unknown. */
+      readonly statistics?: TableStatistics;
     }
   | { readonly kind: 'project'; readonly input: LogicalPlan; readonly exprs: readonly Expr[] }
   | { readonly kind: 'filter'; readonly input: LogicalPlan; readonly condition: Expr }
@@ -53,6 +73,9 @@ export type LogicalPlan =
       readonly on: Expr | null;
       /** Column names equal on both sides (SQL USING / DataFrame join on names): they appear once in the output. */
       readonly using: readonly string[];
+      /** How a distributed run should exchange the inputs (set by the optimizer from size estimates): broadcast
+       * the right (build) side to every task, or hash-partition both sides. Absent: not decided. */
+      readonly strategy?: JoinStrategy;
     }
   | { readonly kind: 'sort'; readonly input: LogicalPlan; readonly orders: readonly SortOrder[] }
   | { readonly kind: 'limit'; readonly input: LogicalPlan; readonly limit: number | null; readonly offset: number }
