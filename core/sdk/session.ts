@@ -9,8 +9,10 @@ import { type TypeLike, toDataType } from '../types/parse-type.ts';
 import type { LogicalPlan } from '../plan/logical-plan.ts';
 import { planToString } from '../plan/print.ts';
 import { optimize } from '../optimizer/optimize.ts';
-import { createPhysicalPlan } from '../physical/planner.ts';
-import { type ExecContext, type PhysicalOperator, physicalPlanToString } from '../exec/operator.ts';
+import { DISTRIBUTED_PLANNING, LOCAL_PLANNING, type PhysicalPlannerOptions, createPhysicalPlan } from '../physical/planner.ts';
+import { instantiate } from '../physical/instantiate.ts';
+import { physicalPlanText } from '../physical/physical-plan.ts';
+import type { ExecContext, PhysicalOperator } from '../exec/operator.ts';
 import { normalizeBatch } from '../io/normalize.ts';
 import { sqlToPlan } from '../sql/query.ts';
 import { DataFrame } from './dataframe.ts';
@@ -20,6 +22,12 @@ import { DataFrameReader } from './reader.ts';
 export interface SessionOptions {
   /** Rows per batch for operators that build batches. */
   readonly batchSize?: number;
+  /**
+   * 'local' (default) plans for one process. 'distributed' plans as for a cluster (partial/final aggregates,
+   * broadcast or shuffled joins, exchanges) and still runs in this process, where exchanges are identities:
+   * the way distributed plans are checked for correctness without a cluster.
+   */
+  readonly planning?: 'local' | 'distributed';
 }
 
 interface MemoryTable {
@@ -35,9 +43,11 @@ export class Session {
   private readonly id = `s${++sessionCounter}`;
   private nextTable = 0;
   readonly batchSize: number;
+  private readonly planning: PhysicalPlannerOptions;
 
   private constructor(options: SessionOptions) {
     this.batchSize = options.batchSize ?? 65536;
+    this.planning = options.planning === 'distributed' ? DISTRIBUTED_PLANNING : LOCAL_PLANNING;
   }
 
   /** A session that runs jobs in this process. */
@@ -130,13 +140,14 @@ export class Session {
     return t;
   }
 
-  physicalPlan(plan: LogicalPlan): PhysicalOperator {
-    return createPhysicalPlan(optimize(plan), { memoryTable: (id) => this.memoryTable(id) });
+  /** The operators that run `plan` in this process. */
+  operators(plan: LogicalPlan): PhysicalOperator {
+    return instantiate(createPhysicalPlan(optimize(plan), this.planning), { memoryTable: (id) => this.memoryTable(id) });
   }
 
   /** Runs a plan and streams its output batches. */
   async *executeStream(plan: LogicalPlan, signal?: AbortSignal): AsyncIterable<arrow.RecordBatch> {
-    const op = this.physicalPlan(plan);
+    const op = this.operators(plan);
     const ctx: ExecContext = { batchSize: this.batchSize, signal };
     yield* op.execute(ctx);
   }
@@ -151,7 +162,7 @@ export class Session {
     const optimized = optimize(plan);
     const out: string[] = [];
     if (extended) out.push('== Optimized Logical Plan ==', planToString(optimized));
-    out.push('== Physical Plan ==', physicalPlanToString(createPhysicalPlan(optimized, { memoryTable: (id) => this.memoryTable(id) })));
+    out.push('== Physical Plan ==', physicalPlanText(createPhysicalPlan(optimized, this.planning)));
     return out;
   }
 }
