@@ -8,6 +8,7 @@ import { type Schema, resolveField, schemaToString } from '../types/schema.ts';
 import { planSchema } from '../plan/analyzer.ts';
 import type { JoinType, LogicalPlan } from '../plan/logical-plan.ts';
 import { planToString } from '../plan/print.ts';
+import { stageGraphText } from '../physical/stages.ts';
 import { Column, type ColumnLike, columnExpr } from './column.ts';
 import { type Row, batchesToRows, batchesToTable, formatTable } from './rows.ts';
 import type { Session } from './session.ts';
@@ -310,6 +311,11 @@ export class DataFrame {
 
   explain(extended = false): void {
     console.log(this.explainString(extended));
+  }
+
+  /** The stage graph a cluster run would use: stages cut at exchanges, with task counts from input sizes. */
+  async explainStages(): Promise<string> {
+    return stageGraphText(await this.session.stageGraph(this.plan));
   }
 
   get write(): DataFrameWriter {

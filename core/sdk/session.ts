@@ -12,6 +12,7 @@ import { optimize } from '../optimizer/optimize.ts';
 import { DISTRIBUTED_PLANNING, LOCAL_PLANNING, type PhysicalPlannerOptions, createPhysicalPlan } from '../physical/planner.ts';
 import { instantiate } from '../physical/instantiate.ts';
 import { physicalPlanText } from '../physical/physical-plan.ts';
+import { type StageGraph, planStages, scannedFileSizes } from '../physical/stages.ts';
 import type { ExecContext, PhysicalOperator } from '../exec/operator.ts';
 import { normalizeBatch } from '../io/normalize.ts';
 import { sqlToPlan } from '../sql/query.ts';
@@ -156,6 +157,12 @@ export class Session {
     const batches: arrow.RecordBatch[] = [];
     for await (const b of this.executeStream(plan, signal)) if (b.numRows > 0) batches.push(b);
     return { batches };
+  }
+
+  /** The stages a cluster run of `plan` would have: each with its pipeline, task count and output partitioning. */
+  async stageGraph(plan: LogicalPlan, targetBytesPerTask = DISTRIBUTED_PLANNING.targetBytesPerTask): Promise<StageGraph> {
+    const physical = createPhysicalPlan(optimize(plan), { ...DISTRIBUTED_PLANNING, targetBytesPerTask });
+    return planStages(physical, { targetBytesPerTask, fileSizes: await scannedFileSizes(physical) });
   }
 
   explainPhysical(plan: LogicalPlan, extended: boolean): string[] {
