@@ -142,7 +142,7 @@ function intervalOf(n: SqlNode, env: ExprEnv) {
   try {
     return parseInterval(text, n.unit);
   } catch (err) {
-    throw env.query.ctx.unsupported((err as Error).message.replace(/ is not supported.*$/, ''), n, (err as Error).message);
+    throw env.query.ctx.unsupported(`INTERVAL '${text}'${n.unit ? ` ${String(n.unit).toUpperCase()}` : ''}`, n, (err as Error).message);
   }
 }
 

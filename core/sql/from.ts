@@ -144,11 +144,12 @@ export function translateFrom(from: readonly SqlNode[] | null, env: QueryEnv): F
       previousAlias = String(entry.as ?? '');
       continue;
     }
-    const kind = joinKind(entry, env);
+    let kind = joinKind(entry, env);
     const using: string[] = Array.isArray(entry.using) ? entry.using.map((u: SqlNode) => identName(u)) : [];
     if (kind === 'inner' && !entry.on && using.length === 0) {
+      // NATURAL JOIN is rejected before parsing; a JOIN without ON or USING is what CROSS JOIN was rewritten to.
       if (previousAlias?.toLowerCase() === 'natural') throw ctx.unsupported('NATURAL JOIN', entry, 'Use JOIN ... USING (columns)');
-      throw ctx.error(`JOIN ${item.alias} needs ON or USING (or write CROSS JOIN)`, entry);
+      kind = 'cross';
     }
     previousAlias = String(entry.as ?? '');
     if ((kind === 'inner' || kind === 'cross') && using.length === 0) {
@@ -156,7 +157,6 @@ export function translateFrom(from: readonly SqlNode[] | null, env: QueryEnv): F
       if (entry.on) unitConds.push(entry.on);
       continue;
     }
-    if (kind === 'cross') throw ctx.error('CROSS JOIN takes no ON or USING', entry);
     const left = joinPool(unit, unitConds, env);
     let on: Expr | null = null;
     if (entry.on) {

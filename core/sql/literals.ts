@@ -68,6 +68,7 @@ const INTERVAL_UNITS: Record<string, Interval> = {
   year: { months: 12, days: 0 },
   years: { months: 12, days: 0 },
   quarter: { months: 3, days: 0 },
+  quarters: { months: 3, days: 0 },
   month: { months: 1, days: 0 },
   months: { months: 1, days: 0 },
   week: { months: 0, days: 7 },
@@ -82,13 +83,13 @@ export function parseInterval(value: string, unit: string | null | undefined): I
   let u = (unit ?? '').toLowerCase();
   if (!u) {
     const m = /^(-?\d+)\s+([a-z]+)$/i.exec(text);
-    if (!m) throw new UnsupportedError(`interval '${value}' is not supported: use INTERVAL 'n' DAY/WEEK/MONTH/QUARTER/YEAR`);
+    if (!m) throw new UnsupportedError(`an interval needs a unit: use INTERVAL 'n' DAY, WEEK, MONTH, QUARTER or YEAR`);
     text = m[1]!;
     u = m[2]!.toLowerCase();
   }
   const base = INTERVAL_UNITS[u];
-  if (!base) throw new UnsupportedError(`interval unit ${u.toUpperCase()} is not supported: use DAY, WEEK, MONTH, QUARTER or YEAR`);
-  if (!/^-?\d+$/.test(text)) throw new UnsupportedError(`interval '${value}' ${u}: only whole numbers are supported`);
+  if (!base) throw new UnsupportedError(`interval unit ${u.toUpperCase()}: use DAY, WEEK, MONTH, QUARTER or YEAR`);
+  if (!/^-?\d+$/.test(text)) throw new UnsupportedError(`only whole numbers of ${u.toUpperCase()} are supported`);
   const n = Number(text);
   return { months: base.months * n, days: base.days * n };
 }

@@ -1,6 +1,9 @@
-// SQL text → node-sql-parser AST (PostgreSQL dialect). Two constructs the parser lacks are rewritten first, on
-// tokens and without moving any character (so error positions stay exact): `substring(x FROM a FOR b)` becomes
-// `substring(x, a, b)`, and the RANGE window frames equal to a default are rewritten into forms it parses.
+// SQL text → node-sql-parser AST (PostgreSQL dialect). Constructs the parser lacks or gets wrong are rewritten
+// first, on tokens and keeping every other character in place (so error positions stay exact):
+// `substring(x FROM a FOR b)` → `substring(x, a, b)`; `CROSS JOIN` → `JOIN` without ON, which the translator
+// reads as a cross join (the parser reads CROSS as a table alias); `INTERVAL '3' WEEK` (units it does not know, which it would read as a column alias) →
+// `INTERVAL '3 WEEK'`; RANGE window frames equal to a default → forms it parses. After parsing, AND/OR chains
+// are re-associated: the parser gives AND and OR the same precedence (`a OR b AND c` as `(a OR b) AND c`).
 import pkg from 'node-sql-parser';
 import { AnalysisError, UnsupportedError } from '../types/errors.ts';
 import type { SqlNode } from './ast.ts';
@@ -114,13 +117,83 @@ function position(text: string, offset: number): string {
   return `line ${before.length}, column ${before[before.length - 1]!.length + 1}`;
 }
 
+function rewriteJoins(sql: string, tokens: Token[], chars: string[]): void {
+  for (let i = 0; i + 1 < tokens.length; i++) {
+    const t = tokens[i]!;
+    const next = upper(tokens[i + 1]);
+    if (upper(t) === 'NATURAL' && ['JOIN', 'INNER', 'LEFT', 'RIGHT', 'FULL'].includes(next)) {
+      throw new UnsupportedError(`NATURAL JOIN at ${position(sql, t.start)} is not supported; use JOIN ... USING (columns)`);
+    }
+    if (upper(t) === 'CROSS' && next === 'JOIN') {
+      overwrite(chars, t.start, 5, '');
+    }
+  }
+}
+
+const UNKNOWN_INTERVAL_UNITS = new Set(['WEEK', 'WEEKS', 'QUARTER', 'QUARTERS', 'DAYS', 'MONTHS', 'YEARS']);
+
+function rewriteIntervalUnits(tokens: Token[], chars: string[]): void {
+  for (let i = 0; i + 2 < tokens.length; i++) {
+    const value = tokens[i + 1]!;
+    const unit = tokens[i + 2]!;
+    if (upper(tokens[i]) !== 'INTERVAL' || value.kind !== 'string' || !/^'-?\d+'$/.test(value.text) || !UNKNOWN_INTERVAL_UNITS.has(upper(unit))) continue;
+    // `'3'  week` → `'3  week'`: the closing quote moves behind the unit.
+    const start = value.start + value.text.length - 1;
+    const end = unit.start + unit.text.length;
+    const span = chars.slice(start, end).join('');
+    overwrite(chars, start, end - start, `${span.slice(1)}'`);
+  }
+}
+
 /** The text rewritten so node-sql-parser accepts it; same length and line structure as the input. */
 export function preprocessSql(sql: string): string {
   const tokens = tokenize(sql);
   const chars = [...sql];
   rewriteSubstring(tokens, chars);
   rewriteRangeFrames(tokens, chars);
+  rewriteJoins(sql, tokens, chars);
+  rewriteIntervalUnits(tokens, chars);
   return chars.join('');
+}
+
+const isBool = (n: SqlNode, op: string) => n?.type === 'binary_expr' && String(n.operator).toUpperCase() === op;
+
+/**
+ * Re-associates every unparenthesized AND/OR chain with AND binding tighter than OR, in place, through the
+ * whole tree (subqueries included). Parenthesized groups carry `parentheses: true` and stay atoms.
+ */
+export function fixBooleanPrecedence(node: SqlNode): void {
+  if (!node || typeof node !== 'object') return;
+  if (Array.isArray(node)) {
+    node.forEach(fixBooleanPrecedence);
+    return;
+  }
+  if (isBool(node, 'AND') || isBool(node, 'OR')) {
+    const operands: SqlNode[] = [];
+    const ops: string[] = [];
+    const flatten = (n: SqlNode, top: boolean) => {
+      if ((isBool(n, 'AND') || isBool(n, 'OR')) && (top || !n.parentheses)) {
+        flatten(n.left, false);
+        ops.push(String(n.operator).toUpperCase());
+        flatten(n.right, false);
+      } else operands.push(n);
+    };
+    flatten(node, true);
+    operands.forEach(fixBooleanPrecedence);
+    // OR of AND-groups.
+    const groups: SqlNode[][] = [[operands[0]]];
+    ops.forEach((op, i) => (op === 'AND' ? groups[groups.length - 1]!.push(operands[i + 1]) : groups.push([operands[i + 1]])));
+    const chain = (items: SqlNode[], op: string): SqlNode =>
+      items.reduce((l, r) => ({ type: 'binary_expr', operator: op, left: l, right: r, loc: node.loc }));
+    const rebuilt = chain(groups.map((g) => chain(g, 'AND')), 'OR');
+    if (rebuilt !== node) {
+      node.operator = rebuilt.operator;
+      node.left = rebuilt.left;
+      node.right = rebuilt.right;
+    }
+    return;
+  }
+  for (const [k, v] of Object.entries(node)) if (k !== 'loc' && v && typeof v === 'object') fixBooleanPrecedence(v);
 }
 
 /** Parses one SELECT statement (with WITH and set operations); errors name the position. */
@@ -144,6 +217,7 @@ export function parseSql(sql: string): SqlNode {
     if (stmts.length !== 1) throw new UnsupportedError(`session.sql() runs exactly one statement, got ${stmts.length}`);
     ast = stmts[0];
   }
+  fixBooleanPrecedence(ast);
   if (!ast || ast.type !== 'select') {
     throw new UnsupportedError(`only SELECT queries are supported by session.sql(), got ${String(ast?.type ?? 'nothing').toUpperCase()}`);
   }

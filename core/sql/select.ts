@@ -215,8 +215,9 @@ export function translateSelect(ast: SqlNode, env: QueryEnv, opts: SelectOptions
   }
   const userNames = items.map((it, i) => valueNames?.[i] ?? it.name);
   const unique = new Set(userNames.map((n) => n.toLowerCase())).size === userNames.length;
-  // Internal names when the user's collide, so ORDER BY and the final projection can refer to each output.
-  const outNames = unique ? userNames : userNames.map(() => ctx.fresh('o'));
+  // Internal names when the user's collide and something refers to outputs by name (ORDER BY, HAVING).
+  const referencedByName = isAggregate || (ast.orderby?.length ?? 0) > 0;
+  const outNames = unique || !referencedByName ? userNames : userNames.map(() => ctx.fresh('o'));
 
   // Extra outputs a correlated scalar subquery carries to its caller: keys and the empty-group marker.
   const extra: { name: string; expr: Expr }[] = [];
@@ -454,6 +455,18 @@ function buildAggregate(a: AggregateInput) {
     return found;
   };
 
+  const groupKeys = new Set(groupExprs.map((g) => keyOf(g)).filter((k): k is string => k !== null));
+  const checkGrouped = (e: Expr, node: SqlNode): void => {
+    if (e.kind === 'aggregate' || isPlaceholder(e)) return;
+    const k = e.kind === 'alias' || e.kind === 'literal' ? null : keyOf(e);
+    if (k !== null && groupKeys.has(k)) return;
+    if (e.kind === 'column') {
+      throw ctx.error(`column '${e.qualifier ? `${e.qualifier}.` : ''}${e.name}' must appear in GROUP BY or be used in an aggregate function`, node);
+    }
+    for (const c of E.children(e)) checkGrouped(c, node);
+  };
+  for (const it of items) checkGrouped(it.expr, it.node);
+
   const outputs: Expr[] = [];
   const byKey = new Map<string, string>();
   const direct = items.map((it) => !hasPlaceholder(it.expr));
@@ -464,7 +477,6 @@ function buildAggregate(a: AggregateInput) {
     if (k !== null && !byKey.has(k)) byKey.set(k, outNames[i]!);
   });
   for (const x of a.extra) outputs.push(named(x.expr, x.name));
-  const groupKeys = new Set(groupExprs.map((g) => keyOf(g)).filter((k): k is string => k !== null));
 
   /** Rewrites an expression over the input into one over the aggregate's outputs. */
   const post = (e: Expr): Expr => {
