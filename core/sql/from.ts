@@ -92,6 +92,8 @@ function fromEntry(entry: SqlNode, env: QueryEnv): { plan: LogicalPlan; alias: s
 
 function joinKind(entry: SqlNode, env: QueryEnv): JoinType {
   const j = String(entry.join).toUpperCase();
+  // node-sql-parser reads `a UNION ALL (SELECT ...)` as a join of a parenthesized subquery.
+  if (/UNION|INTERSECT|EXCEPT|MINUS/.test(j)) throw env.ctx.unsupported(`a parenthesized operand after ${j}`, entry.expr?.ast ?? entry, 'Remove the parentheses, or wrap the whole set operation in a subquery');
   if (j.includes('NATURAL')) throw env.ctx.unsupported('NATURAL JOIN', entry, 'Use JOIN ... USING (columns)');
   if (j.includes('CROSS')) return 'cross';
   if (j.includes('LEFT')) return 'left';

@@ -92,7 +92,9 @@ function setOperation(ast: SqlNode, env: QueryEnv, valueNames?: readonly string[
   }
   const last = nodes[nodes.length - 1]!;
   const plans = nodes.map((n) => {
-    const block = { ...n, _next: null, with: null, ...(n === last ? { orderby: null, limit: null } : {}) };
+    // ORDER BY / LIMIT after the last operand belong to the whole operation unless it is parenthesized.
+    const ownsTail = n === last && !n.parentheses_symbol;
+    const block = { ...n, _next: null, with: null, ...(ownsTail ? { orderby: null, limit: null } : {}) };
     return translateSelect(block, env).plan;
   });
   // INTERSECT binds tighter than UNION and EXCEPT; those associate to the left.
@@ -115,7 +117,8 @@ function setOperation(ast: SqlNode, env: QueryEnv, valueNames?: readonly string[
   }
   // ORDER BY and LIMIT after the last operand apply to the whole result, over its output columns.
   const fields = planSchema(plan).fields;
-  const orders: SortOrder[] = ((last.orderby ?? []) as SqlNode[]).map((o) => {
+  const tail = last.parentheses_symbol ? { orderby: null, limit: null } : last;
+  const orders: SortOrder[] = ((tail.orderby ?? []) as SqlNode[]).map((o) => {
     const dir = orderDirection(o);
     let expr: Expr;
     if (o.expr?.type === 'number') {
@@ -128,7 +131,7 @@ function setOperation(ast: SqlNode, env: QueryEnv, valueNames?: readonly string[
     return E.sortOrder(expr, dir.ascending, dir.nullsFirst);
   });
   if (orders.length) plan = freeze({ kind: 'sort', input: plan, orders: freeze(orders) });
-  const limit = limitOf(last, env);
+  const limit = limitOf(tail, env);
   if (limit) plan = freeze({ kind: 'limit', input: plan, limit: limit.limit, offset: limit.offset });
   if (valueNames) {
     if (valueNames.length !== fields.length) throw env.ctx.error(`the subquery returns ${fields.length} columns but ${valueNames.length} are expected`, ast);

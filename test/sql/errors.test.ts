@@ -72,6 +72,7 @@ describe('unsupported constructs', () => {
     'INTERSECT ALL': ['select k from t intersect all select k from u', /SQL syntax error at line 1, column 27/],
     'WITH RECURSIVE': ['with recursive r as (select 1 as n) select * from r', /WITH RECURSIVE is not supported|not supported/],
     'non-constant LIMIT': ['select a from t limit (select 1)', /LIMIT that is not a non-negative integer literal is not supported|syntax error/],
+    'parenthesized last set operand': ['select k from t union all (select k from u limit 1)', /a parenthesized operand after UNION ALL is not supported/],
     'non-SELECT statements': ['insert into t values (1)', /only SELECT queries are supported by session\.sql\(\), got INSERT/],
     'several statements': ['select 1; select 2', /session\.sql\(\) runs exactly one statement, got 2/],
     'non-default RANGE frames': ['select sum(a) over (order by a range between 1 preceding and current row) from t', /window frame at line 1, column \d+ is not supported/],

@@ -152,6 +152,7 @@ const cases: Record<string, Record<string, string>> = {
     'union with order and limit': 'select k, g from t union select k, g from u order by 1 nulls first, 2 nulls first limit 10',
     'intersect': 'select k, g from t intersect select k, g from u',
     'except': 'select k, g from t except select k, g from u',
+    'parenthesized first operand keeps its limit': '(select k from t order by k nulls last limit 3) union all select k from u order by 1 nulls first limit 5',
     'intersect binds tighter': 'select k from t except select k from u intersect select k from t where k > 5',
   },
   'subqueries in expressions': {
