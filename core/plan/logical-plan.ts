@@ -32,7 +32,7 @@ export interface ColumnStatistics {
 /** What a reader knows about a source's size: from Parquet footers, or counted for in-memory tables. */
 export interface TableStatistics {
   readonly rowCount: number;
-  /** Bytes of the source as stored (Parquet: the row groups' uncompressed total); absent when unknown. */
+  /** Bytes of the source as stored (Parquet: file sizes on disk, compressed); absent when unknown. */
   readonly sizeInBytes?: number;
   /** Per-column min/max/null counts by column name, where the source has them. */
   readonly columns?: Readonly<Record<string, ColumnStatistics>>;

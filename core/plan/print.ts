@@ -19,7 +19,7 @@ function describe(p: LogicalPlan): string {
     case 'join': {
       const cond = p.on ? ` on ${exprToString(p.on)}` : '';
       const using = p.using.length ? ` using [${p.using.join(', ')}]` : '';
-      return `Join ${p.joinType}${using}${cond}`;
+      return `Join ${p.joinType}${using}${cond}${p.strategy ? ` strategy=${p.strategy}` : ''}`;
     }
     case 'sort':
       return `Sort [${p.orders

@@ -4,9 +4,10 @@ import { AnalysisError, DataError } from '../types/errors.ts';
 import { type Schema, field, schema as makeSchema } from '../types/schema.ts';
 import { typeEquals, typeToString } from '../types/data-type.ts';
 import { type TypeLike, toDataType } from '../types/parse-type.ts';
-import type { CsvOptions, ScanSource } from '../plan/logical-plan.ts';
+import type { ColumnStatistics, CsvOptions, ScanSource, TableStatistics } from '../plan/logical-plan.ts';
 import { expandPaths } from '../io/paths.ts';
-import { readParquetSchema } from '../io/parquet-reader.ts';
+import { localPath, storeFor } from '../io/file-store.ts';
+import { parquetMetadata, readParquetSchema } from '../io/parquet-reader.ts';
 import { inferCsvSchema } from '../io/csv-reader.ts';
 import { inferJsonSchema } from '../io/json-reader.ts';
 import { DataFrame } from './dataframe.ts';
@@ -67,7 +68,8 @@ export class DataFrameReader {
         );
       }
     }
-    return this.scan({ format: 'parquet', paths: files }, this.userSchema ?? s);
+    const statistics = await parquetStatistics(files, this.userSchema === null);
+    return this.scan({ format: 'parquet', paths: files }, this.userSchema ?? s, statistics);
   }
 
   async csv(...paths: string[]): Promise<DataFrame> {
@@ -91,8 +93,55 @@ export class DataFrameReader {
     return this.scan({ format: 'json', paths: files }, s);
   }
 
-  private scan(source: ScanSource, s: Schema): DataFrame {
-    return new DataFrame(this.session, Object.freeze({ kind: 'scan', source: Object.freeze(source), schema: s, projection: null, filters: [] }));
+  private scan(source: ScanSource, s: Schema, statistics?: TableStatistics): DataFrame {
+    return new DataFrame(
+      this.session,
+      Object.freeze({ kind: 'scan', source: Object.freeze(source), schema: s, projection: null, filters: [], ...(statistics ? { statistics } : {}) }),
+    );
+  }
+}
+
+/**
+ * Row count, bytes on disk and per-column min/max/null counts of Parquet files, from their footers (for the
+ * optimizer's estimates). Column bounds are kept only when every row group has them and `withColumns` (the
+ * file's own types are the scan's). Undefined when a footer cannot be read: statistics are never required.
+ */
+async function parquetStatistics(files: readonly string[], withColumns: boolean): Promise<TableStatistics | undefined> {
+  try {
+    let rowCount = 0;
+    let sizeInBytes = 0;
+    const columns = new Map<string, { min?: ColumnStatistics['min']; max?: ColumnStatistics['max']; nullCount?: number; complete: boolean }>();
+    for (const f of files) {
+      const md = await parquetMetadata(f);
+      rowCount += md.numRows;
+      sizeInBytes += (await storeFor(f).stat(localPath(f)))?.size ?? 0;
+      if (!withColumns) continue;
+      for (const rg of md.rowGroups) {
+        for (const [name, st] of rg.columns) {
+          let c = columns.get(name);
+          if (!c) columns.set(name, (c = { complete: true, nullCount: 0 }));
+          if (st.nullCount === undefined) delete c.nullCount;
+          else if (c.nullCount !== undefined) c.nullCount += st.nullCount;
+          // A row group of only nulls has no bounds and does not widen them.
+          if (st.min === undefined || st.max === undefined) {
+            if (st.nullCount !== rg.numRows) c.complete = false;
+            continue;
+          }
+          if (c.min === undefined || st.min < c.min) c.min = st.min;
+          if (c.max === undefined || st.max > c.max) c.max = st.max;
+        }
+      }
+    }
+    const cols: Record<string, ColumnStatistics> = {};
+    for (const [name, c] of columns) {
+      cols[name] = Object.freeze({
+        ...(c.complete && c.min !== undefined && c.max !== undefined ? { min: c.min, max: c.max } : {}),
+        ...(c.nullCount !== undefined ? { nullCount: c.nullCount } : {}),
+      });
+    }
+    return Object.freeze({ rowCount, sizeInBytes, ...(withColumns ? { columns: Object.freeze(cols) } : {}) });
+  } catch {
+    return undefined;
   }
 }
 

@@ -40,7 +40,7 @@ function push(conds: readonly Expr[], plan: LogicalPlan): LogicalPlan {
     case 'alias': {
       const from = planSchema(plan);
       const to = planSchema(plan.input);
-      return pushMapped(conds, plan, (c) => rewriteColumns(c, from, (i) => referenceTo(to, i)), (below) => withInputs(plan, [below]));
+      return pushMapped(conds, plan.input, (c) => rewriteColumns(c, from, (i) => referenceTo(to, i)), (below) => withInputs(plan, [below]));
     }
     case 'project': {
       const from = planSchema(plan);

@@ -122,7 +122,7 @@ function simplifyNodeExprs(p: LogicalPlan): LogicalPlan {
     }
     case 'aggregate': {
       // Group keys and outputs fold alike, so an output still matches its group key.
-      const groupBy = mapAll(p.groupBy, simplifyNamed);
+      const groupBy = mapAll(p.groupBy, simplifyExpr);
       const aggregates = mapAll(p.aggregates, simplifyNamed);
       return groupBy === p.groupBy && aggregates === p.aggregates ? p : Object.freeze({ ...p, groupBy, aggregates });
     }
