@@ -13,23 +13,29 @@ export type LogicalOp = 'and' | 'or';
 export type BinaryOp = ArithmeticOp | ComparisonOp | LogicalOp;
 
 /** Scalar functions by name. The analyzer (type-of.ts) knows each one's arity and result type. */
-export type ScalarFunctionName =
+export const SCALAR_FUNCTIONS = [
   // null handling
-  | 'coalesce'
+  'coalesce',
   // strings
-  | 'upper' | 'lower' | 'length' | 'substring' | 'concat' | 'trim' | 'ltrim' | 'rtrim'
-  | 'starts_with' | 'ends_with' | 'contains' | 'replace'
+  'upper', 'lower', 'length', 'substring', 'concat', 'trim', 'ltrim', 'rtrim',
+  'starts_with', 'ends_with', 'contains', 'replace',
   // dates and timestamps; extract's first argument is a utf8 literal naming the field
-  | 'year' | 'month' | 'day_of_month' | 'date_add' | 'date_diff' | 'extract'
+  'year', 'month', 'day_of_month', 'date_add', 'date_diff', 'extract',
   // math
-  | 'abs' | 'round' | 'floor' | 'ceil' | 'sqrt' | 'pow' | 'exp' | 'log';
+  'abs', 'round', 'floor', 'ceil', 'sqrt', 'pow', 'exp', 'log',
+] as const;
+export type ScalarFunctionName = (typeof SCALAR_FUNCTIONS)[number];
 
-export type AggregateFunctionName =
-  | 'count' // count(x) counts non-null x; count() with no argument is count(*)
-  | 'count_distinct'
-  | 'sum' | 'avg' | 'min' | 'max'
-  | 'stddev' | 'variance' // sample statistics, as Spark's stddev/variance and DuckDB's stddev_samp/var_samp
-  | 'first' | 'last'; // first/last value in input order, nulls included (Spark's default ignoreNulls=false)
+export const AGGREGATE_FUNCTIONS = [
+  'count', // count(x) counts non-null x; count() with no argument is count(*)
+  'count_distinct',
+  'sum', 'avg', 'min', 'max',
+  'stddev', 'variance', // sample statistics, as Spark's stddev/variance and DuckDB's stddev_samp/var_samp
+  'first', 'last', // first/last value in input order, nulls included (Spark's default ignoreNulls=false)
+] as const;
+export type AggregateFunctionName = (typeof AGGREGATE_FUNCTIONS)[number];
+
+export const BINARY_OPS = ['+', '-', '*', '/', '%', '=', '!=', '<', '<=', '>', '>=', 'and', 'or'] as const;
 
 export type Expr =
   /** A column by name. `index`, set only by the physical planner, binds it to a position in the input schema
