@@ -37,8 +37,6 @@ export interface PhysicalPlannerOptions {
   readonly distributed: boolean;
   /** Target bytes of input per task, used to size shuffles. */
   readonly targetBytesPerTask: number;
-  /** Joins whose build side is estimated below this many bytes broadcast it instead of shuffling both sides. */
-  readonly broadcastThreshold: number;
   /** Upper bound on the partitions of one shuffle. */
   readonly maxPartitions: number;
   /** Where scan sizes come from (default: the statistics readers put on scan nodes). */
@@ -48,7 +46,6 @@ export interface PhysicalPlannerOptions {
 export const LOCAL_PLANNING: PhysicalPlannerOptions = Object.freeze({
   distributed: false,
   targetBytesPerTask: 64 * 1024 * 1024,
-  broadcastThreshold: 10 * 1024 * 1024,
   maxPartitions: 1000,
 });
 
@@ -415,7 +412,8 @@ class Planner {
     return identity ? join : project(join, out);
   }
 
-  /** Broadcast the build (right) side when it is small and the join type allows it; else hash both sides. */
+  /** Broadcast the build (right) side when the optimizer chose it (select_join_strategy, from size estimates)
+   * and the join type allows it, or when there are no keys to hash by; else hash both sides. */
   private exchangeJoinInputs(
     p: Extract<LogicalPlan, { kind: 'join' }>,
     left: PhysicalPlan,
@@ -432,11 +430,9 @@ class Planner {
         freeze({ kind: 'exchange', input: right, partitioning: { kind: 'single' } }),
       ];
     }
-    const rightBytes = this.sizes.bytes(p.right);
-    const broadcast =
-      canBroadcast && (lk.length === 0 || p.strategy === 'broadcast' || (p.strategy !== 'shuffle' && rightBytes <= this.o.broadcastThreshold));
+    const broadcast = canBroadcast && (lk.length === 0 || p.strategy === 'broadcast');
     if (broadcast) return [left, freeze({ kind: 'exchange', input: right, partitioning: { kind: 'broadcast' } })];
-    const partitions = this.partitionsFor(Math.max(this.sizes.bytes(p.left), rightBytes));
+    const partitions = this.partitionsFor(Math.max(this.sizes.bytes(p.left), this.sizes.bytes(p.right)));
     return [
       freeze({ kind: 'exchange', input: left, partitioning: { kind: 'hash', keys: lk, partitions } }),
       freeze({ kind: 'exchange', input: right, partitioning: { kind: 'hash', keys: rk, partitions } }),

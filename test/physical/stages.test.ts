@@ -26,8 +26,12 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function stages(df: DataFrame, options: Partial<typeof DISTRIBUTED_PLANNING> = {}): Promise<StageGraph> {
-  const physical = createPhysicalPlan(optimize(df.plan), { ...DISTRIBUTED_PLANNING, ...options });
+async function stages(
+  df: DataFrame,
+  options: Partial<typeof DISTRIBUTED_PLANNING> & { broadcastThreshold?: number } = {},
+): Promise<StageGraph> {
+  const optimized = optimize(df.plan, options.broadcastThreshold === undefined ? {} : { broadcastThreshold: options.broadcastThreshold });
+  const physical = createPhysicalPlan(optimized, { ...DISTRIBUTED_PLANNING, ...options });
   return planStages(physical, { targetBytesPerTask: options.targetBytesPerTask ?? DISTRIBUTED_PLANNING.targetBytesPerTask, fileSizes: await scannedFileSizes(physical) });
 }
 
