@@ -1,7 +1,7 @@
 // Cardinality and size estimates for cost-based rules (join reordering, join strategy). A statistics provider
 // says what is known about each scan's source; estimates propagate up the plan with textbook selectivities,
 // refined by min/max statistics where a predicate compares a source column with a literal.
-import type * as arrow from 'apache-arrow';
+import * as arrow from 'apache-arrow';
 import type { Expr } from '../expr/expr.ts';
 import type { DataType } from '../types/data-type.ts';
 import type { Schema } from '../types/schema.ts';
@@ -34,15 +34,42 @@ export function memoryTableStatistics(
       if (!table) return fallback(scan);
       let rows = 0;
       let bytes = 0;
+      const columns: Record<string, { min?: number; max?: number; nullCount: number }> = {};
       for (const b of table.batches) {
         rows += b.numRows;
         bytes += byteLength(b.data);
+        b.schema.fields.forEach((f, i) => {
+          const c = (columns[f.name] ??= { nullCount: 0 });
+          numericBounds(b.data.children[i]!, c);
+        });
       }
-      s = { rowCount: rows, sizeInBytes: bytes };
+      s = { rowCount: rows, sizeInBytes: bytes, columns };
       cache.set(id, s);
     }
     return s;
   };
+}
+
+/** Widens `c` by the min/max and null count of a numeric or date column (other types: null count only). */
+function numericBounds(d: arrow.Data, c: { min?: number; max?: number; nullCount: number }): void {
+  c.nullCount += d.nullCount;
+  const id = d.type.typeId;
+  const T = arrow.Type;
+  if (id !== T.Int && id !== T.Float && id !== T.Date) return;
+  const values = d.values as ArrayLike<number | bigint>;
+  const valid = d.nullCount > 0 ? d.nullBitmap : null;
+  let min = c.min ?? Infinity;
+  let max = c.max ?? -Infinity;
+  for (let i = 0; i < d.length; i++) {
+    if (valid && !((valid[i >> 3]! >> (i & 7)) & 1)) continue;
+    const v = Number(values[i]!);
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  if (min <= max) {
+    c.min = min;
+    c.max = max;
+  }
 }
 
 function byteLength(d: arrow.Data): number {
@@ -185,8 +212,8 @@ export class Estimator {
     const min = c?.stats?.min;
     const max = c?.stats?.max;
     if (!c || typeof min !== 'number' || typeof max !== 'number') return undefined;
-    const v = literalAs(lit, c.type);
-    if (typeof v !== 'number') return undefined;
+    const v = approximately(lit, c.type);
+    if (v === undefined) return undefined;
     if (op === '=') return v < min || v > max ? 0 : undefined;
     if (max <= min) return (op === '<' ? v > min : op === '<=' ? v >= min : op === '>' ? v < min : v <= min) ? 1 : 0;
     const below = Math.min(1, Math.max(0, (v - min) / (max - min)));
@@ -318,6 +345,17 @@ export class Estimator {
     if (n === undefined) return undefined;
     return n * rowWidth(planSchema(plan));
   }
+}
+
+/** A literal's value in the units of a column of type `t`, close enough for estimates (6.5 for an integer). */
+function approximately(lit: Expr & { kind: 'literal' }, t: DataType): number | undefined {
+  const exact = literalAs(lit, t);
+  if (typeof exact === 'number') return exact;
+  if (typeof lit.value !== 'number') return undefined;
+  const x = lit.type.kind === 'decimal' ? lit.value / 10 ** lit.type.scale : lit.value;
+  if (t.kind === 'int32' || t.kind === 'int64' || t.kind === 'float64') return x;
+  if (t.kind === 'decimal') return x * 10 ** t.scale;
+  return undefined;
 }
 
 /** Bytes per row of a schema in Arrow layout (strings counted at a typical 24 bytes). */

@@ -17,3 +17,24 @@ export function after(p: DataFrame | LogicalPlan, rules: readonly RuleName[], ct
 export function text(p: DataFrame | LogicalPlan): string {
   return planToString(plan(p));
 }
+
+import { createPhysicalPlan } from '../../core/physical/planner.ts';
+import { instantiate } from '../../core/physical/instantiate.ts';
+import { defaultExecContext } from '../../core/exec/operator.ts';
+import type { Session } from '../../core/sdk/session.ts';
+import { type Plain, plain } from '../support/compare.ts';
+
+/** Runs `p` exactly as given (no optimizer) and returns its rows as plain values in column order. */
+export async function runUnoptimized(session: Session, p: LogicalPlan): Promise<Plain[][]> {
+  const op = instantiate(createPhysicalPlan(p), { memoryTable: (id) => session.memoryTable(id) });
+  const rows: Plain[][] = [];
+  for await (const b of op.execute(defaultExecContext)) {
+    for (let i = 0; i < b.numRows; i++) rows.push(b.schema.fields.map((_, c) => plain(b.getChildAt(c)!.get(i))));
+  }
+  return rows;
+}
+
+/** Runs `p` through the optimizer (optionally only `rules`) and returns its rows like runUnoptimized. */
+export async function runOptimized(session: Session, p: LogicalPlan, options: Parameters<typeof optimize>[1] = {}): Promise<Plain[][]> {
+  return runUnoptimized(session, optimize(p, options));
+}

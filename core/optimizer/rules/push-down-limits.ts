@@ -10,9 +10,25 @@ function limitOf(input: LogicalPlan, limit: number): LogicalPlan {
   return Object.freeze({ kind: 'limit', input, limit, offset: 0 });
 }
 
-/** Whether `p` already returns at most `n` rows by a limit at its top. */
+/** An upper bound of `p`'s row count from the limits in it (Infinity when there is none). */
+function maxRows(p: LogicalPlan): number {
+  switch (p.kind) {
+    case 'limit':
+      return Math.min(p.limit ?? Infinity, Math.max(0, maxRows(p.input) - p.offset));
+    case 'project':
+    case 'sort':
+    case 'alias':
+    case 'filter':
+    case 'distinct':
+      return maxRows(p.input);
+    default:
+      return Infinity;
+  }
+}
+
+/** Whether `p` already returns at most `n` rows, so another limit would add nothing (and never settle). */
 function alreadyLimited(p: LogicalPlan, n: number): boolean {
-  return p.kind === 'limit' && p.limit !== null && p.limit <= n && p.offset === 0;
+  return maxRows(p) <= n;
 }
 
 function pushOne(p: LimitNode): LogicalPlan {
