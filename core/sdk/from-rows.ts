@@ -6,7 +6,6 @@ import { AnalysisError, DataError } from '../types/errors.ts';
 import { type Schema, field, schema as makeSchema } from '../types/schema.ts';
 import { toArrowSchema } from '../types/arrow-types.ts';
 
-const TWO32 = 4294967296;
 
 function inferValueType(v: unknown): DataType | null {
   if (v === null || v === undefined) return null;
@@ -57,6 +56,38 @@ export function inferSchema(rows: readonly Record<string, unknown>[]): Schema {
   return makeSchema(names.map((n) => field(n, types.get(n) ?? DataTypes.utf8, true)));
 }
 
+/** Days since the epoch of an ISO date `YYYY-MM-DD`, or undefined. */
+function isoDays(s: string): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s.trim());
+  if (!m) return undefined;
+  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  const d = new Date(ms);
+  if (d.getUTCMonth() !== Number(m[2]) - 1 || d.getUTCDate() !== Number(m[3])) return undefined;
+  return ms / 86400000;
+}
+
+/** Microseconds since the epoch of an ISO timestamp (`2024-01-05 10:00:00[.ffffff]`, `T` allowed, UTC). */
+function isoMicros(s: string): bigint | undefined {
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?Z?$/.exec(s.trim());
+  if (!m) return undefined;
+  const days = isoDays(m[1]!);
+  if (days === undefined) return undefined;
+  const [h, mi, sec] = [Number(m[2] ?? 0), Number(m[3] ?? 0), Number(m[4] ?? 0)];
+  if (h > 23 || mi > 59 || sec > 59) return undefined;
+  const frac = BigInt((m[5] ?? '').padEnd(6, '0'));
+  return (BigInt(days) * 86400n + BigInt(h * 3600 + mi * 60 + sec)) * 1_000_000n + frac;
+}
+
+/** The unscaled integer of a decimal string at `scale` (rounded half away from zero), or undefined. */
+function decimalStringUnscaled(s: string, scale: number): bigint | undefined {
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(s.trim());
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) return undefined;
+  const frac = m[3] ?? '';
+  let v = BigInt((m[2] || '0') + frac.slice(0, scale).padEnd(scale, '0'));
+  if (frac.length > scale && frac.charCodeAt(scale) >= 53) v += 1n; // round half away from zero
+  return m[1] === '-' ? -v : v;
+}
+
 function bad(column: string, row: number, v: unknown, t: DataType): never {
   throw new DataError(`row ${row + 1}, column '${column}': value ${JSON.stringify(v) ?? String(v)} is not a valid ${typeToString(t)}`);
 }
@@ -89,7 +120,11 @@ function buildColumn(name: string, t: DataType, values: readonly unknown[]): Col
       values.forEach((v, i) => {
         if (v == null) return setNull(i);
         let x = v;
-        if (t.kind === 'date32' && v instanceof Date) x = Math.floor(v.getTime() / 86400000);
+        if (t.kind === 'date32') {
+          // A Date (its UTC day), an ISO date string, or days since the epoch.
+          if (v instanceof Date) x = Math.floor(v.getTime() / 86400000);
+          else if (typeof v === 'string') x = isoDays(v) ?? bad(name, i, v, t);
+        }
         if (typeof x !== 'number' || !Number.isInteger(x) || x < -2147483648 || x > 2147483647) bad(name, i, v, t);
         out[i] = x as number;
       });
@@ -111,7 +146,9 @@ function buildColumn(name: string, t: DataType, values: readonly unknown[]): Col
         if (v == null) return setNull(i);
         if (typeof v === 'bigint') out[i] = v;
         else if (t.kind === 'timestamp' && v instanceof Date) out[i] = BigInt(v.getTime()) * 1000n;
+        else if (t.kind === 'timestamp' && typeof v === 'string') out[i] = isoMicros(v) ?? bad(name, i, v, t);
         else if (typeof v === 'number' && Number.isSafeInteger(v)) out[i] = BigInt(v);
+        else if (t.kind === 'int64' && typeof v === 'string' && /^[+-]?\d+$/.test(v.trim())) out[i] = BigInt(v.trim());
         else bad(name, i, v, t);
       });
       return makeColumn(t, n, out, valid);
@@ -119,17 +156,17 @@ function buildColumn(name: string, t: DataType, values: readonly unknown[]): Col
     case 'decimal': {
       const words = new Uint32Array(n * 4);
       const scale = 10 ** t.scale;
+      const limit = 10n ** BigInt(t.precision);
       values.forEach((v, i) => {
         if (v == null) return setNull(i);
-        if (typeof v !== 'number') bad(name, i, v, t);
-        const unscaled = Math.round((v as number) * scale);
-        if (Math.abs(unscaled) >= 10 ** t.precision) bad(name, i, v, t);
-        const hi = Math.floor(unscaled / TWO32);
-        words[4 * i] = unscaled - hi * TWO32;
-        words[4 * i + 1] = hi >>> 0;
-        const ext = unscaled < 0 ? 0xffffffff : 0;
-        words[4 * i + 2] = ext;
-        words[4 * i + 3] = ext;
+        // A number (rounded to the scale), or a decimal string, which is exact at any precision ≤ 18.
+        let unscaled: bigint;
+        if (typeof v === 'number' && Number.isFinite(v)) unscaled = BigInt(Math.round(v * scale));
+        else if (typeof v === 'string') unscaled = decimalStringUnscaled(v, t.scale) ?? bad(name, i, v, t);
+        else bad(name, i, v, t);
+        if (unscaled >= limit || unscaled <= -limit) bad(name, i, v, t);
+        const w = BigInt.asUintN(128, unscaled);
+        for (let k = 0; k < 4; k++) words[4 * i + k] = Number((w >> BigInt(32 * k)) & 0xffffffffn);
       });
       return makeColumn(t, n, words, valid);
     }

@@ -194,6 +194,19 @@ describe('actions and output', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it('createDataFrame takes ISO dates/timestamps and exact decimal strings for typed columns', async () => {
+    const df = session.createDataFrame(
+      [{ d: '2024-02-29', ts: '2024-01-05 10:11:12.250', x: '12345678901234.5678', n: '9007199254740993' }],
+      { d: 'date', ts: 'timestamp', x: 'decimal(18,4)', n: 'bigint' },
+    );
+    const t = await df.toArrow();
+    expect(t.getChildAt(0)!.get(0)).toBe(Date.UTC(2024, 1, 29));
+    expect((t.getChildAt(1)!.data[0]!.values as BigInt64Array)[0]).toBe(BigInt(Date.UTC(2024, 0, 5, 10, 11, 12)) * 1000n + 250_000n);
+    expect(String(t.getChildAt(2)!.get(0))).toBe('123456789012345678');
+    expect(t.getChildAt(3)!.get(0)).toBe(9007199254740993n);
+    expect(() => session.createDataFrame([{ d: '2023-02-29' }], { d: 'date' })).toThrow(/row 1, column 'd': value "2023-02-29" is not a valid date32/);
+  });
+
   it('literals and casts', async () => {
     const row = (await people.limit(1).select(lit(1).alias('i'), lit(2 ** 40).alias('l'), lit('x').alias('s'), lit(1.5).cast('decimal(4,1)').alias('d')).collect())[0]!;
     expect(row).toEqual({ i: 1, l: 2 ** 40, s: 'x', d: 1.5 });
