@@ -23,15 +23,17 @@ import { instantiate } from '../../core/physical/instantiate.ts';
 import { defaultExecContext } from '../../core/exec/operator.ts';
 import type { Session } from '../../core/sdk/session.ts';
 import { type Plain, plain } from '../support/compare.ts';
+import { columnValues } from '../../core/sdk/rows.ts';
 
 /** Runs `p` exactly as given (no optimizer) and returns its rows as plain values in column order. */
 export async function runUnoptimized(session: Session, p: LogicalPlan): Promise<Plain[][]> {
   const op = instantiate(createPhysicalPlan(p), { memoryTable: (id) => session.memoryTable(id) });
-  const rows: Plain[][] = [];
+  const out: Plain[][] = [];
   for await (const b of op.execute(defaultExecContext)) {
-    for (let i = 0; i < b.numRows; i++) rows.push(b.schema.fields.map((_, c) => plain(b.getChildAt(c)!.get(i))));
+    const cols = op.schema.fields.map((f, c) => columnValues(b.getChildAt(c)!.data[0]!, f.type));
+    for (let i = 0; i < b.numRows; i++) out.push(cols.map((v) => plain(v[i])));
   }
-  return rows;
+  return out;
 }
 
 /** Runs `p` through the optimizer (optionally only `rules`) and returns its rows like runUnoptimized. */
