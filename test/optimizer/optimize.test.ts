@@ -90,7 +90,8 @@ describe('the whole optimizer keeps results (Parquet, against the unoptimized pl
   const session = Session.local();
   beforeAll(async () => {
     fx = await makeFixtures();
-    [items, parts, suppliers, nations] = await Promise.all(['items', 'parts', 'suppliers', 'nations'].map((t) => session.read.parquet(fx.file(t))));
+    const read = (t: string) => session.read.parquet(fx.file(t));
+    [items, parts, suppliers, nations] = [await read('items'), await read('parts'), await read('suppliers'), await read('nations')];
   }, 30_000);
   afterAll(() => fx?.close());
 

@@ -90,7 +90,8 @@ describe('reorder_joins (Parquet, sizes from footers)', () => {
   const s2 = Session.local();
   beforeAll(async () => {
     fx = await makeFixtures();
-    [items, parts, suppliers, nations] = await Promise.all(['items', 'parts', 'suppliers', 'nations'].map((t) => s2.read.parquet(fx.file(t))));
+    const read = (t: string) => s2.read.parquet(fx.file(t));
+    [items, parts, suppliers, nations] = [await read('items'), await read('parts'), await read('suppliers'), await read('nations')];
   }, 30_000);
   afterAll(() => fx?.close());
 
