@@ -1,14 +1,21 @@
 // Reading Parquet files: schema, footer metadata with per-row-group statistics (for pruning), and a scan that
-// decodes only the needed columns and row groups with parquet-wasm and normalizes the result to Squall layouts.
+// decodes only the needed columns and row groups. Flat columns of the common types are decoded by our own
+// decoder (core/io/parquet/) on worker threads, straight into Squall's Arrow layouts; anything it does not
+// handle (nested columns, INT96, LZO...) goes through parquet-wasm and is normalized afterwards.
 import * as arrow from 'apache-arrow';
 import { ParquetFile } from 'parquet-wasm';
 import { makeBatch } from '../arrow/column.ts';
 import { fromArrowField } from '../types/arrow-types.ts';
 import { typeEquals, typeToString } from '../types/data-type.ts';
 import { DataError, SquallError, UnsupportedError } from '../types/errors.ts';
-import { type Field, type Schema, schema as makeSchema } from '../types/schema.ts';
+import { type Field, type Schema, field as makeField, schema as makeSchema } from '../types/schema.ts';
 import { localPath, storeFor } from './file-store.ts';
 import { normalizeBatch } from './normalize.ts';
+import { chunkToData, sliceChunk } from './parquet/assemble.ts';
+import type { ChunkSpec, DecodedChunk } from './parquet/chunk-decoder.ts';
+import { decoderPool } from './parquet/decode-pool.ts';
+import { ParquetUnsupportedError } from './parquet/encodings.ts';
+import { type FileMeta, type LeafColumn, type LeafPlan, fileMeta, leafPlan } from './parquet/format.ts';
 import { type ThriftStruct, ThriftReader, type ThriftValue } from './thrift-compact.ts';
 
 /** parquet-wasm decodes this many rows per batch; its default of 1,024 is 3–4× slower. */
@@ -46,6 +53,10 @@ export interface ParquetScanOptions {
   readonly batchSize?: number;
   /** Expected schema (e.g. from the first file); a file whose columns have other types raises DataError. */
   readonly schema?: Schema;
+  /** Decoder worker threads; 0 decodes on the calling thread. Default: SQUALL_PARQUET_THREADS or one per core. */
+  readonly threads?: number;
+  /** 'parquet-wasm' forces the parquet-wasm path for every file (a baseline for benchmarks and tests). */
+  readonly decoder?: 'squall' | 'parquet-wasm';
 }
 
 function describe(e: unknown): string {
@@ -87,6 +98,9 @@ function squallFields(s: arrow.Schema, path: string): Field[] {
 
 /** The Squall schema of a Parquet file. A column of a type Squall cannot hold raises UnsupportedError. */
 export async function readParquetSchema(path: string): Promise<Schema> {
+  const { meta } = await readFileMeta(path);
+  const own = ownFields(meta);
+  if (own) return makeSchema(own);
   const pf = await openParquet(path);
   try {
     return makeSchema(squallFields(arrowSchemaOf(pf), path));
@@ -224,6 +238,15 @@ async function readFooter(path: string): Promise<ThriftStruct> {
   }
 }
 
+async function readFileMeta(path: string): Promise<{ fm: ThriftStruct; meta: FileMeta }> {
+  const fm = await readFooter(path);
+  try {
+    return { fm, meta: fileMeta(fm) };
+  } catch (e) {
+    throw new DataError(`file '${path}' has malformed metadata: ${describe(e)}`, { cause: e });
+  }
+}
+
 /** Row count and per-row-group, per-column statistics from a Parquet footer. */
 export async function parquetMetadata(path: string): Promise<ParquetMetadata> {
   const fm = await readFooter(path);
@@ -356,65 +379,253 @@ function scanSchema(path: string, allNames: string[], fileFields: Field[], colum
   return makeSchema(out);
 }
 
+/** Squall fields of every top-level column when the decoder reads them all, else undefined. */
+function ownFields(meta: FileMeta): Field[] | undefined {
+  const out: Field[] = [];
+  const leaves = new Map(meta.leaves.map((l) => [l.name, l]));
+  for (const name of meta.topLevel) {
+    const leaf = leaves.get(name);
+    const plan = leaf && leafPlan(leaf);
+    if (!plan) return undefined;
+    out.push(makeField(name, plan.type, leaf.maxDef > 0));
+  }
+  return out;
+}
+
+/** Chunks closer than this are read with one request (the bytes between them are read and dropped). */
+const MAX_READ_GAP = 1 << 20;
+/** ...as long as the request stays below this size. */
+const MAX_READ_SIZE = 64 << 20;
+
+interface ByteRange {
+  readonly start: number;
+  readonly length: number;
+}
+
+/** Ranges merged into read requests: sorted by offset, neighbours within MAX_READ_GAP joined. */
+export function coalesceRanges<R extends ByteRange>(ranges: readonly R[], maxGap = MAX_READ_GAP, maxSize = MAX_READ_SIZE): { start: number; end: number; members: R[] }[] {
+  const sorted = [...ranges].sort((a, b) => a.start - b.start);
+  const out: { start: number; end: number; members: R[] }[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    const end = r.start + r.length;
+    if (last && r.start - last.end <= maxGap && Math.max(end, last.end) - last.start <= maxSize) {
+      last.end = Math.max(last.end, end);
+      last.members.push(r);
+    } else {
+      out.push({ start: r.start, end, members: [r] });
+    }
+  }
+  return out;
+}
+
+/** Row groups in flight per decoder thread: enough to keep the threads busy while batches are consumed. */
+const ROW_GROUPS_AHEAD_PER_THREAD = 2;
+
+interface PlannedColumn {
+  readonly leaf: LeafColumn;
+  readonly plan: LeafPlan;
+  readonly field: Field;
+}
+
 /**
  * Record batches of `files`, in order, with only `columns` and only the row groups `rowGroups` keeps. Each
  * batch follows core/arrow/column.ts's layout; Dictionary<*, Utf8> columns stay dictionaries.
  */
 export async function* scanParquet(files: readonly string[], options: ParquetScanOptions): AsyncGenerator<arrow.RecordBatch> {
-  const batchSize = options.batchSize ?? DEFAULT_PARQUET_BATCH_SIZE;
+  const batchSize = Math.max(1, options.batchSize ?? DEFAULT_PARQUET_BATCH_SIZE);
   for (const path of files) {
-    const pf = await openParquet(path);
-    try {
-      const arrowSchema = arrowSchemaOf(pf);
-      const fileFields = squallFieldsForScan(arrowSchema, path, options.columns ?? (options.schema ? options.schema.fields.map((f) => f.name) : null));
-      const allNames = arrowSchema.fields.map((f) => f.name);
-      const outSchema = scanSchema(path, allNames, fileFields, options.columns, options.schema);
-      let groups: { index: number; numRows: number }[];
-      if (options.rowGroups) {
-        const md = await parquetMetadata(path);
-        groups = md.rowGroups.filter((rg) => options.rowGroups!(rg));
-      } else {
-        const md = pf.metadata();
-        groups = md.rowGroups().map((rg, index) => {
-          const numRows = rg.numRows();
-          rg.free();
-          return { index, numRows };
-        });
-        md.free();
+    const footer = options.decoder === 'parquet-wasm' ? undefined : await readFileMeta(path);
+    const meta = footer?.meta;
+    const planned = meta && planColumns(path, meta, options);
+    if (!footer || !meta || !planned) {
+      yield* scanFileWithParquetWasm(path, options, batchSize);
+      continue;
+    }
+    let groups = meta.rowGroups.map((rg, index) => ({ index, numRows: rg.numRows }));
+    if (options.rowGroups) {
+      const md = decodeMetadata(path, footer.fm);
+      groups = groups.filter((g) => options.rowGroups!(md.rowGroups[g.index]!));
+    }
+    if (planned.columns.length === 0) {
+      // No columns needed (count(*)): batches of the right lengths, without decoding anything.
+      const empty = new arrow.Schema([]);
+      for (const g of groups) {
+        for (let start = 0; start < g.numRows; start += batchSize) yield makeBatch(empty, [], Math.min(batchSize, g.numRows - start));
       }
-      const names = outSchema.fields.map((f) => f.name);
-      if (names.length === 0) {
-        // No columns needed (count(*)): batches of the right lengths, without decoding anything.
-        const empty = new arrow.Schema([]);
-        for (const g of groups) {
-          for (let start = 0; start < g.numRows; start += batchSize) yield makeBatch(empty, [], Math.min(batchSize, g.numRows - start));
-        }
+      continue;
+    }
+    yield* scanFileWithDecoder(path, meta, planned.columns, planned.schema, groups, options, batchSize);
+  }
+}
+
+/** The columns to decode, or undefined when some needed column is one the decoder does not read. */
+function planColumns(path: string, meta: FileMeta, options: ParquetScanOptions): { columns: PlannedColumn[]; schema: Schema } | undefined {
+  const names = options.columns ?? (options.schema ? options.schema.fields.map((f) => f.name) : meta.topLevel);
+  const leaves = new Map(meta.leaves.map((l) => [l.name, l]));
+  const fileFields: Field[] = [];
+  const plans = new Map<string, { leaf: LeafColumn; plan: LeafPlan }>();
+  for (const name of names) {
+    const leaf = leaves.get(name);
+    const plan = leaf && leafPlan(leaf);
+    // Missing columns fall through to scanSchema's error; unsupported ones to parquet-wasm.
+    if (!leaf) continue;
+    if (!plan) return undefined;
+    plans.set(name, { leaf, plan });
+    fileFields.push(makeField(name, plan.type, leaf.maxDef > 0));
+  }
+  const schema = scanSchema(path, [...meta.topLevel], fileFields, options.columns, options.schema);
+  return { columns: schema.fields.map((f) => ({ ...plans.get(f.name)!, field: f })), schema };
+}
+
+async function* scanFileWithDecoder(
+  path: string,
+  meta: FileMeta,
+  columns: readonly PlannedColumn[],
+  outSchema: Schema,
+  groups: readonly { index: number; numRows: number }[],
+  options: ParquetScanOptions,
+  batchSize: number,
+): AsyncGenerator<arrow.RecordBatch> {
+  const store = storeFor(path);
+  const local = localPath(path);
+  const pool = decoderPool(options.threads);
+  const where = `file '${path}'`;
+  const decodeGroup = async (g: { index: number; numRows: number }): Promise<DecodedChunk[] | 'unsupported'> => {
+    const rg = meta.rowGroups[g.index]!;
+    const ranges = columns.map(({ leaf, plan }, col) => {
+      const ch = rg.chunks[leaf.index];
+      if (!ch) throw new DataError(`${where}, row group ${g.index}: no chunk for column '${leaf.name}'`);
+      const spec: ChunkSpec = {
+        codec: ch.codec,
+        physical: leaf.physical,
+        typeLength: leaf.typeLength,
+        maxDef: leaf.maxDef,
+        kind: plan.kind,
+        numRows: rg.numRows,
+        numValues: ch.numValues,
+      };
+      return { col, start: ch.start, length: ch.length, spec };
+    });
+    const out: DecodedChunk[] = new Array(columns.length);
+    try {
+      // Nearby chunks are read with one request each and decoded by one thread.
+      await Promise.all(
+        coalesceRanges(ranges).map(async (group) => {
+          const bytes = await store.readRange(local, group.start, group.end);
+          if (bytes.length !== group.end - group.start) {
+            throw new DataError(`${where} is truncated: row group ${g.index} runs past the end of the file`);
+          }
+          const tasks = group.members.map((m) => ({ offset: m.start - group.start, length: m.length, spec: m.spec }));
+          let chunks: DecodedChunk[];
+          try {
+            chunks = await pool.decode(bytes, tasks);
+          } catch (e) {
+            if (e instanceof ParquetUnsupportedError || e instanceof SquallError) throw e;
+            const names = group.members.map((m) => `'${columns[m.col]!.leaf.name}'`).join(', ');
+            throw new DataError(`${where}, row group ${g.index}, column ${names}: cannot decode Parquet data: ${describe(e)}`, { cause: e });
+          }
+          group.members.forEach((m, i) => (out[m.col] = chunks[i]!));
+        }),
+      );
+    } catch (e) {
+      if (e instanceof ParquetUnsupportedError) return 'unsupported';
+      throw e;
+    }
+    return out;
+  };
+  const ahead = Math.max(2, pool.threads * ROW_GROUPS_AHEAD_PER_THREAD);
+  const inFlight: Promise<DecodedChunk[] | 'unsupported'>[] = [];
+  let next = 0;
+  const fill = () => {
+    while (inFlight.length < ahead && next < groups.length) {
+      const p = decodeGroup(groups[next++]!);
+      p.catch(() => {}); // awaited in order below; this only keeps an early failure from being "unhandled"
+      inFlight.push(p);
+    }
+  };
+  const fields = outSchema.fields;
+  let wasm: ParquetFile | undefined;
+  try {
+    for (const g of groups) {
+      fill();
+      const chunks = await inFlight.shift()!;
+      fill();
+      if (chunks === 'unsupported') {
+        // A page layout or encoding our decoder does not read: this row group goes through parquet-wasm.
+        wasm ??= await openParquet(path);
+        yield* readRowGroupWithParquetWasm(wasm, path, outSchema, g.index, batchSize);
         continue;
       }
-      // One row group per read bounds memory to a row group's worth of decoded data.
-      for (const g of groups) {
-        let table;
-        try {
-          table = await guardPanics(() => pf.read({ columns: names, rowGroups: [g.index], batchSize }));
-        } catch (e) {
-          throw new DataError(`file '${path}', row group ${g.index}: cannot decode Parquet data: ${describe(e)}`, { cause: e });
-        }
-        try {
-          // Convert batch by batch: the Table's own schema lists every file column even when `columns` is
-          // given (parquet-wasm 0.7), so the Table's IPC stream does not decode; each batch's schema is right.
-          for (const wb of table.recordBatches()) {
-            const ipc = wb.intoIPCStream();
-            for (const b of arrow.tableFromIPC(ipc).batches) {
-              if (b.numRows > 0) yield normalizeBatch(b, outSchema, `file '${path}'`);
-            }
-          }
-        } finally {
-          table.free();
-        }
+      for (let start = 0; start < g.numRows; start += batchSize) {
+        const n = Math.min(batchSize, g.numRows - start);
+        const cols = chunks.map((c, i) => {
+          const col = columns[i]!;
+          return chunkToData(sliceChunk(c, col.plan, start, n), col.plan, col.field.type, col.field.name, where);
+        });
+        const arrowFields = cols.map((d, i) => new arrow.Field(fields[i]!.name, d.type, fields[i]!.nullable));
+        yield makeBatch(new arrow.Schema(arrowFields), cols, n);
       }
-    } finally {
-      freeQuietly(pf);
     }
+  } finally {
+    if (wasm) freeQuietly(wasm);
+  }
+}
+
+async function* readRowGroupWithParquetWasm(pf: ParquetFile, path: string, outSchema: Schema, index: number, batchSize: number): AsyncGenerator<arrow.RecordBatch> {
+  const names = outSchema.fields.map((f) => f.name);
+  let table;
+  try {
+    table = await guardPanics(() => pf.read({ columns: names, rowGroups: [index], batchSize }));
+  } catch (e) {
+    throw new DataError(`file '${path}', row group ${index}: cannot decode Parquet data: ${describe(e)}`, { cause: e });
+  }
+  try {
+    // Convert batch by batch: the Table's own schema lists every file column even when `columns` is
+    // given (parquet-wasm 0.7), so the Table's IPC stream does not decode; each batch's schema is right.
+    for (const wb of table.recordBatches()) {
+      const ipc = wb.intoIPCStream();
+      for (const b of arrow.tableFromIPC(ipc).batches) {
+        if (b.numRows > 0) yield normalizeBatch(b, outSchema, `file '${path}'`);
+      }
+    }
+  } finally {
+    table.free();
+  }
+}
+
+/** The whole file through parquet-wasm: for columns our decoder does not read, and as a benchmark baseline. */
+async function* scanFileWithParquetWasm(path: string, options: ParquetScanOptions, batchSize: number): AsyncGenerator<arrow.RecordBatch> {
+  const pf = await openParquet(path);
+  try {
+    const arrowSchema = arrowSchemaOf(pf);
+    const fileFields = squallFieldsForScan(arrowSchema, path, options.columns ?? (options.schema ? options.schema.fields.map((f) => f.name) : null));
+    const allNames = arrowSchema.fields.map((f) => f.name);
+    const outSchema = scanSchema(path, allNames, fileFields, options.columns, options.schema);
+    let groups: { index: number; numRows: number }[];
+    if (options.rowGroups) {
+      const md = await parquetMetadata(path);
+      groups = md.rowGroups.filter((rg) => options.rowGroups!(rg));
+    } else {
+      const md = pf.metadata();
+      groups = md.rowGroups().map((rg, index) => {
+        const numRows = rg.numRows();
+        rg.free();
+        return { index, numRows };
+      });
+      md.free();
+    }
+    if (outSchema.fields.length === 0) {
+      const empty = new arrow.Schema([]);
+      for (const g of groups) {
+        for (let start = 0; start < g.numRows; start += batchSize) yield makeBatch(empty, [], Math.min(batchSize, g.numRows - start));
+      }
+      return;
+    }
+    // One row group per read bounds memory to a row group's worth of decoded data.
+    for (const g of groups) yield* readRowGroupWithParquetWasm(pf, path, outSchema, g.index, batchSize);
+  } finally {
+    freeQuietly(pf);
   }
 }
 

@@ -1,0 +1,687 @@
+// Decodes one column chunk (all its pages, for one row group) of a flat column straight into the buffers of an
+// Arrow column: fixed-width values into one typed array, strings as offsets + bytes or, while every page is
+// dictionary-encoded, as Int32 codes into the chunk's dictionary. Runs on worker threads, so it depends on no
+// Arrow classes: the result is plain buffers (see DecodedChunk) that the caller wraps without copying.
+import { ThriftReader, type ThriftStruct } from '../thrift-compact.ts';
+import { decompress } from './decompress.ts';
+import {
+  type Cursor,
+  ParquetFormatError,
+  ParquetUnsupportedError,
+  decodeDeltaBinaryPacked,
+  decodeRle,
+  defLevelsToBitmap,
+  gatherDictionary,
+  setBitRange,
+  uleb,
+  unsplitBytes,
+} from './encodings.ts';
+import { Encoding, PageType, Physical, type ValueKind } from './format.ts';
+
+export interface ChunkSpec {
+  readonly codec: number;
+  readonly physical: number;
+  readonly typeLength: number;
+  /** 0 for required columns, 1 for optional ones (the decoder reads flat columns only). */
+  readonly maxDef: number;
+  readonly kind: ValueKind;
+  /** Rows in the row group. */
+  readonly numRows: number;
+  /** Declared value count of the chunk (equals numRows for flat columns). */
+  readonly numValues: number;
+}
+
+/** A decoded chunk: numRows values in the natural layout of its ValueKind (see format.ts). */
+export interface DecodedChunk {
+  readonly length: number;
+  readonly nullCount: number;
+  /** Arrow validity bitmap, null when there are no nulls. */
+  readonly validity: Uint8Array | null;
+  /** Fixed-width values (bool: a bitmap). */
+  readonly values?: Uint8Array;
+  /** Plain strings. */
+  readonly offsets?: Int32Array;
+  readonly bytes?: Uint8Array;
+  /** Dictionary-encoded strings: codes into (dictOffsets, dictBytes). */
+  readonly codes?: Int32Array;
+  readonly dictOffsets?: Int32Array;
+  readonly dictBytes?: Uint8Array;
+}
+
+/** 32-bit words per value in the decoded layout of each fixed-width kind. */
+export function wordsPerValue(kind: ValueKind): number {
+  switch (kind) {
+    case 'i32':
+      return 1;
+    case 'i64':
+    case 'f16':
+      return 2;
+    case 'i32dec':
+    case 'i64dec':
+    case 'bytesdec':
+      return 4;
+    default:
+      return 0;
+  }
+}
+
+const scratch = { buf: new Uint8Array(1 << 20) };
+
+/** A growable string buffer: offsets + bytes. */
+class Strings {
+  offsets: Int32Array;
+  bytes: Uint8Array;
+  count = 0;
+  size = 0;
+
+  constructor(capacity: number, byteCapacity: number) {
+    this.offsets = new Int32Array(capacity + 1);
+    this.bytes = new Uint8Array(Math.max(64, byteCapacity));
+  }
+
+  reserve(extra: number): void {
+    if (this.size + extra <= this.bytes.length) return;
+    const grown = new Uint8Array(Math.max(this.size + extra, this.bytes.length * 2));
+    grown.set(this.bytes.subarray(0, this.size));
+    this.bytes = grown;
+  }
+
+  /** Appends PLAIN-encoded BYTE_ARRAY values (4-byte length, then bytes); returns the end position. */
+  appendPlain(src: Uint8Array, pos: number, end: number, n: number): number {
+    if (this.count + n >= this.offsets.length) throw new ParquetFormatError('more values than the chunk declares');
+    this.reserve(end - pos);
+    const offsets = this.offsets;
+    const bytes = this.bytes;
+    let size = this.size;
+    let k = this.count;
+    for (let i = 0; i < n; i++) {
+      if (pos + 4 > end) throw new ParquetFormatError('string value past the end of the page');
+      const len = (src[pos]! | (src[pos + 1]! << 8) | (src[pos + 2]! << 16) | (src[pos + 3]! << 24)) >>> 0;
+      pos += 4;
+      if (pos + len > end) throw new ParquetFormatError('string value past the end of the page');
+      if (len <= 24) for (let j = 0; j < len; j++) bytes[size + j] = src[pos + j]!;
+      else bytes.set(src.subarray(pos, pos + len), size);
+      size += len;
+      pos += len;
+      offsets[++k] = size;
+    }
+    this.count = k;
+    this.size = size;
+    return pos;
+  }
+
+  /** Appends values given by lengths, their bytes concatenated from `pos`. */
+  appendLengths(src: Uint8Array, pos: number, end: number, lengths: Int32Array, n: number): number {
+    if (this.count + n >= this.offsets.length) throw new ParquetFormatError('more values than the chunk declares');
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      if (lengths[i]! < 0) throw new ParquetFormatError('negative string length');
+      total += lengths[i]!;
+    }
+    if (pos + total > end) throw new ParquetFormatError('string bytes past the end of the page');
+    this.reserve(total);
+    this.bytes.set(src.subarray(pos, pos + total), this.size);
+    let size = this.size;
+    for (let i = 0; i < n; i++) {
+      size += lengths[i]!;
+      this.offsets[++this.count] = size;
+    }
+    this.size = size;
+    return pos + total;
+  }
+
+  /** Appends dictionary entries `codes[0..n)`. */
+  appendFromDictionary(dict: Strings, codes: Int32Array, n: number): void {
+    if (this.count + n >= this.offsets.length) throw new ParquetFormatError('more values than the chunk declares');
+    let total = 0;
+    const dOff = dict.offsets;
+    for (let i = 0; i < n; i++) {
+      const c = codes[i]!;
+      total += dOff[c + 1]! - dOff[c]!;
+    }
+    this.reserve(total);
+    const bytes = this.bytes;
+    const dBytes = dict.bytes;
+    let size = this.size;
+    let k = this.count;
+    for (let i = 0; i < n; i++) {
+      const c = codes[i]!;
+      const a = dOff[c]!;
+      const len = dOff[c + 1]! - a;
+      if (len <= 24) for (let j = 0; j < len; j++) bytes[size + j] = dBytes[a + j]!;
+      else bytes.set(dBytes.subarray(a, a + len), size);
+      size += len;
+      this.offsets[++k] = size;
+    }
+    this.count = k;
+    this.size = size;
+  }
+
+  appendOne(src: Uint8Array, a: number, len: number): void {
+    if (this.count + 1 >= this.offsets.length) throw new ParquetFormatError('more values than the chunk declares');
+    this.reserve(len);
+    this.bytes.set(src.subarray(a, a + len), this.size);
+    this.size += len;
+    this.offsets[++this.count] = this.size;
+  }
+}
+
+/** State of one chunk being decoded. */
+class ChunkDecoder {
+  readonly stride: number;
+  /** Fixed-width dense values (non-null values in order), as bytes and as 32-bit words. */
+  dense8: Uint8Array;
+  dense32: Int32Array;
+  /** Strings: plain mode appends here; dictionary mode writes codes. */
+  strings: Strings | null = null;
+  codes: Int32Array | null = null;
+  stringMode: 'undecided' | 'dict' | 'plain' = 'undecided';
+  /** Dictionary: fixed-width words, or strings. */
+  dict32: Int32Array | null = null;
+  /** The dictionary with only its used low words per entry (dictWordCount of them). */
+  dictWords: Int32Array | null = null;
+  dictWordCount = 0;
+  dictStrings: Strings | null = null;
+  dictCount = -1;
+  validity: Uint8Array | null;
+  row = 0;
+  dense = 0;
+  levelsDone = false;
+  levelBuf: Int32Array;
+  indices: Int32Array;
+
+  constructor(readonly spec: ChunkSpec) {
+    const n = spec.numRows;
+    this.stride = wordsPerValue(spec.kind);
+    const bytes = spec.kind === 'bool' ? ((n + 63) >> 6) << 3 : spec.kind === 'str' ? 0 : n * this.stride * 4;
+    // Fixed-width buffers are 8-byte aligned and a multiple of 8 bytes, as Arrow allocates them.
+    const buf = new ArrayBuffer(((bytes + 7) >> 3) << 3);
+    this.dense8 = new Uint8Array(buf);
+    this.dense32 = new Int32Array(buf, 0, buf.byteLength >> 2);
+    this.validity = spec.maxDef > 0 ? new Uint8Array(((n + 63) >> 6) << 3) : null;
+    this.levelBuf = new Int32Array(0);
+    this.indices = new Int32Array(0);
+  }
+
+  // ---- pages ------------------------------------------------------------------------------------------------
+
+  dictionaryPage(data: Uint8Array, count: number, encoding: number): void {
+    if (encoding !== Encoding.PLAIN && encoding !== Encoding.PLAIN_DICTIONARY) {
+      throw new ParquetUnsupportedError(`dictionary page encoding ${encoding}`);
+    }
+    if (count < 0 || count > data.length * 8 + 1) throw new ParquetFormatError(`dictionary page declares ${count} values`);
+    const kind = this.spec.kind;
+    if (kind === 'str') {
+      const d = new Strings(count, data.length);
+      d.appendPlain(data, 0, data.length, count);
+      this.dictStrings = d;
+    } else if (kind === 'bool') {
+      throw new ParquetUnsupportedError('dictionary-encoded booleans');
+    } else {
+      const words = new Int32Array(Math.max(1, count * this.stride));
+      this.plainFixed(data, 0, data.length, count, new Uint8Array(words.buffer), words, 0);
+      this.dict32 = words;
+      // Only the low words that are non-zero in some entry need writing: the output starts zeroed.
+      const stride = this.stride;
+      let used = 1;
+      for (let e = 0; e < count; e++) for (let w = used; w < stride; w++) if (words[e * stride + w] !== 0) used = w + 1;
+      used = used === 3 ? 4 : used;
+      if (used === stride) this.dictWords = words;
+      else {
+        const compact = new Int32Array(Math.max(1, count * used));
+        for (let e = 0; e < count; e++) for (let w = 0; w < used; w++) compact[e * used + w] = words[e * stride + w]!;
+        this.dictWords = compact;
+      }
+      this.dictWordCount = used;
+    }
+    this.dictCount = count;
+  }
+
+  /** A data page whose validity bits (if any) the caller has set; `data[pos, end)` holds its values. */
+  dataPage(n: number, nonNull: number, encoding: number, data: Uint8Array, pos: number, end: number): void {
+    const spec = this.spec;
+    if (this.row + n > spec.numRows) throw new ParquetFormatError(`pages hold more than the row group's ${spec.numRows} rows`);
+    if (this.validity && nonNull === n && !this.levelsDone) setBitRange(this.validity, this.row, n);
+    this.levelsDone = false;
+    this.values(encoding, data, pos, end, nonNull);
+    this.row += n;
+    this.dense += nonNull;
+  }
+
+  /** Decodes a page's definition levels into the validity bitmap; returns the non-null count. */
+  levels(buf: Uint8Array, pos: number, end: number, n: number): number {
+    if (this.row + n > this.spec.numRows) throw new ParquetFormatError(`pages hold more than the row group's ${this.spec.numRows} rows`);
+    this.levelsDone = true;
+    return defLevelsToBitmap(buf, pos, end, n, this.validity!, this.row);
+  }
+
+  private values(encoding: number, data: Uint8Array, pos: number, end: number, n: number): void {
+    const kind = this.spec.kind;
+    if (n === 0) return;
+    if (encoding === Encoding.RLE_DICTIONARY || encoding === Encoding.PLAIN_DICTIONARY) {
+      this.dictionaryValues(data, pos, end, n);
+      return;
+    }
+    if (kind === 'str') {
+      this.toPlainStrings();
+      const s = this.strings!;
+      switch (encoding) {
+        case Encoding.PLAIN:
+          s.appendPlain(data, pos, end, n);
+          return;
+        case Encoding.DELTA_LENGTH_BYTE_ARRAY: {
+          const lengths = this.indexScratch(n);
+          const r = decodeDeltaBinaryPacked(data, pos, end, n, lengths, 0, false);
+          if (r.count !== n) throw new ParquetFormatError(`DELTA_LENGTH_BYTE_ARRAY holds ${r.count} lengths for ${n} values`);
+          s.appendLengths(data, r.pos, end, lengths, n);
+          return;
+        }
+        case Encoding.DELTA_BYTE_ARRAY:
+          this.deltaByteArray(data, pos, end, n, s);
+          return;
+        default:
+          throw new ParquetUnsupportedError(`encoding ${encoding} for strings`);
+      }
+    }
+    if (kind === 'bool') {
+      if (encoding === Encoding.PLAIN) {
+        if (pos + Math.ceil(n / 8) > end) throw new ParquetFormatError('boolean values past the end of the page');
+        copyBits(data, pos * 8, this.dense8, this.dense, n);
+        return;
+      }
+      if (encoding === Encoding.RLE) {
+        if (pos + 4 > end) throw new ParquetFormatError('boolean RLE length past the end of the page');
+        const len = u32(data, pos);
+        const levels = this.levelScratch(n);
+        decodeRle(data, pos + 4, Math.min(end, pos + 4 + len), 1, n, levels, 0);
+        const out = this.dense8;
+        for (let i = 0, r = this.dense; i < n; i++, r++) if (levels[i]) out[r >> 3]! |= 1 << (r & 7);
+        return;
+      }
+      throw new ParquetUnsupportedError(`encoding ${encoding} for booleans`);
+    }
+    switch (encoding) {
+      case Encoding.PLAIN:
+        this.plainFixed(data, pos, end, n, this.dense8, this.dense32, this.dense);
+        return;
+      case Encoding.DELTA_BINARY_PACKED: {
+        const phys = this.spec.physical;
+        if (phys !== Physical.INT32 && phys !== Physical.INT64) throw new ParquetUnsupportedError(`DELTA_BINARY_PACKED for physical type ${phys}`);
+        const is64 = phys === Physical.INT64;
+        const tmp = new Int32Array(n * (is64 ? 2 : 1));
+        const r = decodeDeltaBinaryPacked(data, pos, end, n, tmp, 0, is64);
+        if (r.count !== n) throw new ParquetFormatError(`DELTA_BINARY_PACKED holds ${r.count} values for ${n}`);
+        const bytes = new Uint8Array(tmp.buffer);
+        this.plainFixed(bytes, 0, bytes.length, n, this.dense8, this.dense32, this.dense);
+        return;
+      }
+      case Encoding.BYTE_STREAM_SPLIT: {
+        const width = this.physicalWidth();
+        const bytes = unsplitBytes(data, pos, end, n, width);
+        this.plainFixed(bytes, 0, bytes.length, n, this.dense8, this.dense32, this.dense);
+        return;
+      }
+      default:
+        throw new ParquetUnsupportedError(`encoding ${encoding} for physical type ${this.spec.physical}`);
+    }
+  }
+
+  private physicalWidth(): number {
+    switch (this.spec.physical) {
+      case Physical.INT32:
+      case Physical.FLOAT:
+        return 4;
+      case Physical.INT64:
+      case Physical.DOUBLE:
+        return 8;
+      case Physical.FIXED_LEN_BYTE_ARRAY:
+        return this.spec.typeLength;
+      default:
+        throw new ParquetUnsupportedError(`BYTE_STREAM_SPLIT for physical type ${this.spec.physical}`);
+    }
+  }
+
+  levelScratch(n: number): Int32Array {
+    if (this.levelBuf.length < n) this.levelBuf = new Int32Array(Math.max(n, 1024));
+    return this.levelBuf;
+  }
+
+  private indexScratch(n: number): Int32Array {
+    if (this.indices.length < n) this.indices = new Int32Array(Math.max(n, 1024));
+    return this.indices;
+  }
+
+  private dictionaryValues(data: Uint8Array, pos: number, end: number, n: number): void {
+    if (this.dictCount < 0) throw new ParquetFormatError('dictionary-encoded page without a dictionary page');
+    if (pos >= end) throw new ParquetFormatError('dictionary-encoded page without a bit width');
+    const bw = data[pos]!;
+    const kind = this.spec.kind;
+    const count = this.dictCount;
+    if (kind === 'str' && this.stringMode !== 'plain') {
+      if (this.stringMode === 'undecided') {
+        this.stringMode = 'dict';
+        this.codes = new Int32Array(this.spec.numRows);
+      }
+      const codes = this.codes!;
+      decodeRle(data, pos + 1, end, bw, n, codes, this.dense);
+      checkIndices(codes, this.dense, n, count);
+      return;
+    }
+    if (kind === 'str') {
+      const idx = this.indexScratch(n);
+      decodeRle(data, pos + 1, end, bw, n, idx, 0);
+      checkIndices(idx, 0, n, count);
+      this.strings!.appendFromDictionary(this.dictStrings!, idx, n);
+      return;
+    }
+    gatherDictionary(data, pos + 1, end, bw, n, this.dictWords!, count, this.dictWordCount, this.stride, this.dense32, this.dense);
+  }
+
+  /** Leaves dictionary mode: the codes decoded so far become plain strings. */
+  private toPlainStrings(): void {
+    if (this.stringMode === 'plain') return;
+    const cap = this.spec.numRows;
+    this.strings = new Strings(cap, this.dictStrings ? this.dictStrings.size * 2 : 1024);
+    if (this.stringMode === 'dict') this.strings.appendFromDictionary(this.dictStrings!, this.codes!, this.dense);
+    this.codes = null;
+    this.stringMode = 'plain';
+  }
+
+  private deltaByteArray(data: Uint8Array, pos: number, end: number, n: number, s: Strings): void {
+    const prefixes = new Int32Array(n);
+    const r1 = decodeDeltaBinaryPacked(data, pos, end, n, prefixes, 0, false);
+    const suffixes = new Int32Array(n);
+    const r2 = decodeDeltaBinaryPacked(data, r1.pos, end, n, suffixes, 0, false);
+    if (r1.count !== n || r2.count !== n) throw new ParquetFormatError('DELTA_BYTE_ARRAY lengths do not match the value count');
+    let p = r2.pos;
+    // Prefixes refer to the previous value of the same page; a page's first value has none.
+    let prevStart = 0;
+    let prevLen = 0;
+    for (let i = 0; i < n; i++) {
+      const pre = prefixes[i]!;
+      const suf = suffixes[i]!;
+      if (pre < 0 || suf < 0 || pre > prevLen || p + suf > end) throw new ParquetFormatError('bad DELTA_BYTE_ARRAY value');
+      s.reserve(pre + suf);
+      const start = s.size;
+      s.bytes.copyWithin(start, prevStart, prevStart + pre);
+      s.bytes.set(data.subarray(p, p + suf), start + pre);
+      p += suf;
+      s.size = start + pre + suf;
+      s.offsets[++s.count] = s.size;
+      prevStart = start;
+      prevLen = pre + suf;
+    }
+  }
+
+  /** PLAIN fixed-width values into out (words) at value index `at`, converted to the kind's layout. */
+  plainFixed(src: Uint8Array, pos: number, end: number, n: number, out8: Uint8Array, out32: Int32Array, at: number): void {
+    const kind = this.spec.kind;
+    const phys = this.spec.physical;
+    const stride = this.stride;
+    const width = phys === Physical.INT32 || phys === Physical.FLOAT ? 4 : phys === Physical.INT64 || phys === Physical.DOUBLE ? 8 : phys === Physical.FIXED_LEN_BYTE_ARRAY ? this.spec.typeLength : -1;
+    if (width > 0 && pos + n * width > end) throw new ParquetFormatError('values past the end of the page');
+    if (at + n > out32.length / Math.max(stride, 1)) throw new ParquetFormatError('more values than the chunk declares');
+    switch (kind) {
+      case 'i32':
+      case 'i64':
+        out8.set(src.subarray(pos, pos + n * width), at * width);
+        return;
+      case 'i32dec':
+      case 'i64dec': {
+        const words = aligned(src, pos, n * width);
+        const o0 = at * 4;
+        if (kind === 'i32dec') {
+          for (let i = 0, o = o0; i < n; i++, o += 4) {
+            const v = words[i]!;
+            out32[o] = v;
+            if (v < 0) {
+              out32[o + 1] = -1;
+              out32[o + 2] = -1;
+              out32[o + 3] = -1;
+            }
+          }
+        } else {
+          // The output starts zeroed: the sign words are written for negative values only.
+          for (let i = 0, o = o0; i < n; i++, o += 4) {
+            const hi = words[2 * i + 1]!;
+            out32[o] = words[2 * i]!;
+            out32[o + 1] = hi;
+            if (hi < 0) {
+              out32[o + 2] = -1;
+              out32[o + 3] = -1;
+            }
+          }
+        }
+        return;
+      }
+      case 'bytesdec': {
+        if (phys === Physical.FIXED_LEN_BYTE_ARRAY) {
+          for (let i = 0; i < n; i++) bigEndianToWords(src, pos + i * width, width, out32, (at + i) * 4);
+          return;
+        }
+        let p = pos;
+        for (let i = 0; i < n; i++) {
+          if (p + 4 > end) throw new ParquetFormatError('decimal value past the end of the page');
+          const len = u32(src, p);
+          p += 4;
+          if (len > 16 || p + len > end) throw new ParquetFormatError('bad decimal value length');
+          bigEndianToWords(src, p, len, out32, (at + i) * 4);
+          p += len;
+        }
+        return;
+      }
+      case 'f16': {
+        const f64 = new Float64Array(out32.buffer, out32.byteOffset, out32.length >> 1);
+        for (let i = 0; i < n; i++) f64[at + i] = halfToFloat(src[pos + 2 * i]! | (src[pos + 2 * i + 1]! << 8));
+        return;
+      }
+      default:
+        throw new ParquetUnsupportedError(`PLAIN values of kind ${kind}`);
+    }
+  }
+
+  finish(): DecodedChunk {
+    const spec = this.spec;
+    const n = spec.numRows;
+    if (this.row !== n) throw new ParquetFormatError(`column chunk holds ${this.row} rows, row group has ${n}`);
+    const nullCount = n - this.dense;
+    const validity = nullCount > 0 ? this.validity : null;
+    if (spec.kind === 'str') {
+      if (this.stringMode === 'dict') {
+        const codes = this.codes!;
+        if (nullCount > 0) spreadWords(codes, 1, validity!, n, this.dense);
+        const d = this.dictStrings!;
+        return { length: n, nullCount, validity, codes, dictOffsets: d.offsets.subarray(0, d.count + 1), dictBytes: d.bytes.subarray(0, d.size) };
+      }
+      if (this.stringMode === 'undecided') this.toPlainStrings();
+      const s = this.strings!;
+      let offsets = s.offsets;
+      if (nullCount > 0) {
+        const out = new Int32Array(n + 1);
+        const v = validity!;
+        let k = 0;
+        for (let r = 0; r < n; r++) {
+          if (v[r >> 3]! & (1 << (r & 7))) k++;
+          out[r + 1] = offsets[k]!;
+        }
+        offsets = out;
+      }
+      return { length: n, nullCount, validity, offsets, bytes: s.bytes.subarray(0, s.size) };
+    }
+    if (spec.kind === 'bool') {
+      if (nullCount > 0) spreadBits(this.dense8, validity!, n, this.dense);
+      return { length: n, nullCount, validity, values: this.dense8 };
+    }
+    if (nullCount > 0) spreadWords(this.dense32, this.stride, validity!, n, this.dense);
+    return { length: n, nullCount, validity, values: this.dense8 };
+  }
+}
+
+function u32(b: Uint8Array, p: number): number {
+  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+}
+
+/** An Int32Array over src[pos, pos+len), copying only when the bytes are not 4-byte aligned. */
+function aligned(src: Uint8Array, pos: number, len: number): Int32Array {
+  const off = src.byteOffset + pos;
+  if (off % 4 === 0) return new Int32Array(src.buffer, off, len >> 2);
+  const copy = new Uint8Array(len);
+  copy.set(src.subarray(pos, pos + len));
+  return new Int32Array(copy.buffer, 0, len >> 2);
+}
+
+function checkIndices(idx: Int32Array, at: number, n: number, count: number): void {
+  let bad = 0;
+  for (let i = at, e = at + n; i < e; i++) bad |= (idx[i]! >= count ? 1 : 0) | (idx[i]! < 0 ? 1 : 0);
+  if (bad) throw new ParquetFormatError(`dictionary index out of range (dictionary has ${count} entries)`);
+}
+
+/** A big-endian two's complement integer of `len` ≤ 16 bytes as four little-endian 32-bit words. */
+function bigEndianToWords(src: Uint8Array, pos: number, len: number, out: Int32Array, o: number): void {
+  const neg = len > 0 && src[pos]! & 0x80 ? -1 : 0;
+  for (let w = 0; w < 4; w++) {
+    let v = 0;
+    for (let b = 0; b < 4; b++) {
+      const k = len - 1 - (w * 4 + b); // byte index from the most significant end
+      const byte = k >= 0 ? src[pos + k]! : neg & 0xff;
+      v |= byte << (8 * b);
+    }
+    out[o + w] = v;
+  }
+}
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+/** Copies n bits from src (starting at bit `from`) to dst (starting at bit `to`); dst bits start cleared. */
+function copyBits(src: Uint8Array, from: number, dst: Uint8Array, to: number, n: number): void {
+  if ((from & 7) === 0 && (to & 7) === 0) {
+    const full = n >> 3;
+    dst.set(src.subarray(from >> 3, (from >> 3) + full), to >> 3);
+    for (let i = full << 3; i < n; i++) if (src[(from + i) >> 3]! & (1 << ((from + i) & 7))) dst[(to + i) >> 3]! |= 1 << ((to + i) & 7);
+    return;
+  }
+  for (let i = 0; i < n; i++) if (src[(from + i) >> 3]! & (1 << ((from + i) & 7))) dst[(to + i) >> 3]! |= 1 << ((to + i) & 7);
+}
+
+/** In place: dense values [0, count) move to the rows whose validity bit is set (back to front, so r ≥ k). */
+function spreadWords(words: Int32Array, stride: number, validity: Uint8Array, n: number, count: number): void {
+  let k = count - 1;
+  for (let r = n - 1; r >= 0; r--) {
+    if (k >= 0 && validity[r >> 3]! & (1 << (r & 7))) {
+      if (r !== k) for (let w = 0; w < stride; w++) words[r * stride + w] = words[k * stride + w]!;
+      k--;
+    } else {
+      for (let w = 0; w < stride; w++) words[r * stride + w] = 0;
+    }
+  }
+}
+
+function spreadBits(bits: Uint8Array, validity: Uint8Array, n: number, count: number): void {
+  let k = count - 1;
+  for (let r = n - 1; r >= 0; r--) {
+    const set = k >= 0 && validity[r >> 3]! & (1 << (r & 7));
+    const bit = set ? bits[k >> 3]! & (1 << (k & 7)) : 0;
+    if (set) k--;
+    if (bit) bits[r >> 3]! |= 1 << (r & 7);
+    else bits[r >> 3]! &= ~(1 << (r & 7));
+  }
+}
+
+const PAGE_HEADER_MAX = 64 << 20;
+
+/** Decodes the column chunk `buf` (its bytes from the first page to the end of the chunk). */
+export function decodeChunk(buf: Uint8Array, spec: ChunkSpec): DecodedChunk {
+  if (spec.maxDef > 1) throw new ParquetUnsupportedError('nested columns');
+  const dec = new ChunkDecoder(spec);
+  const end = buf.length;
+  let pos = 0;
+  let values = 0;
+  while (values < spec.numValues) {
+    if (pos >= end) throw new ParquetFormatError(`column chunk ends after ${values} of ${spec.numValues} values`);
+    const reader = new ThriftReader(buf.subarray(pos, Math.min(end, pos + PAGE_HEADER_MAX)));
+    let h: ThriftStruct;
+    try {
+      h = reader.struct();
+    } catch (e) {
+      throw new ParquetFormatError(`bad page header: ${(e as Error).message}`);
+    }
+    pos += reader.pos;
+    const type = h[1] as number;
+    const usize = h[2] as number;
+    const csize = h[3] as number;
+    if (typeof csize !== 'number' || typeof usize !== 'number' || csize < 0 || pos + csize > end) {
+      throw new ParquetFormatError('page header with a bad size');
+    }
+    const page = buf.subarray(pos, pos + csize);
+    pos += csize;
+    if (type === PageType.DICTIONARY_PAGE) {
+      const dh = (h[7] as ThriftStruct | undefined) ?? {};
+      const data = decompress(spec.codec, page, usize, scratch);
+      dec.dictionaryPage(data, (dh[1] as number) ?? 0, (dh[2] as number) ?? 0);
+    } else if (type === PageType.DATA_PAGE) {
+      const dh = h[5] as ThriftStruct | undefined;
+      if (!dh) throw new ParquetFormatError('data page without its header');
+      const n = dh[1] as number;
+      if (typeof n !== 'number' || n < 0) throw new ParquetFormatError('data page with a bad value count');
+      const data = decompress(spec.codec, page, usize, scratch);
+      let p = 0;
+      let nonNull = n;
+      if (spec.maxDef > 0) {
+        if (dh[3] !== Encoding.RLE) throw new ParquetUnsupportedError(`definition level encoding ${String(dh[3])}`);
+        if (data.length < 4) throw new ParquetFormatError('data page too short for its levels');
+        const len = u32(data, 0);
+        if (4 + len > data.length) throw new ParquetFormatError('definition levels past the end of the page');
+        nonNull = dec.levels(data, 4, 4 + len, n);
+        p = 4 + len;
+      }
+      dec.dataPage(n, nonNull, dh[2] as number, data, p, data.length);
+      values += n;
+    } else if (type === PageType.DATA_PAGE_V2) {
+      const dh = h[8] as ThriftStruct | undefined;
+      if (!dh) throw new ParquetFormatError('data page without its header');
+      const n = dh[1] as number;
+      const defLen = (dh[5] as number | undefined) ?? 0;
+      const repLen = (dh[6] as number | undefined) ?? 0;
+      const compressed = dh[7] !== false;
+      if (typeof n !== 'number' || n < 0 || defLen < 0 || repLen < 0 || repLen + defLen > csize) throw new ParquetFormatError('bad data page v2 header');
+      if (repLen > 0) throw new ParquetUnsupportedError('repetition levels');
+      let nonNull = n;
+      if (spec.maxDef > 0 && defLen > 0) nonNull = dec.levels(page, repLen, repLen + defLen, n);
+      const body = page.subarray(repLen + defLen);
+      const data = compressed ? decompress(spec.codec, body, usize - repLen - defLen, scratch) : body;
+      dec.dataPage(n, nonNull, dh[4] as number, data, 0, data.length);
+      values += n;
+    }
+    // Index pages and unknown page types are skipped.
+  }
+  return dec.finish();
+}
+
+/** A chunk inside a larger read: its bytes are buf[offset, offset + length). */
+export interface ChunkTask {
+  readonly offset: number;
+  readonly length: number;
+  readonly spec: ChunkSpec;
+}
+
+/** Decodes several chunks read together (one coalesced byte range). */
+export function decodeChunks(buf: Uint8Array, tasks: readonly ChunkTask[]): DecodedChunk[] {
+  return tasks.map((t) => {
+    if (t.offset < 0 || t.offset + t.length > buf.length) throw new ParquetFormatError('column chunk outside the bytes read');
+    return decodeChunk(buf.subarray(t.offset, t.offset + t.length), t.spec);
+  });
+}
+
+/** Every buffer a DecodedChunk holds, once each (for a worker's transfer list). */
+export function chunkBuffers(c: DecodedChunk): ArrayBuffer[] {
+  const set = new Set<ArrayBuffer>();
+  for (const a of [c.validity, c.values, c.offsets, c.bytes, c.codes, c.dictOffsets, c.dictBytes]) if (a) set.add(a.buffer as ArrayBuffer);
+  return [...set];
+}

@@ -1,0 +1,135 @@
+// Decodes column chunks on a pool of worker threads (one per core by default), falling back to the calling
+// thread when workers are disabled or cannot start. Chunk bytes are transferred to the worker and the decoded
+// buffers transferred back, so nothing is copied between threads.
+import * as os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { type ChunkTask, type DecodedChunk, decodeChunks } from './chunk-decoder.ts';
+import { ParquetFormatError, ParquetUnsupportedError } from './encodings.ts';
+
+export interface ChunkDecoderPool {
+  /** Worker threads in use; 0 decodes on the calling thread. */
+  readonly threads: number;
+  /** Decodes the chunks `tasks` locates inside `bytes` (whose buffer may be transferred away). */
+  decode(bytes: Uint8Array, tasks: readonly ChunkTask[]): Promise<DecodedChunk[]>;
+}
+
+/** Rebuilds the decoder's error classes from a worker's message, so callers can tell them apart. */
+function rebuildError(e: { name: string; message: string }): Error {
+  if (e.name === 'ParquetUnsupportedError') return new ParquetUnsupportedError(e.message);
+  if (e.name === 'ParquetFormatError') return new ParquetFormatError(e.message);
+  return new ParquetFormatError(`${e.name}: ${e.message}`);
+}
+
+const inThread: ChunkDecoderPool = {
+  threads: 0,
+  async decode(bytes, tasks) {
+    return decodeChunks(bytes, tasks);
+  },
+};
+
+interface Pending {
+  resolve(c: DecodedChunk[]): void;
+  reject(e: Error): void;
+}
+
+type Reply = { ready: true } | { id: number; chunks?: DecodedChunk[]; error?: { name: string; message: string } };
+
+class WorkerSlot {
+  readonly pending = new Map<number, Pending>();
+  /** Resolves true once the worker has loaded the decoder, false if it failed to start. */
+  readonly ready: Promise<boolean>;
+
+  constructor(readonly worker: Worker, onGone: (slot: WorkerSlot) => void) {
+    let settle!: (ok: boolean) => void;
+    this.ready = new Promise((r) => (settle = r));
+    // Referenced while it starts or has work, so a process awaiting a decode does not exit under it.
+    worker.on('message', (msg: Reply) => {
+      if ('ready' in msg) {
+        settle(true);
+        if (this.pending.size === 0) worker.unref();
+        return;
+      }
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (this.pending.size === 0) worker.unref();
+      if (msg.error) p.reject(rebuildError(msg.error));
+      else p.resolve(msg.chunks!);
+    });
+    const gone = (e: Error) => {
+      settle(false);
+      onGone(this);
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    };
+    worker.on('error', (e) => gone(e instanceof Error ? e : new Error(String(e))));
+    worker.on('exit', (code) => gone(new Error(`a Parquet decoder thread exited with code ${code}`)));
+  }
+}
+
+class WorkerPool implements ChunkDecoderPool {
+  private readonly slots: (WorkerSlot | null)[];
+  private nextId = 1;
+  /** Set when a worker could not start: decoding stays on the calling thread from then on. */
+  private unavailable = false;
+
+  constructor(readonly threads: number) {
+    this.slots = new Array<WorkerSlot | null>(threads).fill(null);
+  }
+
+  private slot(i: number): WorkerSlot {
+    const existing = this.slots[i];
+    if (existing) return existing;
+    const slot = new WorkerSlot(new Worker(new URL('./decode-worker.mjs', import.meta.url)), (s) => {
+      if (this.slots[i] === s) this.slots[i] = null;
+    });
+    this.slots[i] = slot;
+    return slot;
+  }
+
+  async decode(bytes: Uint8Array, tasks: readonly ChunkTask[]): Promise<DecodedChunk[]> {
+    if (this.unavailable) return decodeChunks(bytes, tasks);
+    let best = 0;
+    for (let i = 1; i < this.slots.length; i++) {
+      if ((this.slots[i]?.pending.size ?? 0) < (this.slots[best]?.pending.size ?? 0)) best = i;
+    }
+    let slot: WorkerSlot;
+    try {
+      slot = this.slot(best);
+    } catch {
+      this.unavailable = true;
+      return decodeChunks(bytes, tasks);
+    }
+    const id = this.nextId++;
+    // Counted as pending before it is sent, so concurrent callers spread over the workers.
+    const result = new Promise<DecodedChunk[]>((resolve, reject) => slot.pending.set(id, { resolve, reject }));
+    result.catch(() => {}); // a worker that fails to start rejects it, and then nobody awaits it
+    if (!(await slot.ready)) {
+      slot.pending.delete(id);
+      this.unavailable = true;
+      return decodeChunks(bytes, tasks);
+    }
+    // Transfer the bytes when they own their buffer; a view into a larger buffer is copied instead.
+    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
+    slot.worker.ref();
+    slot.worker.postMessage({ id, bytes, tasks }, own ? [bytes.buffer as ArrayBuffer] : []);
+    return result;
+  }
+}
+
+const pools = new Map<number, ChunkDecoderPool>();
+
+/** Default decoder threads: SQUALL_PARQUET_THREADS if set, else one per available core. */
+export function defaultDecoderThreads(): number {
+  const env = process.env.SQUALL_PARQUET_THREADS;
+  if (env !== undefined && env !== '' && Number.isFinite(Number(env))) return Math.max(0, Math.floor(Number(env)));
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+/** The process-wide pool with `threads` workers (0: decode on the calling thread). */
+export function decoderPool(threads = defaultDecoderThreads()): ChunkDecoderPool {
+  if (threads <= 0) return inThread;
+  let pool = pools.get(threads);
+  if (!pool) pools.set(threads, (pool = new WorkerPool(threads)));
+  return pool;
+}
