@@ -73,8 +73,9 @@ export const defaultBatches: readonly Batch[] = Object.freeze([
   // Scan filters are taken once every filter has reached its final place; column pruning runs last because
   // every earlier rule may add or remove uses of columns.
   { name: 'scans', maxIterations: 1, rules: [RULES.push_filters_into_scans, RULES.prune_columns] },
-  // select_join_strategy is not in the default batches: the stage planner chooses broadcast or shuffle from the
-  // same estimates with its own threshold, and an annotation made here would override that choice.
+  // Join strategies are chosen on the final plan, whose pruned columns give the sizes; the physical planner
+  // follows the choice (broadcast the build side, or hash both sides).
+  { name: 'join strategy', maxIterations: 1, rules: [RULES.select_join_strategy] },
 ]);
 
 export interface OptimizeOptions extends Partial<OptimizerContext> {

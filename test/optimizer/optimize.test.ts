@@ -49,6 +49,7 @@ describe('the driver', () => {
         "push down predicates after reordering: push_down_filters, merge_filters, eliminate_filters",
         "push down limits: push_down_limits",
         "scans (once): push_filters_into_scans, prune_columns",
+        "join strategy (once): select_join_strategy",
       ]
     `);
     const u = t.select(col('a'), col('b')).union(t.select(col('a'), col('b')));
@@ -63,7 +64,7 @@ describe('the driver', () => {
   });
 });
 
-describe('select_join_strategy (opt-in)', () => {
+describe('select_join_strategy', () => {
   it('marks joins with a build side under the threshold as broadcast and others as shuffle', () => {
     const session = Session.local();
     const stats = memoryTableStatistics((id) => session.memoryTable(id));

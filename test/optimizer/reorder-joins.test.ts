@@ -108,9 +108,9 @@ describe('reorder_joins (Parquet, sizes from footers)', () => {
     expect(optimized).toMatchInlineSnapshot(`
       "Aggregate groupBy=[p.name] [p.name, count(1) AS cnt, sum(i.qty) AS q]
         Project [n.name, s.name, p.name, i.qty]
-          Join inner on (n.id = s.nation)
-            Join inner on (s.id = p.supplier)
-              Join inner on (p.id = i.part)
+          Join inner on (n.id = s.nation) strategy=broadcast
+            Join inner on (s.id = p.supplier) strategy=broadcast
+              Join inner on (p.id = i.part) strategy=broadcast
                 SubqueryAlias i
                   Filter (qty < 10)
                     Scan parquet:<dir>/items.parquet [id, part, qty] filters=[(qty < 10)]
