@@ -9,6 +9,7 @@ import { type TypeLike, toDataType } from '../types/parse-type.ts';
 import type { LogicalPlan } from '../plan/logical-plan.ts';
 import { planToString } from '../plan/print.ts';
 import { optimize } from '../optimizer/optimize.ts';
+import { memoryTableStatistics } from '../optimizer/statistics.ts';
 import { DISTRIBUTED_PLANNING, LOCAL_PLANNING, type PhysicalPlannerOptions, createPhysicalPlan } from '../physical/planner.ts';
 import { instantiate } from '../physical/instantiate.ts';
 import { physicalPlanText } from '../physical/physical-plan.ts';
@@ -45,10 +46,13 @@ export class Session {
   private nextTable = 0;
   readonly batchSize: number;
   private readonly planning: PhysicalPlannerOptions;
+  /** Sizes for cost-based planning: Parquet footers for files, counted batches for in-memory tables. */
+  private readonly statistics = memoryTableStatistics((id) => this.tables.get(id));
 
   private constructor(options: SessionOptions) {
     this.batchSize = options.batchSize ?? 65536;
-    this.planning = options.planning === 'distributed' ? DISTRIBUTED_PLANNING : LOCAL_PLANNING;
+    const planning = options.planning === 'distributed' ? DISTRIBUTED_PLANNING : LOCAL_PLANNING;
+    this.planning = { ...planning, stats: this.statistics };
   }
 
   /** A session that runs jobs in this process. */
@@ -141,9 +145,13 @@ export class Session {
     return t;
   }
 
+  optimize(plan: LogicalPlan): LogicalPlan {
+    return optimize(plan, { statistics: this.statistics });
+  }
+
   /** The operators that run `plan` in this process. */
   operators(plan: LogicalPlan): PhysicalOperator {
-    return instantiate(createPhysicalPlan(optimize(plan), this.planning), { memoryTable: (id) => this.memoryTable(id) });
+    return instantiate(createPhysicalPlan(this.optimize(plan), this.planning), { memoryTable: (id) => this.memoryTable(id) });
   }
 
   /** Runs a plan and streams its output batches. */
@@ -161,12 +169,12 @@ export class Session {
 
   /** The stages a cluster run of `plan` would have: each with its pipeline, task count and output partitioning. */
   async stageGraph(plan: LogicalPlan, targetBytesPerTask = DISTRIBUTED_PLANNING.targetBytesPerTask): Promise<StageGraph> {
-    const physical = createPhysicalPlan(optimize(plan), { ...DISTRIBUTED_PLANNING, targetBytesPerTask });
+    const physical = createPhysicalPlan(this.optimize(plan), { ...DISTRIBUTED_PLANNING, stats: this.statistics, targetBytesPerTask });
     return planStages(physical, { targetBytesPerTask, fileSizes: await scannedFileSizes(physical) });
   }
 
   explainPhysical(plan: LogicalPlan, extended: boolean): string[] {
-    const optimized = optimize(plan);
+    const optimized = this.optimize(plan);
     const out: string[] = [];
     if (extended) out.push('== Optimized Logical Plan ==', planToString(optimized));
     out.push('== Physical Plan ==', physicalPlanText(createPhysicalPlan(optimized, this.planning)));
