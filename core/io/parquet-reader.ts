@@ -55,8 +55,11 @@ export interface ParquetScanOptions {
   readonly schema?: Schema;
   /** Decoder worker threads; 0 decodes on the calling thread. Default: SQUALL_PARQUET_THREADS or one per core. */
   readonly threads?: number;
-  /** 'parquet-wasm' forces the parquet-wasm path for every file (a baseline for benchmarks and tests). */
-  readonly decoder?: 'squall' | 'parquet-wasm';
+  /**
+   * 'auto' (default): our decoder, with parquet-wasm for what it does not read; 'squall': our decoder only
+   * (UnsupportedError otherwise, for tests); 'parquet-wasm': parquet-wasm only (the benchmark baseline).
+   */
+  readonly decoder?: 'auto' | 'squall' | 'parquet-wasm';
 }
 
 function describe(e: unknown): string {
@@ -439,6 +442,7 @@ export async function* scanParquet(files: readonly string[], options: ParquetSca
     const meta = footer?.meta;
     const planned = meta && planColumns(path, meta, options);
     if (!footer || !meta || !planned) {
+      if (options.decoder === 'squall') throw new UnsupportedError(`file '${path}': a needed column is of a layout the Parquet decoder does not read`);
       yield* scanFileWithParquetWasm(path, options, batchSize);
       continue;
     }
@@ -468,8 +472,11 @@ function planColumns(path: string, meta: FileMeta, options: ParquetScanOptions):
   for (const name of names) {
     const leaf = leaves.get(name);
     const plan = leaf && leafPlan(leaf);
-    // Missing columns fall through to scanSchema's error; unsupported ones to parquet-wasm.
-    if (!leaf) continue;
+    // Missing columns fall through to scanSchema's error; nested and unsupported ones to parquet-wasm.
+    if (!leaf) {
+      if (meta.topLevel.includes(name)) return undefined;
+      continue;
+    }
     if (!plan) return undefined;
     plans.set(name, { leaf, plan });
     fileFields.push(makeField(name, plan.type, leaf.maxDef > 0));
@@ -552,6 +559,7 @@ async function* scanFileWithDecoder(
       const chunks = await inFlight.shift()!;
       fill();
       if (chunks === 'unsupported') {
+        if (options.decoder === 'squall') throw new UnsupportedError(`file '${path}', row group ${g.index}: a page encoding the Parquet decoder does not read`);
         // A page layout or encoding our decoder does not read: this row group goes through parquet-wasm.
         wasm ??= await openParquet(path);
         yield* readRowGroupWithParquetWasm(wasm, path, outSchema, g.index, batchSize);
