@@ -6,8 +6,9 @@
 // per function.
 import type * as arrow from 'apache-arrow';
 import { columnData, concatBatches, sliceBatch } from '../arrow/column.ts';
-import { aggregateResultType } from '../expr/type-of.ts';
-import { type DataType, DataTypes, isNumeric, typeToString } from '../types/data-type.ts';
+import { RANKING_FUNCTIONS as RANKING, type WindowFrame, type WindowFunctionName } from '../expr/expr.ts';
+import { windowResultType } from '../expr/type-of.ts';
+import { isNumeric, typeToString } from '../types/data-type.ts';
 import { ExecutionError, UnsupportedError } from '../types/errors.ts';
 import { type Schema, field, schema as makeSchema } from '../types/schema.ts';
 import { columnFromNumbers, numericValues, outputBatch, rowValidity } from './batch-utils.ts';
@@ -15,10 +16,8 @@ import { type ExecContext, type PhysicalOperator, checkCancelled } from './opera
 import { SortExec } from './sort.ts';
 import { type NormalizedKey, type SortKey, compareNormalized, normalizeKey } from './sort-keys.ts';
 
-export type WindowFunctionName = 'row_number' | 'rank' | 'dense_rank' | 'sum' | 'avg' | 'min' | 'max' | 'count';
-
-/** Which rows of the partition an aggregate sees for the current row. */
-export type WindowFrame = 'rows_to_current' | 'range_to_current' | 'partition';
+export type { WindowFrame, WindowFunctionName };
+export { windowResultType };
 
 export interface WindowFunctionSpec {
   readonly fn: WindowFunctionName;
@@ -27,14 +26,6 @@ export interface WindowFunctionSpec {
   readonly frame: WindowFrame;
   /** Output column name. */
   readonly name: string;
-}
-
-const RANKING = new Set<WindowFunctionName>(['row_number', 'rank', 'dense_rank']);
-
-/** The result type of a window function over an argument of type `arg`. */
-export function windowResultType(fn: WindowFunctionName, arg: DataType | null): DataType {
-  if (RANKING.has(fn)) return DataTypes.int64;
-  return aggregateResultType(fn as 'sum' | 'avg' | 'min' | 'max' | 'count', arg);
 }
 
 export class WindowExec implements PhysicalOperator {
@@ -146,7 +137,8 @@ export class WindowExec implements PhysicalOperator {
     if (f.input !== null) {
       const data = columnData(batch, f.input);
       const t = this.input.schema.fields[f.input]!.type;
-      x = numericValues(data, t, n, new Float64Array(n), f.fn === 'avg');
+      // count(x) needs only validity, so x may be of any type.
+      if (f.fn !== 'count') x = numericValues(data, t, n, new Float64Array(n), f.fn === 'avg');
       valid = rowValidity(data);
     }
     const isValid = (i: number) => valid === null || ((valid[i >> 3]! >> (i & 7)) & 1) === 1;
@@ -156,7 +148,7 @@ export class WindowExec implements PhysicalOperator {
       const first = i === b.partStart[i];
       let acc = first ? NaN : running[i - 1]!;
       let cnt = first ? 0 : counts[i - 1]!;
-      if (x === null || isValid(i)) {
+      if (isValid(i)) {
         const v = x === null ? 0 : x[i]!;
         cnt++;
         if (f.fn === 'sum' || f.fn === 'avg') acc = cnt === 1 ? v : acc + v;

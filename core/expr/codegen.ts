@@ -291,6 +291,9 @@ class Generator {
         return this.emitCall(e, out);
       case 'aggregate':
         throw new AnalysisError(`aggregate ${exprToString(e)} cannot be evaluated row by row; use it in an aggregation (groupBy/agg)`);
+      case 'window':
+        // The planner computes window expressions with WindowExec and never sends one here.
+        throw new AnalysisError(`internal: window expression ${exprToString(e)} reached the expression compiler; it must be planned as a Window node`);
     }
   }
 

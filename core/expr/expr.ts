@@ -37,6 +37,17 @@ export type AggregateFunctionName = (typeof AGGREGATE_FUNCTIONS)[number];
 
 export const BINARY_OPS = ['+', '-', '*', '/', '%', '=', '!=', '<', '<=', '>', '>=', 'and', 'or'] as const;
 
+/** Functions a window expression computes: ranking functions and aggregates over a frame. */
+export const WINDOW_FUNCTIONS = ['row_number', 'rank', 'dense_rank', 'sum', 'avg', 'min', 'max', 'count'] as const;
+export type WindowFunctionName = (typeof WINDOW_FUNCTIONS)[number];
+export const RANKING_FUNCTIONS: ReadonlySet<WindowFunctionName> = new Set(['row_number', 'rank', 'dense_rank']);
+
+/** Which rows of the partition an aggregate sees for the current row: the running rows (ROWS BETWEEN UNBOUNDED
+ * PRECEDING AND CURRENT ROW), the running rows with the current row's peers (RANGE ... CURRENT ROW, the SQL
+ * default with ORDER BY), or the whole partition. The frames WindowExec computes. */
+export const WINDOW_FRAMES = ['rows_to_current', 'range_to_current', 'partition'] as const;
+export type WindowFrame = (typeof WINDOW_FRAMES)[number];
+
 export type Expr =
   /** A column by name. `index`, set only by the physical planner, binds it to a position in the input schema
    * and then wins over name lookup (needed when a join leaves two columns with the same name). `planId`, set by
@@ -56,7 +67,17 @@ export type Expr =
   | { readonly kind: 'like'; readonly input: Expr; readonly pattern: string; readonly negated: boolean; readonly caseInsensitive: boolean }
   | { readonly kind: 'call'; readonly fn: ScalarFunctionName; readonly args: readonly Expr[] }
   | { readonly kind: 'alias'; readonly input: Expr; readonly name: string }
-  | { readonly kind: 'aggregate'; readonly fn: AggregateFunctionName; readonly args: readonly Expr[] };
+  | { readonly kind: 'aggregate'; readonly fn: AggregateFunctionName; readonly args: readonly Expr[] }
+  /** `fn(args) OVER (PARTITION BY partitionBy ORDER BY orderBy frame)`. Allowed only in a select list, from which
+   * ../plan/extract-windows.ts moves it into a Window plan node; ranking functions take no arguments. */
+  | {
+      readonly kind: 'window';
+      readonly fn: WindowFunctionName;
+      readonly args: readonly Expr[];
+      readonly partitionBy: readonly Expr[];
+      readonly orderBy: readonly SortOrder[];
+      readonly frame: WindowFrame;
+    };
 
 export interface CaseBranch {
   readonly when: Expr;
@@ -99,6 +120,21 @@ export const aggregate = (fn: AggregateFunctionName, args: readonly Expr[]): Exp
   Object.freeze({ kind: 'aggregate', fn, args: Object.freeze([...args]) });
 export const sortOrder = (expr: Expr, ascending = true, nullsFirst = ascending): SortOrder =>
   Object.freeze({ expr, ascending, nullsFirst });
+export const windowExpr = (
+  fn: WindowFunctionName,
+  args: readonly Expr[],
+  partitionBy: readonly Expr[],
+  orderBy: readonly SortOrder[],
+  frame: WindowFrame,
+): Expr =>
+  Object.freeze({
+    kind: 'window',
+    fn,
+    args: Object.freeze([...args]),
+    partitionBy: Object.freeze([...partitionBy]),
+    orderBy: Object.freeze(orderBy.map((o) => Object.freeze({ ...o }))),
+    frame,
+  });
 
 /** Direct children, in a fixed order; the basis of every tree walk. */
 export function children(e: Expr): readonly Expr[] {
@@ -128,6 +164,8 @@ export function children(e: Expr): readonly Expr[] {
     case 'call':
     case 'aggregate':
       return e.args;
+    case 'window':
+      return [...e.args, ...e.partitionBy, ...e.orderBy.map((o) => o.expr)];
   }
 }
 
@@ -164,6 +202,12 @@ export function withChildren(e: Expr, c: readonly Expr[]): Expr {
       return call(e.fn, c);
     case 'aggregate':
       return aggregate(e.fn, c);
+    case 'window': {
+      const a = e.args.length;
+      const p = e.partitionBy.length;
+      const orderBy = e.orderBy.map((o, i) => sortOrder(c[a + p + i]!, o.ascending, o.nullsFirst));
+      return windowExpr(e.fn, c.slice(0, a), c.slice(a, a + p), orderBy, e.frame);
+    }
   }
 }
 
@@ -188,6 +232,15 @@ export function containsAggregate(e: Expr): boolean {
   let found = false;
   visit(e, (n) => {
     if (n.kind === 'aggregate') found = true;
+    return !found;
+  });
+  return found;
+}
+
+export function containsWindow(e: Expr): boolean {
+  let found = false;
+  visit(e, (n) => {
+    if (n.kind === 'window') found = true;
     return !found;
   });
   return found;
@@ -256,5 +309,26 @@ export function exprToString(e: Expr): string {
       if (e.fn === 'count' && e.args.length === 0) return 'count(1)';
       if (e.fn === 'count_distinct') return `count(DISTINCT ${e.args.map(exprToString).join(', ')})`;
       return `${e.fn}(${e.args.map(exprToString).join(', ')})`;
+    case 'window':
+      return `${e.fn === 'count' && e.args.length === 0 ? 'count(1)' : `${e.fn}(${e.args.map(exprToString).join(', ')})`} OVER (${windowSpecToString(e)})`;
   }
+}
+
+export const FRAME_TEXT: Readonly<Record<WindowFrame, string>> = {
+  rows_to_current: 'ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW',
+  range_to_current: 'RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW',
+  partition: 'ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING',
+};
+
+export function sortOrderToString(o: SortOrder): string {
+  return `${exprToString(o.expr)} ${o.ascending ? 'ASC' : 'DESC'} NULLS ${o.nullsFirst ? 'FIRST' : 'LAST'}`;
+}
+
+/** `PARTITION BY k ORDER BY v ASC NULLS LAST ROWS BETWEEN ...`, as Spark prints a window specification. */
+export function windowSpecToString(e: Expr & { kind: 'window' }, withFrame = true): string {
+  const parts: string[] = [];
+  if (e.partitionBy.length) parts.push(`PARTITION BY ${e.partitionBy.map(exprToString).join(', ')}`);
+  if (e.orderBy.length) parts.push(`ORDER BY ${e.orderBy.map(sortOrderToString).join(', ')}`);
+  if (withFrame) parts.push(FRAME_TEXT[e.frame]);
+  return parts.join(' ');
 }

@@ -4,7 +4,18 @@ import { type DataType, DataTypes, isIntegral, isNumeric, typeEquals, typeToStri
 import { AnalysisError } from '../types/errors.ts';
 import { parseDate, parseTimestamp } from './dates.ts';
 import { type Field, type Schema, field, resolveField } from '../types/schema.ts';
-import { type AggregateFunctionName, type ArithmeticOp, type Expr, type ScalarFunctionName, exprToString, outputName } from './expr.ts';
+import {
+  type AggregateFunctionName,
+  type ArithmeticOp,
+  type Expr,
+  RANKING_FUNCTIONS,
+  type ScalarFunctionName,
+  type WindowFunctionName,
+  containsAggregate,
+  containsWindow,
+  exprToString,
+  outputName,
+} from './expr.ts';
 
 const MAX_PRECISION = 18;
 
@@ -124,6 +135,47 @@ export function aggregateResultType(fn: AggregateFunctionName, arg: DataType | n
     case 'last':
       return arg ?? DataTypes.null;
   }
+}
+
+/** The result type of a window function over an argument of type `arg` (null: no argument). WindowExec builds
+ * its output columns with exactly these types. */
+export function windowResultType(fn: WindowFunctionName, arg: DataType | null): DataType {
+  if (RANKING_FUNCTIONS.has(fn)) return DataTypes.int64;
+  return aggregateResultType(fn as 'sum' | 'avg' | 'min' | 'max' | 'count', arg);
+}
+
+/** Checks a window expression's arguments and keys; its result type. */
+function windowType(e: Expr & { kind: 'window' }, input: Schema): DataType {
+  for (const c of [...e.args, ...e.partitionBy, ...e.orderBy.map((o) => o.expr)]) {
+    if (containsWindow(c)) fail(e, 'window functions cannot be nested');
+    if (containsAggregate(c)) fail(e, 'an aggregate function inside a window expression must be computed by groupBy/agg first');
+  }
+  for (const k of e.partitionBy) {
+    const t = typeOf(k, input);
+    if (t.kind === 'vector') fail(e, `cannot partition by a vector: ${exprToString(k)}`);
+  }
+  for (const o of e.orderBy) {
+    const t = typeOf(o.expr, input);
+    if (t.kind === 'vector') fail(e, `cannot order by a vector: ${exprToString(o.expr)}`);
+  }
+  const argTypes = e.args.map((a) => typeOf(a, input));
+  if (RANKING_FUNCTIONS.has(e.fn)) {
+    if (e.args.length) fail(e, `${e.fn}() takes no arguments, got ${e.args.length}`);
+    return windowResultType(e.fn, null);
+  }
+  if (e.fn === 'count') {
+    if (e.args.length > 1) fail(e, `count() takes at most one argument, got ${e.args.length}`);
+    return windowResultType(e.fn, argTypes[0] ?? null);
+  }
+  if (e.args.length !== 1) fail(e, `${e.fn}() takes one argument, got ${e.args.length}`);
+  const t = argTypes[0]!;
+  if (t.kind === 'null') fail(e, `${e.fn}() over an untyped NULL; cast the argument to a type`);
+  if ((e.fn === 'sum' || e.fn === 'avg') && !isNumeric(t)) fail(e, `${e.fn}() expects a numeric argument, got ${ts(t)}`);
+  if ((e.fn === 'min' || e.fn === 'max') && !isNumeric(t) && !isTemporal(t)) {
+    // WindowExec keeps running min/max as numbers.
+    fail(e, `window ${e.fn}() supports numeric, date32 and timestamp arguments (the window operator keeps running values as numbers), got ${ts(t)}; for strings, compute ${e.fn}() in a grouped aggregate and join it back`);
+  }
+  return windowResultType(e.fn, t);
 }
 
 function fail(e: Expr, message: string): never {
@@ -389,6 +441,8 @@ export function typeOf(e: Expr, input: Schema): DataType {
       if ((e.fn === 'min' || e.fn === 'max') && arg?.kind === 'vector') fail(e, `${e.fn}() cannot order ${ts(arg)} values`);
       return aggregateResultType(e.fn, arg);
     }
+    case 'window':
+      return windowType(e, input);
   }
 }
 
@@ -427,6 +481,8 @@ export function nullableOf(e: Expr, input: Schema): boolean {
       return e.args.some(n);
     case 'aggregate':
       return e.fn !== 'count' && e.fn !== 'count_distinct';
+    case 'window':
+      return !RANKING_FUNCTIONS.has(e.fn) && e.fn !== 'count';
   }
 }
 

@@ -119,6 +119,9 @@ export function columnOrigin(plan: LogicalPlan, i: number): { scan: ScanNode; na
     }
     case 'union':
       return null;
+    case 'window':
+      // The input's columns pass through; the function columns come from no source.
+      return i < planSchema(plan.input).fields.length ? columnOrigin(plan.input, i) : null;
   }
 }
 
@@ -241,6 +244,7 @@ export class Estimator {
       case 'alias':
       case 'repartition':
       case 'distinct':
+      case 'window':
         return this.rows(plan.input);
       case 'limit': {
         const n = this.rows(plan.input);

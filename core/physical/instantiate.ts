@@ -16,6 +16,7 @@ import { HashJoinExec } from '../exec/hash-join.ts';
 import { SortExec } from '../exec/sort.ts';
 import { LimitExec } from '../exec/limit.ts';
 import { UnionExec } from '../exec/union.ts';
+import { WindowExec } from '../exec/window.ts';
 import { type PhysicalPlan, physicalSchema } from './physical-plan.ts';
 
 export interface InstantiateContext {
@@ -65,6 +66,8 @@ function build(p: PhysicalPlan, ctx: InstantiateContext): PhysicalOperator {
       return new LimitExec(child(p.input), p.limit, p.offset);
     case 'union':
       return new UnionExec(p.inputs.map(child));
+    case 'window':
+      return new WindowExec(child(p.input), [...p.partitionKeys], [...p.orderKeys], [...p.functions]);
     case 'exchange':
       return child(p.input);
   }

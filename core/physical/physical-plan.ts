@@ -7,6 +7,9 @@ import type { AggregateFunctionName } from '../expr/expr.ts';
 import { typeToString } from '../types/data-type.ts';
 import { aggregateResultType, toField } from '../expr/type-of.ts';
 import { partialStateFields } from '../exec/aggregate/accumulators.ts';
+import type { WindowFunctionSpec } from '../exec/window.ts';
+import { RANKING_FUNCTIONS } from '../expr/expr.ts';
+import { windowResultType } from '../expr/type-of.ts';
 import { type Field, type Schema, field, resolveField, schema as makeSchema } from '../types/schema.ts';
 import type { JoinType, ScanSource } from '../plan/logical-plan.ts';
 import { exprToString } from '../expr/expr.ts';
@@ -71,6 +74,15 @@ export type PhysicalPlan =
       readonly buildSide: 'left' | 'right';
     }
   | { readonly kind: 'sort'; readonly input: PhysicalPlan; readonly keys: readonly PhysicalSortKey[]; readonly limit: number | null }
+  /** Window functions over one specification (WindowExec): partition and order keys and function arguments are
+   * input columns. Output: the input's columns, then one column per function. */
+  | {
+      readonly kind: 'window';
+      readonly input: PhysicalPlan;
+      readonly partitionKeys: readonly number[];
+      readonly orderKeys: readonly PhysicalSortKey[];
+      readonly functions: readonly WindowFunctionSpec[];
+    }
   | { readonly kind: 'limit'; readonly input: PhysicalPlan; readonly limit: number | null; readonly offset: number }
   | { readonly kind: 'union'; readonly inputs: readonly PhysicalPlan[] }
   | { readonly kind: 'exchange'; readonly input: PhysicalPlan; readonly partitioning: Partitioning }
@@ -91,6 +103,7 @@ export function physicalInputs(p: PhysicalPlan): readonly PhysicalPlan[] {
     case 'sort':
     case 'limit':
     case 'exchange':
+    case 'window':
       return [p.input];
     case 'hash_join':
       return [p.left, p.right];
@@ -111,6 +124,7 @@ export function withPhysicalInputs(p: PhysicalPlan, inputs: readonly PhysicalPla
     case 'sort':
     case 'limit':
     case 'exchange':
+    case 'window':
       return Object.freeze({ ...p, input: inputs[0]! });
     case 'hash_join':
       return Object.freeze({ ...p, left: inputs[0]!, right: inputs[1]! });
@@ -171,6 +185,14 @@ function computeSchema(p: PhysicalPlan): Schema {
       const ln = p.joinType === 'right' || p.joinType === 'full';
       const rn = p.joinType === 'left' || p.joinType === 'full';
       return makeSchema([...l.map((f) => (ln ? nullable(f) : f)), ...r.map((f) => (rn ? nullable(f) : f))]);
+    }
+    case 'window': {
+      const input = physicalSchema(p.input).fields;
+      const fns = p.functions.map((f) => {
+        const arg = f.input === null ? null : input[f.input]!.type;
+        return field(f.name, windowResultType(f.fn, arg), !RANKING_FUNCTIONS.has(f.fn) && f.fn !== 'count');
+      });
+      return makeSchema([...input, ...fns]);
     }
     case 'union': {
       const schemas = p.inputs.map(physicalSchema);
@@ -237,6 +259,11 @@ function describe(p: PhysicalPlan): string {
         .join(', ')}]`;
     case 'limit':
       return `Limit ${p.limit === null ? 'ALL' : p.limit}${p.offset ? ` offset=${p.offset}` : ''}`;
+    case 'window': {
+      const order = p.orderKeys.map((k) => `#${k.index} ${k.ascending ? 'asc' : 'desc'} nulls ${k.nullsFirst ? 'first' : 'last'}`);
+      const fns = p.functions.map((f) => `${f.fn}(${f.input === null ? '' : `#${f.input}`}) ${f.frame} AS ${f.name}`);
+      return `Window partition=[${p.partitionKeys.map((k) => `#${k}`).join(', ')}] order=[${order.join(', ')}] [${fns.join(', ')}]`;
+    }
     case 'union':
       return 'Union';
     case 'exchange':

@@ -2,7 +2,8 @@
 // to input positions, computed keys become projected columns (so aggregate, join and sort nodes only see plain
 // columns), and join conditions split into equi-keys and a residual. In distributed mode the planner also places
 // exchanges: aggregates split into partial and final steps around a hash exchange, joins broadcast a small build
-// side or hash-partition both sides, sorts range-partition, limits and top-k finish on one partition.
+// side or hash-partition both sides, sorts range-partition, limits and top-k finish on one partition, windows
+// hash-partition on their partition keys (one partition without).
 import {
   type Expr,
   alias,
@@ -23,6 +24,7 @@ import { AnalysisError, UnsupportedError } from '../types/errors.ts';
 import { exprKey, planSchema, stripAlias } from '../plan/analyzer.ts';
 import type { LogicalPlan } from '../plan/logical-plan.ts';
 import { partialStateWidth } from '../exec/hash-aggregate.ts';
+import type { WindowFunctionSpec } from '../exec/window.ts';
 import {
   type PhysicalAggregate,
   type PhysicalPlan,
@@ -94,6 +96,37 @@ function shiftColumns(e: Expr, by: number): Expr {
   return transformUp(e, (n) => (n.kind === 'column' ? boundColumn(n.index! + by, n.name) : n));
 }
 
+/**
+ * Whether `p`'s output already puts all rows with equal values of columns `keys` in one task: an exchange below
+ * (seen through windows, filters and column-preserving projections) hashed on a subset of those keys, or
+ * gathering everything in one task. Stacked windows over the same partitioning then need no second shuffle.
+ */
+function coPartitioned(p: PhysicalPlan, keys: readonly number[]): boolean {
+  switch (p.kind) {
+    case 'exchange': {
+      const part = p.partitioning;
+      if (part.kind === 'single') return true;
+      return part.kind === 'hash' && part.keys.length > 0 && part.keys.every((k) => keys.includes(k));
+    }
+    case 'window':
+    case 'filter':
+      // Input columns keep their positions.
+      return coPartitioned(p.input, keys);
+    case 'project': {
+      const below: number[] = [];
+      for (const k of keys) {
+        const e = p.exprs[k];
+        const c = e?.kind === 'alias' ? e.input : e;
+        if (c?.kind !== 'column' || c.index === undefined) return false;
+        below.push(c.index);
+      }
+      return coPartitioned(p.input, below);
+    }
+    default:
+      return false;
+  }
+}
+
 function project(input: PhysicalPlan, exprs: readonly Expr[]): PhysicalPlan {
   return freeze({ kind: 'project', input, exprs: freeze([...exprs]) });
 }
@@ -150,6 +183,8 @@ class Planner {
       }
       case 'aggregate':
         return this.aggregate(p);
+      case 'window':
+        return this.window(p);
       case 'join':
         return this.join(p);
       case 'sort':
@@ -272,6 +307,47 @@ class Planner {
       return next.some((k, i) => k !== kids[i]) ? withKids(e, next) : e;
     };
     return project(agg, p.aggregates.map((a) => named(rewrite(a), outputName(a))));
+  }
+
+  /**
+   * Window functions: computed partition keys, order keys and arguments become columns appended to the input
+   * (as aggregates pre-project theirs); across tasks a hash exchange on the partition keys brings each
+   * partition to one task (everything to one task without PARTITION BY). A projection drops the helper columns.
+   */
+  private window(p: Extract<LogicalPlan, { kind: 'window' }>): PhysicalPlan {
+    const inSchema = planSchema(p.input);
+    const width = inSchema.fields.length;
+    const extra: Expr[] = [];
+    const columnFor = (e: Expr, name: string): number => {
+      const b = bindExpr(e, inSchema);
+      if (b.kind === 'column') return b.index!;
+      extra.push(alias(b, name));
+      return width + extra.length - 1;
+    };
+    const windows = p.functions.map((f) => {
+      if (f.kind !== 'alias' || f.input.kind !== 'window') throw new AnalysisError(`internal: Window node function ${outputName(f)} is not a named window expression`);
+      return { name: f.name, w: f.input };
+    });
+    const spec = windows[0]!.w;
+    const partitionKeys = spec.partitionBy.map((k, i) => columnFor(k, `__wp${i}`));
+    const orderKeys: PhysicalSortKey[] = spec.orderBy.map((o, i) => ({ index: columnFor(o.expr, `__wo${i}`), ascending: o.ascending, nullsFirst: o.nullsFirst }));
+    const functions: WindowFunctionSpec[] = windows.map(({ name, w }, k) => {
+      if (w.args.length > 1) throw new UnsupportedError(`window ${w.fn}() takes at most one argument, got ${w.args.length}`);
+      return { fn: w.fn, input: w.args.length ? columnFor(w.args[0]!, `__wa${k}`) : null, frame: w.frame, name };
+    });
+    let input = this.plan(p.input);
+    if (extra.length) input = project(input, [...columnsOf(inSchema), ...extra]);
+    if (this.o.distributed && !coPartitioned(input, partitionKeys)) {
+      const partitioning =
+        partitionKeys.length === 0
+          ? ({ kind: 'single' } as const)
+          : ({ kind: 'hash', keys: partitionKeys, partitions: this.partitionsFor(this.sizes.bytes(p.input)) } as const);
+      input = freeze({ kind: 'exchange', input, partitioning });
+    }
+    const node: PhysicalPlan = freeze({ kind: 'window', input, partitionKeys, orderKeys, functions });
+    if (!extra.length) return node;
+    const wide = width + extra.length;
+    return project(node, [...columnsOf(inSchema), ...functions.map((f, k) => boundColumn(wide + k, f.name))]);
   }
 
   private sort(p: Extract<LogicalPlan, { kind: 'sort' }>, limit: number | null): PhysicalPlan {

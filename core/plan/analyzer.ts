@@ -3,7 +3,7 @@
 import { AnalysisError } from '../types/errors.ts';
 import { type Field, type Schema, field, qualifiedName, resolveField, schema } from '../types/schema.ts';
 import { typeEquals, typeToString } from '../types/data-type.ts';
-import { type Expr, containsAggregate, exprToString, visit } from '../expr/expr.ts';
+import { type Expr, containsAggregate, containsWindow, exprToString, visit } from '../expr/expr.ts';
 import { commonType, toField, typeOf } from '../expr/type-of.ts';
 import type { LogicalPlan } from './logical-plan.ts';
 
@@ -32,6 +32,43 @@ function rejectAggregates(exprs: readonly Expr[], where: string): void {
   }
 }
 
+/** Window functions live only in a select list (see ./extract-windows.ts), never in these clauses. */
+function rejectWindows(exprs: readonly Expr[], where: string): void {
+  for (const e of exprs) {
+    if (containsWindow(e)) {
+      throw new AnalysisError(
+        `window function in ${where} is not allowed: ${exprToString(e)}. Compute it as a column with select() or withColumn() first, then use that column`,
+      );
+    }
+  }
+}
+
+/** The window specification a window node's functions share, for comparing them. */
+function windowSpecKey(e: Expr & { kind: 'window' }, input: Schema): string {
+  return JSON.stringify([e.partitionBy.map((k) => exprKey(k, input)), e.orderBy.map((o) => [exprKey(o.expr, input), o.ascending, o.nullsFirst])]);
+}
+
+function windowSchema(plan: Extract<LogicalPlan, { kind: 'window' }>): Schema {
+  const input = planSchema(plan.input);
+  if (plan.functions.length === 0) throw new AnalysisError('a Window node needs at least one window function');
+  let spec: string | null = null;
+  const names = new Set(input.fields.map((f) => f.name.toLowerCase()));
+  for (const f of plan.functions) {
+    if (f.kind !== 'alias' || f.input.kind !== 'window') {
+      throw new AnalysisError(`a Window node computes named window functions (alias over fn(...) OVER (...)), got ${exprToString(f)}`);
+    }
+    typeOf(f.input, input);
+    const key = windowSpecKey(f.input, input);
+    if (spec !== null && key !== spec) {
+      throw new AnalysisError(`the functions of one Window node must share PARTITION BY and ORDER BY: ${exprToString(f)}`);
+    }
+    spec = key;
+    if (names.has(f.name.toLowerCase())) throw new AnalysisError(`Window output '${f.name}' collides with another column of that name`);
+    names.add(f.name.toLowerCase());
+  }
+  return schema([...input.fields, ...plan.functions.map((e) => toField(e, input))]);
+}
+
 function computeSchema(plan: LogicalPlan): Schema {
   switch (plan.kind) {
     case 'scan': {
@@ -42,11 +79,14 @@ function computeSchema(plan: LogicalPlan): Schema {
     case 'project': {
       const input = planSchema(plan.input);
       rejectAggregates(plan.exprs, 'select');
+      // The SDK and SQL front end move window functions out of a projection into Window nodes.
+      rejectWindows(plan.exprs, 'a Project node (window functions are planned as Window nodes, see extract-windows.ts)');
       return schema(plan.exprs.map((e) => toField(e, input)));
     }
     case 'filter': {
       const input = planSchema(plan.input);
       rejectAggregates([plan.condition], 'filter/where (use HAVING-style filtering after agg)');
+      rejectWindows([plan.condition], 'filter/where');
       const t = typeOf(plan.condition, input);
       if (t.kind !== 'bool' && t.kind !== 'null') {
         throw new AnalysisError(`filter condition must be boolean, got ${typeToString(t)}: ${exprToString(plan.condition)}`);
@@ -56,6 +96,8 @@ function computeSchema(plan: LogicalPlan): Schema {
     case 'aggregate': {
       const input = planSchema(plan.input);
       rejectAggregates(plan.groupBy, 'groupBy');
+      rejectWindows(plan.groupBy, 'groupBy');
+      rejectWindows(plan.aggregates, 'agg/aggregate outputs');
       for (const g of plan.groupBy) {
         const t = typeOf(g, input);
         if (t.kind === 'vector') throw new AnalysisError(`cannot group by a vector column: ${exprToString(g)}`);
@@ -71,6 +113,7 @@ function computeSchema(plan: LogicalPlan): Schema {
     case 'sort': {
       const input = planSchema(plan.input);
       rejectAggregates(plan.orders.map((o) => o.expr), 'orderBy');
+      rejectWindows(plan.orders.map((o) => o.expr), 'orderBy');
       for (const o of plan.orders) {
         const t = typeOf(o.expr, input);
         if (t.kind === 'vector') throw new AnalysisError(`cannot sort by a vector column: ${exprToString(o.expr)}`);
@@ -86,8 +129,12 @@ function computeSchema(plan: LogicalPlan): Schema {
       }
       return planSchema(plan.input);
     case 'distinct':
-    case 'repartition':
       return planSchema(plan.input);
+    case 'repartition':
+      rejectWindows(plan.keys, 'repartition keys');
+      return planSchema(plan.input);
+    case 'window':
+      return windowSchema(plan);
     case 'alias':
       return schema(requalify(planSchema(plan.input).fields, plan.alias));
     case 'union':
@@ -139,6 +186,7 @@ export function joinSchema(plan: Extract<LogicalPlan, { kind: 'join' }>, left: S
   const combined = schema([...left.fields, ...right.fields]);
   if (plan.on) {
     rejectAggregates([plan.on], 'join condition');
+    rejectWindows([plan.on], 'a join condition');
     const t = typeOf(plan.on, combined);
     if (t.kind !== 'bool') throw new AnalysisError(`join condition must be boolean, got ${typeToString(t)}: ${exprToString(plan.on)}`);
   }

@@ -84,7 +84,13 @@ export type LogicalPlan =
   | { readonly kind: 'union'; readonly inputs: readonly LogicalPlan[]; readonly byName: boolean }
   /** Subquery alias: requalifies the input's columns. */
   | { readonly kind: 'alias'; readonly input: LogicalPlan; readonly alias: string }
-  | { readonly kind: 'repartition'; readonly input: LogicalPlan; readonly numPartitions: number; readonly keys: readonly Expr[] };
+  | { readonly kind: 'repartition'; readonly input: LogicalPlan; readonly numPartitions: number; readonly keys: readonly Expr[] }
+  /**
+   * Window functions over one window specification: `functions` are `alias(window expression, name)` sharing
+   * the same PARTITION BY and ORDER BY (frames may differ). Output: the input's columns, then one column per
+   * function. Built by ./extract-windows.ts from a select list; several specifications stack several nodes.
+   */
+  | { readonly kind: 'window'; readonly input: LogicalPlan; readonly functions: readonly Expr[] };
 
 export type PlanKind = LogicalPlan['kind'];
 
@@ -106,6 +112,7 @@ export function planInputs(p: LogicalPlan): readonly LogicalPlan[] {
     case 'distinct':
     case 'alias':
     case 'repartition':
+    case 'window':
       return [p.input];
     case 'join':
       return [p.left, p.right];
@@ -126,6 +133,7 @@ export function withInputs(p: LogicalPlan, inputs: readonly LogicalPlan[]): Logi
     case 'distinct':
     case 'alias':
     case 'repartition':
+    case 'window':
       return Object.freeze({ ...p, input: inputs[0]! });
     case 'join':
       return Object.freeze({ ...p, left: inputs[0]!, right: inputs[1]! });

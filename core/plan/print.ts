@@ -1,5 +1,5 @@
 // Logical plans as indented text: what explain() prints and what optimizer rule tests compare.
-import { exprToString } from '../expr/expr.ts';
+import { type Expr, FRAME_TEXT, exprToString, sortOrderToString } from '../expr/expr.ts';
 import { type LogicalPlan, planInputs } from './logical-plan.ts';
 
 function describe(p: LogicalPlan): string {
@@ -33,9 +33,29 @@ function describe(p: LogicalPlan): string {
       return `Union${p.byName ? ' byName' : ''}`;
     case 'alias':
       return `SubqueryAlias ${p.alias}`;
+    case 'window':
+      return describeWindow(p.functions);
     case 'repartition':
       return `Repartition ${p.numPartitions}${p.keys.length ? ` by [${p.keys.map(exprToString).join(', ')}]` : ''}`;
   }
+}
+
+/** `Window partitionBy=[k] orderBy=[v ASC NULLS LAST] [rank() AS r, sum(x) ROWS BETWEEN ... AS s]`: the shared
+ * specification once, each function with its frame (ranking functions have none that matters). */
+function describeWindow(functions: readonly Expr[]): string {
+  const first = functions[0];
+  const spec = first?.kind === 'alias' && first.input.kind === 'window' ? first.input : null;
+  const head = spec
+    ? `Window partitionBy=[${spec.partitionBy.map(exprToString).join(', ')}] orderBy=[${spec.orderBy.map(sortOrderToString).join(', ')}]`
+    : 'Window';
+  const fns = functions.map((f) => {
+    const w = f.kind === 'alias' ? f.input : f;
+    if (w.kind !== 'window') return exprToString(f);
+    const call = w.fn === 'count' && w.args.length === 0 ? 'count(1)' : `${w.fn}(${w.args.map(exprToString).join(', ')})`;
+    const frame = w.fn === 'row_number' || w.fn === 'rank' || w.fn === 'dense_rank' ? '' : ` ${FRAME_TEXT[w.frame]}`;
+    return `${call}${frame}${f.kind === 'alias' ? ` AS ${f.name}` : ''}`;
+  });
+  return `${head} [${fns.join(', ')}]`;
 }
 
 export function planToString(p: LogicalPlan, indent = 0): string {

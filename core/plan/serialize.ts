@@ -2,7 +2,7 @@
 // validated with zod, so a malformed plan is rejected at the boundary with the path of the bad field instead
 // of failing somewhere inside the engine.
 import { z } from 'zod';
-import { AGGREGATE_FUNCTIONS, BINARY_OPS, type Expr, SCALAR_FUNCTIONS } from '../expr/expr.ts';
+import { AGGREGATE_FUNCTIONS, BINARY_OPS, type Expr, SCALAR_FUNCTIONS, WINDOW_FRAMES, WINDOW_FUNCTIONS } from '../expr/expr.ts';
 import type { DataType } from '../types/data-type.ts';
 import { AnalysisError } from '../types/errors.ts';
 import type { Schema } from '../types/schema.ts';
@@ -50,10 +50,18 @@ const expr: z.ZodType<Expr> = z.lazy(() =>
     z.object({ kind: z.literal('call'), fn: z.enum(SCALAR_FUNCTIONS), args: z.array(expr) }),
     z.object({ kind: z.literal('alias'), input: expr, name: z.string() }),
     z.object({ kind: z.literal('aggregate'), fn: z.enum(AGGREGATE_FUNCTIONS), args: z.array(expr) }),
+    z.object({
+      kind: z.literal('window'),
+      fn: z.enum(WINDOW_FUNCTIONS),
+      args: z.array(expr),
+      partitionBy: z.array(expr),
+      orderBy: z.array(sortOrder),
+      frame: z.enum(WINDOW_FRAMES),
+    }),
   ]),
 );
 
-const sortOrder = z.object({ expr, ascending: z.boolean(), nullsFirst: z.boolean() });
+const sortOrder = z.object({ get expr() { return expr; }, ascending: z.boolean(), nullsFirst: z.boolean() });
 const strings = z.array(z.string());
 const stat = z.union([z.number(), z.string(), z.boolean()]);
 
@@ -109,6 +117,7 @@ const planShapes: Record<PlanKind, z.ZodType> = {
   distinct: z.object({ kind: z.literal('distinct'), get input() { return plan; } }),
   union: z.object({ kind: z.literal('union'), get inputs() { return z.array(plan).min(1); }, byName: z.boolean() }),
   alias: z.object({ kind: z.literal('alias'), get input() { return plan; }, alias: z.string() }),
+  window: z.object({ kind: z.literal('window'), get input() { return plan; }, functions: z.array(expr).min(1) }),
   repartition: z.object({
     kind: z.literal('repartition'),
     get input() { return plan; },

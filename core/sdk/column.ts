@@ -1,9 +1,10 @@
 // The user-facing Column: an immutable wrapper around an expression node with Spark's method names.
 import * as E from '../expr/expr.ts';
-import type { Expr, SortOrder } from '../expr/expr.ts';
+import type { Expr, SortOrder, WindowFunctionName } from '../expr/expr.ts';
 import { type DataType, DataTypes } from '../types/data-type.ts';
 import { AnalysisError } from '../types/errors.ts';
 import { type TypeLike, toDataType } from '../types/parse-type.ts';
+import type { WindowSpec } from './window.ts';
 
 /** Anything a Column method accepts as an operand: a Column, or a plain value taken as a literal. */
 export type ColumnOrValue = Column | LiteralInput;
@@ -57,15 +58,38 @@ export function columnExpr(c: ColumnLike): Expr {
   return E.column(c);
 }
 
+/** Aggregates that can also run over a window with `.over(window)`. */
+const WINDOW_AGGREGATES: ReadonlySet<string> = new Set(['sum', 'avg', 'min', 'max', 'count']);
+
 export class Column {
   /** The sort direction, when this column was made with asc()/desc(). */
   readonly order: SortOrder | null;
+  readonly #expr: Expr;
 
-  constructor(
-    readonly expr: Expr,
-    order: SortOrder | null = null,
-  ) {
+  constructor(expr: Expr, order: SortOrder | null = null) {
+    this.#expr = expr;
     this.order = order;
+  }
+
+  /** The expression node this column stands for. */
+  get expr(): Expr {
+    return this.#expr;
+  }
+
+  /** The function `over()` computes over a window: this column's aggregate (ranking columns override it). */
+  protected windowFunction(): { fn: WindowFunctionName; args: readonly Expr[] } {
+    const e = this.expr;
+    if (e.kind === 'aggregate' && WINDOW_AGGREGATES.has(e.fn)) return { fn: e.fn as WindowFunctionName, args: e.args };
+    const hint = e.kind === 'alias' ? '; call alias() after over()' : '';
+    throw new AnalysisError(
+      `over() applies to sum, avg, min, max, count and the ranking functions rowNumber(), rank(), denseRank(), not to ${E.exprToString(e)}${hint}`,
+    );
+  }
+
+  /** This aggregate or ranking function computed over a window: `F.sum('x').over(Window.partitionBy('k'))`. */
+  over(window: WindowSpec): Column {
+    const { fn, args } = this.windowFunction();
+    return new Column(window.windowExpr(fn, args));
   }
 
   private bin(op: E.BinaryOp, other: ColumnOrValue): Column {
@@ -144,6 +168,28 @@ export class CaseColumn extends Column {
   otherwise(value: ColumnOrValue): CaseColumn {
     if (this.elseExpr) throw new AnalysisError('otherwise() can be used only once');
     return new CaseColumn(this.branches, toExpr(value));
+  }
+}
+
+/**
+ * A ranking function (row_number, rank, dense_rank), which means something only over a window: `over()` gives
+ * its Column; using it any other way fails with a hint, as in Spark.
+ */
+export class RankingColumn extends Column {
+  constructor(private readonly fn: 'row_number' | 'rank' | 'dense_rank') {
+    super(E.windowExpr(fn, [], [], [], 'rows_to_current'));
+  }
+
+  override get expr(): Expr {
+    throw new AnalysisError(`${this.fn}() needs a window: ${this.fn}().over(Window.partitionBy(...).orderBy(...))`);
+  }
+
+  protected override windowFunction(): { fn: WindowFunctionName; args: readonly Expr[] } {
+    return { fn: this.fn, args: [] };
+  }
+
+  override toString(): string {
+    return `${this.fn}()`;
   }
 }
 

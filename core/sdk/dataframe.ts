@@ -8,6 +8,7 @@ import { type Schema, resolveField, schemaToString } from '../types/schema.ts';
 import { planSchema } from '../plan/analyzer.ts';
 import type { JoinType, LogicalPlan } from '../plan/logical-plan.ts';
 import { planToString } from '../plan/print.ts';
+import { extractWindows } from '../plan/extract-windows.ts';
 import { stageGraphText } from '../physical/stages.ts';
 import { Column, type ColumnLike, columnExpr } from './column.ts';
 import { type Row, batchesToRows, batchesToTable, formatTable } from './rows.ts';
@@ -101,7 +102,8 @@ export class DataFrame {
       // select(sum(x)) is a global aggregate, as in Spark.
       return this.with(freeze({ kind: 'aggregate', input: this.plan, groupBy: [], aggregates: exprs }));
     }
-    return this.with(freeze({ kind: 'project', input: this.plan, exprs }));
+    // Window functions are computed by Window nodes below the projection.
+    return this.with(extractWindows(this.plan, exprs));
   }
 
   filter(condition: Column): DataFrame {

@@ -3,7 +3,17 @@ import * as E from '../expr/expr.ts';
 import type { AggregateFunctionName, Expr, ScalarFunctionName } from '../expr/expr.ts';
 import { DataTypes } from '../types/data-type.ts';
 import { AnalysisError } from '../types/errors.ts';
-import { CaseColumn, Column, type ColumnLike, type ColumnOrValue, type LiteralInput, columnExpr, literalExpr, toExpr } from './column.ts';
+import {
+  CaseColumn,
+  Column,
+  type ColumnLike,
+  type ColumnOrValue,
+  type LiteralInput,
+  RankingColumn,
+  columnExpr,
+  literalExpr,
+  toExpr,
+} from './column.ts';
 
 /** A column by name; `t.x` means column x of the DataFrame aliased t. */
 export function col(name: string): Column {
@@ -35,6 +45,14 @@ export const stddev = (c: ColumnLike) => agg('stddev', arg(c));
 export const variance = (c: ColumnLike) => agg('variance', arg(c));
 export const first = (c: ColumnLike) => agg('first', arg(c));
 export const last = (c: ColumnLike) => agg('last', arg(c));
+
+// ---- ranking (window functions: use with .over(Window.partitionBy(...).orderBy(...))) ----
+/** 1, 2, 3, ... within each window partition, in the window's order. */
+export const rowNumber = (): Column => new RankingColumn('row_number');
+/** Rank with gaps: rows that tie in the window's order share a rank, the next rank skips (1, 1, 3). */
+export const rank = (): Column => new RankingColumn('rank');
+/** Rank without gaps (1, 1, 2). */
+export const denseRank = (): Column => new RankingColumn('dense_rank');
 
 // ---- null handling and conditionals ----
 export function coalesce(...cols: ColumnLike[]): Column {

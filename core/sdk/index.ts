@@ -4,6 +4,7 @@ export { DataFrame, GroupedData, type JoinHow } from './dataframe.ts';
 export { DataFrameReader } from './reader.ts';
 export { DataFrameWriter } from './writer.ts';
 export { Column, CaseColumn, type ColumnLike, type ColumnOrValue, type LiteralInput } from './column.ts';
+export { Window, WindowSpec } from './window.ts';
 export type { Row, Value } from './rows.ts';
 export * as functions from './functions.ts';
 export { col, lit, when } from './functions.ts';

@@ -40,3 +40,10 @@ export function splitAnd(n: SqlNode): SqlNode[] {
   if (n && n.type === 'binary_expr' && String(n.operator).toUpperCase() === 'AND') return [...splitAnd(n.left), ...splitAnd(n.right)];
   return n ? [n] : [];
 }
+
+/** Direction and null placement of an ORDER BY item; nulls go last by default in both directions (DuckDB). */
+export function orderDirection(o: SqlNode): { ascending: boolean; nullsFirst: boolean } {
+  const ascending = String(o.type ?? 'ASC').toUpperCase() !== 'DESC';
+  const nulls = String(o.nulls ?? '').toUpperCase();
+  return { ascending, nullsFirst: nulls.includes('FIRST') };
+}

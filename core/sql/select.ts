@@ -5,10 +5,11 @@
 import * as E from '../expr/expr.ts';
 import type { Expr, SortOrder } from '../expr/expr.ts';
 import { exprKey, planSchema, stripAlias } from '../plan/analyzer.ts';
+import { extractWindows } from '../plan/extract-windows.ts';
 import type { LogicalPlan } from '../plan/logical-plan.ts';
 import { DataTypes } from '../types/data-type.ts';
 import type { Schema } from '../types/schema.ts';
-import { type SqlNode, identName, splitAnd } from './ast.ts';
+import { type SqlNode, identName, orderDirection, splitAnd } from './ast.ts';
 import { type QueryEnv, type Scope, scope } from './context.ts';
 import { type ExprEnv, isAggregateName, lookupColumn, toExpr } from './expressions.ts';
 import { translateFrom } from './from.ts';
@@ -62,14 +63,14 @@ function usesOuter(e: Expr, outerRefs: ReadonlySet<Expr>): boolean {
   return found;
 }
 
-/** Whether an AST expression calls an aggregate function (not inside a subquery or a window). */
+/** Whether an AST expression calls an aggregate function (not inside a subquery). A window function is not one
+ * itself, but aggregates in its arguments or keys are (`sum(sum(x)) OVER (...)`, `rank() OVER (ORDER BY sum(x))`). */
 function astHasAggregate(node: SqlNode): boolean {
   if (!node || typeof node !== 'object') return false;
   if (Array.isArray(node)) return node.some(astHasAggregate);
   if (node.ast) return false;
-  if (node.type === 'aggr_func') return !node.over;
+  if (node.type === 'aggr_func' && !node.over) return true;
   if (node.type === 'function' && !node.over && isAggregateName(String(node.name?.name?.[0]?.value ?? ''))) return true;
-  if (node.type === 'window_func' || node.over) return false;
   return Object.entries(node).some(([k, v]) => k !== 'loc' && typeof v === 'object' && astHasAggregate(v));
 }
 
@@ -91,12 +92,7 @@ export function limitOf(ast: SqlNode, env: QueryEnv): { limit: number | null; of
   throw env.ctx.unsupported('this LIMIT clause', values[0]);
 }
 
-/** Direction and null placement of an ORDER BY item; nulls go last by default in both directions (DuckDB). */
-export function orderDirection(o: SqlNode): { ascending: boolean; nullsFirst: boolean } {
-  const ascending = String(o.type ?? 'ASC').toUpperCase() !== 'DESC';
-  const nulls = String(o.nulls ?? '').toUpperCase();
-  return { ascending, nullsFirst: nulls.includes('FIRST') };
-}
+export { orderDirection };
 
 function checkClauses(ast: SqlNode, env: QueryEnv): void {
   const { ctx } = env;
@@ -143,7 +139,7 @@ export function translateSelect(ast: SqlNode, env: QueryEnv, opts: SelectOptions
   const from = translateFrom(ast.from, env);
   const sc: Scope = scope(from.schema, env.outer);
   const subq = new SubqueryTranslator(env, sc);
-  const windows = new WindowCollector(env, sc);
+  const windows = new WindowCollector(env);
   const clauseEnv = (clause: string, aggregates: boolean, allowWindows: boolean): ExprEnv => ({
     query: env,
     scope: sc,
@@ -252,19 +248,18 @@ export function translateSelect(ast: SqlNode, env: QueryEnv, opts: SelectOptions
   let orderExprs: OrderTarget[];
   let extraExprs: Expr[];
   if (isAggregate) {
-    const r = buildAggregate({ ast, env, plan, sc, subq, windows, items, outNames, extra, extraGroupKeys, clauseEnv, orderNodes, userNames });
+    const r = buildAggregate({ ast, env, plan, sc, subq, items, outNames, extra, extraGroupKeys, clauseEnv, orderNodes, userNames });
     base = r.base;
     itemExprs = r.itemExprs;
     orderExprs = r.orderExprs;
     extraExprs = r.extraExprs;
   } else {
-    orderExprs = orderNodes.map((o) => orderTarget(o, items, userNames, outNames, clauseEnv('ORDER BY', false, false)));
+    orderExprs = orderNodes.map((o) => orderTarget(o, items, userNames, outNames, clauseEnv('ORDER BY', false, true)));
     noOuterRefsSince('ORDER BY', ast.orderby);
     base = subq.flush(plan);
     itemExprs = items.map((i) => i.expr);
     extraExprs = extra.map((x) => x.expr);
   }
-  base = windows.apply(base, ctx);
   const result = finish({ base, itemExprs, outNames, userNames, extraNames: extra.map((x) => x.name), extraExprs, orderExprs, distinct, limit, env, ast });
   const singleRow = isAggregate && !ast.groupby?.columns?.length && !ast.having && !limit && !distinct;
   return {
@@ -385,7 +380,6 @@ interface AggregateInput {
   readonly plan: LogicalPlan;
   readonly sc: Scope;
   readonly subq: SubqueryTranslator;
-  readonly windows: WindowCollector;
   readonly items: readonly Item[];
   readonly outNames: readonly string[];
   readonly userNames: readonly string[];
@@ -397,11 +391,12 @@ interface AggregateInput {
 
 /**
  * The aggregate node: select items without subqueries or windows are its outputs as written; aggregate calls
- * and group keys used elsewhere (HAVING, ORDER BY, windows, items with subqueries) become hidden outputs that
- * those expressions are rewritten to refer to.
+ * and group keys used elsewhere (HAVING, ORDER BY, window arguments and keys, items with subqueries) become
+ * hidden outputs that those expressions are rewritten to refer to. Window functions are computed above the
+ * aggregate, by the projection that finishes the block.
  */
 function buildAggregate(a: AggregateInput) {
-  const { ast, env, plan, sc, subq, windows, items, outNames } = a;
+  const { ast, env, plan, sc, subq, items, outNames } = a;
   const { ctx } = env;
   const input = planSchema(plan);
   const groupEnv = a.clauseEnv('GROUP BY', false, false);
@@ -445,7 +440,7 @@ function buildAggregate(a: AggregateInput) {
       return null;
     }
   };
-  const isPlaceholder = (e: Expr) => e.kind === 'column' && (windows.isPlaceholder(e) || (e.qualifier ?? '').startsWith('__sq'));
+  const isPlaceholder = (e: Expr) => e.kind === 'column' && (e.qualifier ?? '').startsWith('__sq');
   const hasPlaceholder = (e: Expr) => {
     let found = false;
     E.visit(e, (n) => {
@@ -469,7 +464,7 @@ function buildAggregate(a: AggregateInput) {
 
   const outputs: Expr[] = [];
   const byKey = new Map<string, string>();
-  const direct = items.map((it) => !hasPlaceholder(it.expr));
+  const direct = items.map((it) => !hasPlaceholder(it.expr) && !E.containsWindow(it.expr));
   items.forEach((it, i) => {
     if (!direct[i]) return;
     outputs.push(named(it.expr, outNames[i]!));
@@ -505,13 +500,12 @@ function buildAggregate(a: AggregateInput) {
   };
 
   const itemExprs = items.map((it, i) => (direct[i] ? E.column(outNames[i]!) : post(it.expr)));
-  windows.rewrite(post);
   let having: Expr | null = null;
   if (ast.having) {
     having = post(toExpr(ast.having, a.clauseEnv('HAVING', true, false)));
     if (sc.outerRefs.size) throw ctx.unsupported('a correlated column in HAVING', ast.having);
   }
-  const orderEnv = a.clauseEnv('ORDER BY', true, false);
+  const orderEnv = a.clauseEnv('ORDER BY', true, true);
   const orderExprs: OrderTarget[] = a.orderNodes.map((o) => {
     const t = orderTarget(o, items, a.userNames, outNames, orderEnv);
     return 'output' in t ? t : { expr: post(t.expr), dir: t.dir };
@@ -558,7 +552,8 @@ function finish(f: FinishInput): LogicalPlan {
   });
   const all = [...exprs, ...hidden];
   const identity = all.length === baseFields.length && all.every((e, i) => e.kind === 'column' && e.name === baseFields[i]!.name);
-  let plan = identity ? f.base : project(f.base, all);
+  // Window functions among the outputs are computed by Window nodes below this projection.
+  let plan = identity ? f.base : extractWindows(f.base, all);
   if (f.distinct) plan = freeze({ kind: 'distinct', input: plan });
   if (orders.length) plan = freeze({ kind: 'sort', input: plan, orders: freeze(orders) });
   if (f.limit) plan = freeze({ kind: 'limit', input: plan, limit: f.limit.limit, offset: f.limit.offset });

@@ -217,7 +217,8 @@ function sql(e: Expr): string {
       }
     }
     case 'aggregate':
-      throw new Error('no aggregates here');
+    case 'window':
+      throw new Error('no aggregates or windows here');
   }
 }
 

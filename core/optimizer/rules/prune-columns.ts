@@ -53,6 +53,15 @@ function prune(plan: LogicalPlan, required: Required): LogicalPlan {
       return withInput(plan, prune(plan.input, required));
     case 'repartition':
       return withInput(plan, prune(plan.input, union(required, plan.keys)));
+    case 'window': {
+      // Functions nothing above uses are dropped (a Window with none left is just its input).
+      const kept = required === 'all' ? plan.functions : plan.functions.filter((f) => required.has(outputName(f).toLowerCase()));
+      const need = union(required, kept);
+      if (kept.length === 0) return prune(plan.input, need);
+      const input = prune(plan.input, need);
+      if (input === plan.input && kept.length === plan.functions.length) return plan;
+      return Object.freeze({ ...plan, input, functions: Object.freeze([...kept]) });
+    }
     case 'distinct':
       // Distinctness depends on every column of the input.
       return withInput(plan, prune(plan.input, 'all'));

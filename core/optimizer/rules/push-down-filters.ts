@@ -1,7 +1,8 @@
 // pushDownFilters: moves each conjunct of a filter as close to the data as its columns allow — through
 // projections (substituting the projected expressions), sorts, distincts, aliases, repartitions, unions (into
-// every input), aggregates (conjuncts on group keys only), and joins (to the input whose columns a conjunct
-// uses, respecting outer-join semantics; conjuncts over both inputs of an inner join join its condition). Join
+// every input), aggregates (conjuncts on group keys only), windows (conjuncts on plain partition-key columns
+// only), and joins (to the input whose columns a conjunct uses, respecting outer-join semantics; conjuncts
+// over both inputs of an inner join join its condition). Join
 // conditions are pushed too: an inner join's one-sided conjuncts go to that side, an outer join's only to its
 // null-extended side. Filters stop at scans and limits (pushFiltersIntoScans takes it from there).
 import { type Expr, cast, containsAggregate } from '../../expr/expr.ts';
@@ -56,6 +57,19 @@ function push(conds: readonly Expr[], plan: LogicalPlan): LogicalPlan {
       };
       return pushMapped(conds, plan.input, (c) => rewriteColumns(c, from, byKey), (below) => withInputs(plan, [below]));
     }
+    case 'window': {
+      // Rows of a partition are kept or dropped together by a conjunct over partition keys only, so each
+      // partition's window results stay the same; any other conjunct would change them.
+      const from = planSchema(plan);
+      const to = planSchema(plan.input);
+      const keys = partitionKeyColumns(plan, to);
+      return pushMapped(
+        conds,
+        plan.input,
+        (c) => rewriteColumns(c, from, (i) => (keys.has(i) ? referenceTo(to, i) : null)),
+        (below) => withInputs(plan, [below]),
+      );
+    }
     case 'union':
       return pushUnion(conds, plan);
     case 'join':
@@ -64,6 +78,19 @@ function push(conds: readonly Expr[], plan: LogicalPlan): LogicalPlan {
     case 'limit':
       return filterOver(conds, plan);
   }
+}
+
+/** Input positions of a window node's partition keys that are plain columns. */
+function partitionKeyColumns(plan: Extract<LogicalPlan, { kind: 'window' }>, input: Schema): Set<number> {
+  const out = new Set<number>();
+  const first = plan.functions[0];
+  if (first?.kind !== 'alias' || first.input.kind !== 'window') return out;
+  for (const k of first.input.partitionBy) {
+    if (k.kind !== 'column') continue;
+    const idx = columnIndices(k, input);
+    if (idx && idx.size === 1) out.add([...idx][0]!);
+  }
+  return out;
 }
 
 /** Pushes each conjunct that `map` can restate below the node (into `input`); the rest stay above. */

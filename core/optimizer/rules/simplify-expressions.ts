@@ -147,6 +147,7 @@ function simplifyNodeExprs(p: LogicalPlan): LogicalPlan {
     case 'distinct':
     case 'union':
     case 'alias':
+    case 'window':
       return p;
   }
 }
