@@ -1,10 +1,12 @@
 // Benchmarks: each workload runs through Squall (in-process) and DuckDB on the same Parquet files in this
 // process, and prints both times and their ratio. Usage: npm run bench [-- workload ...] [--sf 1]
-//   workloads: aggregate (scan-filter-aggregate, TPC-H Q1), join (lineitem ⋈ orders), sort (full sort and top-k)
+//   workloads: aggregate (scan-filter-aggregate, TPC-H Q1), join (lineitem ⋈ orders), sort (full sort and top-k),
+//   scan (Parquet decoding alone: Squall's decoder vs parquet-wasm vs DuckDB, then Q1 and Q6 end to end)
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { type DataFrame, Session, col, functions as F } from '../core/sdk/index.ts';
+import { parquetFileMeta, scanParquet } from '../core/io/parquet-reader.ts';
 import { generateTpch } from './tpch/generate.ts';
 
 interface Workload {
@@ -97,14 +99,85 @@ async function time(fn: () => Promise<unknown>, runs: number): Promise<number> {
   return best;
 }
 
+// ---- scan: decoding throughput ----------------------------------------------------------------------------
+
+/** TPC-H Q1's lineitem columns: the decoding work of the aggregate workload. */
+const SCAN_COLUMNS = ['l_quantity', 'l_extendedprice', 'l_discount', 'l_tax', 'l_returnflag', 'l_linestatus', 'l_shipdate'];
+
+interface Measured {
+  readonly wallMs: number;
+  /** CPU time of the whole process (every thread), so "per core" rates are work / CPU time. */
+  readonly cpuMs: number;
+}
+
+async function measure(fn: () => Promise<unknown>, runs: number): Promise<Measured> {
+  await fn();
+  let best: Measured = { wallMs: Infinity, cpuMs: Infinity };
+  for (let i = 0; i < runs; i++) {
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await fn();
+    const wallMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    if (wallMs < best.wallMs) best = { wallMs, cpuMs: (cpu.user + cpu.system) / 1000 };
+  }
+  return best;
+}
+
+async function scanBenchmark(lineitem: string, duck: DuckDBConnection, session: Session, tables: Tables): Promise<void> {
+  const meta = await parquetFileMeta(lineitem);
+  const leaves = SCAN_COLUMNS.map((c) => meta.leaves.find((l) => l.name === c)!);
+  const bytes = meta.rowGroups.reduce((s, rg) => s + leaves.reduce((t, l) => t + rg.chunks[l.index]!.length, 0), 0);
+  const rows = meta.numRows;
+  console.log(`scan: ${SCAN_COLUMNS.length} columns of lineitem (TPC-H Q1's), ${(bytes / 1e6).toFixed(1)} MB compressed, ${rows.toLocaleString()} rows, ${meta.rowGroups.length} row groups`);
+  console.log('MB/s = compressed column bytes / wall time; per core = / CPU time of all threads. Best of 3 after a warm-up.\n');
+  const squall = (opts: { threads?: number; decoder?: 'auto' | 'parquet-wasm' }) => async () => {
+    let n = 0;
+    for await (const b of scanParquet([lineitem], { columns: SCAN_COLUMNS, ...opts })) n += b.numRows;
+    if (n !== rows) throw new Error(`scan returned ${n} rows, expected ${rows}`);
+  };
+  const duckSql = `SELECT count(*), sum(l_quantity), sum(l_extendedprice), sum(l_discount), sum(l_tax), sum(length(l_returnflag)),
+    sum(length(l_linestatus)), sum(l_shipdate - DATE '1970-01-01') FROM read_parquet('${lineitem}')`;
+  const duckAt = (threads: number) => async () => {
+    await duck.run(`SET threads = ${threads}`);
+    await duck.run(duckSql);
+  };
+  const cases: [string, () => Promise<unknown>][] = [
+    ['squall, in-thread', squall({ threads: 0 })],
+    ['squall, 1 worker', squall({ threads: 1 })],
+    ['squall, 2 workers', squall({ threads: 2 })],
+    ['parquet-wasm (before)', squall({ decoder: 'parquet-wasm' })],
+    ['duckdb, 1 thread', duckAt(1)],
+    ['duckdb, 2 threads', duckAt(2)],
+  ];
+  console.log(`${'reader'.padEnd(24)} ${'wall ms'.padStart(8)} ${'cpu ms'.padStart(8)} ${'MB/s'.padStart(7)} ${'MB/s/core'.padStart(10)} ${'Mrows/s/core'.padStart(13)}`);
+  for (const [name, fn] of cases) {
+    const m = await measure(fn, 3);
+    const perCore = bytes / 1e3 / m.cpuMs;
+    console.log(
+      `${name.padEnd(24)} ${m.wallMs.toFixed(0).padStart(8)} ${m.cpuMs.toFixed(0).padStart(8)} ${(bytes / 1e3 / m.wallMs).toFixed(0).padStart(7)} ${perCore.toFixed(0).padStart(10)} ${(rows / 1e3 / m.cpuMs).toFixed(1).padStart(13)}`,
+    );
+  }
+  await duck.run('SET threads = 2');
+  console.log(`\n${'query'.padEnd(10)} ${'squall ms'.padStart(10)} ${'duckdb ms'.padStart(10)} ${'ratio'.padStart(7)}  (DuckDB on 2 threads)`);
+  for (const w of WORKLOADS.filter((x) => x.name === 'aggregate' || x.name === 'filter')) {
+    const df = w.squall(tables);
+    const squallMs = await time(() => session.execute(df.plan), 3);
+    const duckMs = await time(() => duck.run(w.duckdb), 3);
+    console.log(`${(w.name === 'aggregate' ? 'Q1' : 'Q6').padEnd(10)} ${squallMs.toFixed(0).padStart(10)} ${duckMs.toFixed(0).padStart(10)} ${(squallMs / duckMs).toFixed(1).padStart(6)}x`);
+  }
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const sfArg = args.indexOf('--sf');
   const sf = sfArg >= 0 ? Number(args[sfArg + 1]) : 1;
   const names = args.filter((a, i) => !a.startsWith('--') && (sfArg < 0 || i !== sfArg + 1));
-  const chosen = names.length ? WORKLOADS.filter((w) => names.includes(w.name)) : WORKLOADS;
-  if (names.length && chosen.length !== names.length) {
-    throw new Error(`unknown workload in ${names.join(', ')}; known: ${WORKLOADS.map((w) => w.name).join(', ')}`);
+  const scan = names.includes('scan');
+  const others = names.filter((n) => n !== 'scan');
+  const chosen = names.length ? WORKLOADS.filter((w) => others.includes(w.name)) : WORKLOADS;
+  if (others.length && chosen.length !== others.length) {
+    throw new Error(`unknown workload in ${names.join(', ')}; known: scan, ${WORKLOADS.map((w) => w.name).join(', ')}`);
   }
   const dir = join(import.meta.dirname, '.data', `tpch-sf${sf}`);
   if (!existsSync(join(dir, 'lineitem')) && !existsSync(join(dir, 'lineitem.parquet'))) {
@@ -123,6 +196,11 @@ async function main(): Promise<void> {
   await duck.run(`CREATE VIEW orders AS SELECT * FROM read_parquet('${glob(files.orders!.path)}')`);
 
   console.log(`TPC-H SF${sf}: lineitem ${files.lineitem!.rows.toLocaleString()} rows, orders ${files.orders!.rows.toLocaleString()} rows`);
+  if (scan) {
+    await scanBenchmark(files.lineitem!.path, duck, session, tables);
+    if (chosen.length === 0) return;
+    console.log('');
+  }
   console.log('Squall runs in-process on one thread; DuckDB with 2 threads. Best of 3 after a warm-up.\n');
   console.log(`${'workload'.padEnd(10)} ${'squall ms'.padStart(10)} ${'duckdb ms'.padStart(10)} ${'ratio'.padStart(7)}  description`);
   for (const w of chosen) {

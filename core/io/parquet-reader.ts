@@ -250,6 +250,11 @@ async function readFileMeta(path: string): Promise<{ fm: ThriftStruct; meta: Fil
   }
 }
 
+/** The decoder's view of a file's footer: leaf columns and, per row group, each column chunk's byte range. */
+export async function parquetFileMeta(path: string): Promise<FileMeta> {
+  return (await readFileMeta(path)).meta;
+}
+
 /** Row count and per-row-group, per-column statistics from a Parquet footer. */
 export async function parquetMetadata(path: string): Promise<ParquetMetadata> {
   const fm = await readFooter(path);
