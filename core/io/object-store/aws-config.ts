@@ -90,11 +90,12 @@ function requestHandler(endpoint: string | undefined, t: ClientTuning) {
  */
 export function s3ClientConfig(e: AwsEndpoints, tuning: ClientTuning = {}): S3ClientConfig {
   const custom = e.s3Endpoint !== undefined;
+  // Credentials are copied: the SDK annotates the object it is given.
   return {
     region: e.region,
     ...(custom ? { endpoint: e.s3Endpoint } : {}),
     forcePathStyle: e.forcePathStyle ?? custom,
-    ...(e.credentials ? { credentials: e.credentials } : {}),
+    ...(e.credentials ? { credentials: { ...e.credentials } } : {}),
     ...(custom ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } : {}),
     maxAttempts: 1,
     requestHandler: requestHandler(e.s3Endpoint, tuning),
@@ -106,7 +107,7 @@ export function lambdaClientConfig(e: AwsEndpoints, tuning: ClientTuning & { max
   return {
     region: e.region,
     ...(e.lambdaEndpoint ? { endpoint: e.lambdaEndpoint } : {}),
-    ...(e.credentials ? { credentials: e.credentials } : {}),
+    ...(e.credentials ? { credentials: { ...e.credentials } } : {}),
     maxAttempts: tuning.maxAttempts ?? 1,
     requestHandler: requestHandler(e.lambdaEndpoint, { socketTimeoutMs: 16 * 60_000, ...tuning }),
   };

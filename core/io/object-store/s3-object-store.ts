@@ -6,6 +6,7 @@ import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -382,6 +383,11 @@ export class S3ObjectStore implements ObjectStore {
       batches.map(({ bucket, keys }) => {
         const label = keys.length === 1 ? s3Uri(bucket, keys[0]!) : `${s3Uri(bucket, keys[0]!)} (+${keys.length - 1} more)`;
         return this.#call(label, 'DELETE', async () => {
+          // One key: a plain DELETE (s3rver emits ObjectRemoved events for these, not for batch deletes).
+          if (keys.length === 1) {
+            await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: keys[0] }));
+            return;
+          }
           const out = await this.client.send(
             new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }),
           );
