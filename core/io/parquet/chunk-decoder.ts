@@ -177,7 +177,6 @@ class ChunkDecoder {
   codes: Int32Array | null = null;
   stringMode: 'undecided' | 'dict' | 'plain' = 'undecided';
   /** Dictionary: fixed-width words, or strings. */
-  dict32: Int32Array | null = null;
   /** The dictionary with only its used low words per entry (dictWordCount of them). */
   dictWords: Int32Array | null = null;
   dictWordCount = 0;
@@ -217,24 +216,53 @@ class ChunkDecoder {
       this.dictStrings = d;
     } else if (kind === 'bool') {
       throw new ParquetUnsupportedError('dictionary-encoded booleans');
+    } else if ((kind === 'i64dec' || kind === 'i64' || kind === 'i32dec')) {
+      this.integerDictionary(data, count);
     } else {
       const words = new Int32Array(Math.max(1, count * this.stride));
       this.plainFixed(data, 0, data.length, count, new Uint8Array(words.buffer), words, 0);
-      this.dict32 = words;
-      // Only the low words that are non-zero in some entry need writing: the output starts zeroed.
-      const stride = this.stride;
-      let used = 1;
-      for (let e = 0; e < count; e++) for (let w = used; w < stride; w++) if (words[e * stride + w] !== 0) used = w + 1;
-      used = used === 3 ? 4 : used;
-      if (used === stride) this.dictWords = words;
-      else {
-        const compact = new Int32Array(Math.max(1, count * used));
-        for (let e = 0; e < count; e++) for (let w = 0; w < used; w++) compact[e * used + w] = words[e * stride + w]!;
-        this.dictWords = compact;
-      }
-      this.dictWordCount = used;
+      this.dictWords = words;
+      this.dictWordCount = this.stride;
     }
     this.dictCount = count;
+  }
+
+  /**
+   * A dictionary of 64-bit integers or decimals kept with only the low words that some entry needs: the
+   * output starts zeroed, so gathering writes fewer words (one, for most prices and keys).
+   */
+  private integerDictionary(data: Uint8Array, count: number): void {
+    const kind = this.spec.kind;
+    const width = kind === 'i32dec' ? 4 : 8;
+    if (count * width > data.length) throw new ParquetFormatError('values past the end of the page');
+    const src = aligned(data, 0, count * width);
+    let used: number;
+    if (kind === 'i32dec') {
+      let neg = 0;
+      for (let e = 0; e < count; e++) neg |= src[e]!;
+      used = neg < 0 ? 4 : 1;
+    } else {
+      let anyHi = 0;
+      let neg = 0;
+      for (let e = 0; e < count; e++) {
+        const hi = src[2 * e + 1]!;
+        anyHi |= hi;
+        neg |= hi;
+      }
+      used = anyHi === 0 ? 1 : kind === 'i64' || neg >= 0 ? 2 : 4;
+    }
+    let words: Int32Array;
+    if (used === 1 && width === 4) words = src.slice(0, count);
+    else if (used === 1) {
+      words = new Int32Array(Math.max(1, count));
+      for (let e = 0; e < count; e++) words[e] = src[2 * e]!;
+    } else if (used === 2) words = src.slice(0, 2 * count);
+    else {
+      words = new Int32Array(Math.max(1, count * 4));
+      this.plainFixed(data, 0, data.length, count, new Uint8Array(words.buffer), words, 0);
+    }
+    this.dictWords = words;
+    this.dictWordCount = used;
   }
 
   /** A data page whose validity bits (if any) the caller has set; `data[pos, end)` holds its values. */
