@@ -33,13 +33,13 @@ function rejectAggregates(exprs: readonly Expr[], where: string): void {
 }
 
 /** Window functions live only in a select list (see ./extract-windows.ts), never in these clauses. */
-function rejectWindows(exprs: readonly Expr[], where: string): void {
+function rejectWindows(
+  exprs: readonly Expr[],
+  where: string,
+  hint = 'Compute it as a column with select() or withColumn() first, then use that column',
+): void {
   for (const e of exprs) {
-    if (containsWindow(e)) {
-      throw new AnalysisError(
-        `window function in ${where} is not allowed: ${exprToString(e)}. Compute it as a column with select() or withColumn() first, then use that column`,
-      );
-    }
+    if (containsWindow(e)) throw new AnalysisError(`window function in ${where} is not allowed: ${exprToString(e)}. ${hint}`);
   }
 }
 
@@ -80,7 +80,7 @@ function computeSchema(plan: LogicalPlan): Schema {
       const input = planSchema(plan.input);
       rejectAggregates(plan.exprs, 'select');
       // The SDK and SQL front end move window functions out of a projection into Window nodes.
-      rejectWindows(plan.exprs, 'a Project node (window functions are planned as Window nodes, see extract-windows.ts)');
+      rejectWindows(plan.exprs, 'a Project node', 'Window functions are computed by Window nodes, which extractWindows() builds from a select list');
       return schema(plan.exprs.map((e) => toField(e, input)));
     }
     case 'filter': {
