@@ -152,6 +152,7 @@ describe('S3ObjectStore on s3rver', () => {
       const [, a, b] = /^bytes=(\d+)-(\d+)$/.exec(g.range!)!;
       expect(Number(b) - Number(a) + 1).toBeLessThanOrEqual(8 * MB);
     }
+    expect(gets.some((g) => g.range === `bytes=${size - 8}-${size - 1}`)).toBe(true);
     // Without coalescing, the same plan costs one request per range.
     requests.length = 0;
     await readRanges(store, uri, chunks, { gapBytes: 0, requestBytes: 8 * MB });

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LocalObjectStore, ObjectStoreError, readRanges, type ObjectStore } from '../../core/io/object-store.ts';
+import { LocalObjectStore, ObjectStoreError, readRanges, readTail, type ObjectStore } from '../../core/io/object-store.ts';
 import { collect, pseudoRandomBytes, sameBytes, startS3Target, tempDir, text, type S3Target } from '../infra/support.ts';
 
 let s3: S3Target;
@@ -98,6 +98,20 @@ describe.each(targets)('$name', (target) => {
     ];
     const got = await readRanges(store, uri, wanted, { gapBytes: 64 << 10, requestBytes: 1 << 20, concurrency: 3 });
     got.forEach((g, i) => expect(sameBytes(g, data.subarray(wanted[i]!.start, Math.min(wanted[i]!.end, data.length)))).toBe('same'));
+  });
+
+  test('readTail reads the last bytes with an explicit range, heading first when the size is unknown', async () => {
+    const store = target.store();
+    const uri = target.base('tail') + 'file.parquet';
+    const data = pseudoRandomBytes(100_000, 13);
+    await store.put(uri, data);
+    const a = await readTail(store, uri, 8);
+    expect(a.size).toBe(100_000);
+    expect(sameBytes(a.tail, data.subarray(100_000 - 8))).toBe('same');
+    const b = await readTail(store, uri, 64 << 10, 100_000);
+    expect(sameBytes(b.tail, data.subarray(100_000 - (64 << 10)))).toBe('same');
+    expect((await readTail(store, uri, 1 << 20)).tail.length).toBe(100_000);
+    await expect(readTail(store, target.base('tail') + 'missing', 8)).rejects.toThrow(/HEAD failed: NoSuchKey/);
   });
 
   test('list: string prefixes, sorted, paginated, with delimiters', async () => {

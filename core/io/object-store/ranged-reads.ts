@@ -2,7 +2,7 @@
 // `gapBytes` is read and thrown away), requests are cut at about `requestBytes`, and several are in flight at
 // once. Parquet footers and column chunks are read through here; S3 charges per request and each request has
 // tens of milliseconds of latency, so one 8 MB GET beats a hundred small ones.
-import type { ObjectStore } from './object-store.ts';
+import { type ObjectStore, ObjectStoreError } from './object-store.ts';
 
 export interface ByteRange {
   /** Inclusive. */
@@ -133,4 +133,25 @@ function slice(requests: readonly PlannedRequest[], buffers: readonly Uint8Array
     at += p.length;
   }
   return out;
+}
+
+/**
+ * The last `bytes` bytes of an object (all of it if smaller) and the object's size: a Parquet footer read.
+ * Uses an explicit range, after a HEAD when `size` is not known, because s3rver answers suffix ranges
+ * (`bytes=-N`) wrongly.
+ */
+export async function readTail(
+  store: Pick<ObjectStore, 'getRange' | 'head'>,
+  uri: string,
+  bytes: number,
+  size?: number,
+): Promise<{ size: number; tail: Uint8Array }> {
+  let total = size;
+  if (total === undefined) {
+    const info = await store.head(uri);
+    if (info === null) throw new ObjectStoreError(uri, 'HEAD', 'NoSuchKey', 'the object does not exist', 404);
+    total = info.size;
+  }
+  const start = Math.max(0, total - bytes);
+  return { size: total, tail: await store.getRange(uri, start, total) };
 }
