@@ -122,6 +122,9 @@ class Worker {
       let maxRss = 0;
       let settled = false;
       let sampling = false;
+      const first = rssMb(this.proc.pid ?? -1).then((mb) => {
+        if (mb !== null) maxRss = Math.max(maxRss, mb);
+      });
       const finish = (reply: { ok: true; payload: string } | { ok: false; error: FunctionErrorBody }, discard: boolean) => {
         if (settled) return;
         settled = true;
@@ -130,7 +133,8 @@ class Worker {
         this.#onReply = null;
         this.#onExit = null;
         if (discard) this.kill();
-        resolve({ reply, discard, maxMemoryUsedMb: Math.round(maxRss) });
+        // Short handlers finish before the first periodic sample: wait for the one taken at the start.
+        void first.then(() => resolve({ reply, discard, maxMemoryUsedMb: Math.round(maxRss) }));
       };
       const timer = setTimeout(() => {
         finish(
@@ -178,10 +182,7 @@ class Worker {
       this.proc.send(req, (err) => {
         if (err) finish({ ok: false, error: { errorType: 'Runtime.ExitError', errorMessage: `cannot reach the worker: ${err.message}`, trace: [] } }, true);
       });
-      // Sample once at once so short handlers report their memory too.
-      void rssMb(this.proc.pid ?? -1).then((mb) => {
-        if (mb !== null) maxRss = Math.max(maxRss, mb);
-      });
+
     });
   }
 

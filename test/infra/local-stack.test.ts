@@ -98,6 +98,12 @@ describe('lifecycle', () => {
     await stack.lambda.prewarm('counter', 2);
     const outcome = await stack.lambda.invoke('counter', '{}');
     expect(outcome?.ok).toBe(true);
+    // Prewarmed: no cold start; the worker's resident memory is reported.
+    expect(outcome?.coldStart).toBe(false);
+    expect(outcome?.maxMemoryUsedMb).toBeGreaterThan(20);
+    const cold = await stack.lambda.invoke('sleep', '{"ms":1}');
+    expect(cold?.coldStart).toBe(true);
+    expect(cold?.initMs).toBeGreaterThan(0);
     const pid = outcome?.ok ? (JSON.parse(outcome.payload) as { pid: number }).pid : -1;
     const pending = stack.lambda.invoke('sleep', '{"ms":30000}');
     while (stack.lambda.workers('sleep').active === 0) await new Promise((r) => setTimeout(r, 10));
