@@ -15,7 +15,7 @@ import { type ExprEnv, isAggregateName, lookupColumn, toExpr } from './expressio
 import { translateFrom } from './from.ts';
 import { andAll, factorOr, itemsOf, joinItems } from './join-order.ts';
 import { SubqueryTranslator, predicateSubquery } from './subqueries.ts';
-import { WindowCollector } from './windows.ts';
+import { WindowTranslator } from './windows.ts';
 
 export interface SelectOptions {
   /** Names for the select list's outputs (column lists of CTEs and derived tables, subquery values). */
@@ -139,13 +139,13 @@ export function translateSelect(ast: SqlNode, env: QueryEnv, opts: SelectOptions
   const from = translateFrom(ast.from, env);
   const sc: Scope = scope(from.schema, env.outer);
   const subq = new SubqueryTranslator(env, sc);
-  const windows = new WindowCollector(env);
+  const windows = new WindowTranslator(env);
   const clauseEnv = (clause: string, aggregates: boolean, allowWindows: boolean): ExprEnv => ({
     query: env,
     scope: sc,
     aggregates: aggregates ? true : clause,
     subqueries: subq,
-    windows: allowWindows ? (n) => windows.add(n, clauseEnv(`the window specification`, aggregates, false)) : clause,
+    windows: allowWindows ? (n) => windows.translate(n, clauseEnv(`the window specification`, aggregates, false)) : clause,
   });
 
   // ---- FROM and WHERE ----

@@ -20,11 +20,11 @@ function boundText(n: SqlNode): string {
   return String(n?.value ?? '').toUpperCase().replace(/\s+/g, ' ').trim();
 }
 
-export class WindowCollector {
+export class WindowTranslator {
   constructor(private readonly env: QueryEnv) {}
 
   /** Translates one window function call; `env` translates its arguments and keys (no nested windows). */
-  add(node: SqlNode, env: ExprEnv): Expr {
+  translate(node: SqlNode, env: ExprEnv): Expr {
     const { ctx } = this.env;
     const spec = node.over?.as_window_specification;
     if (typeof spec === 'string' || spec?.window_specification === undefined) {
