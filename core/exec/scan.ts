@@ -4,7 +4,8 @@ import type * as arrow from 'apache-arrow';
 import { type Expr, exprToString } from '../expr/expr.ts';
 import { type Schema, resolveField, schema as makeSchema } from '../types/schema.ts';
 import type { ScanSource } from '../plan/logical-plan.ts';
-import { DEFAULT_PARQUET_BATCH_SIZE, scanParquet } from '../io/parquet-reader.ts';
+import { DEFAULT_PARQUET_BATCH_SIZE, type RowGroupInfo, scanParquet } from '../io/parquet-reader.ts';
+import { type FileSplit, rowGroupInSplits } from '../io/file-split.ts';
 import { scanCsv } from '../io/csv-reader.ts';
 import { scanJson } from '../io/json-reader.ts';
 import { rowGroupMightMatch } from './row-group-pruning.ts';
@@ -20,10 +21,19 @@ export class FileScanExec implements PhysicalOperator {
     readonly fileSchema: Schema,
     readonly projection: readonly string[] | null,
     readonly filters: readonly Expr[],
+    /** This task's share of the files; null reads all of them. */
+    readonly splits: readonly FileSplit[] | null = null,
   ) {
     this.name = source.format === 'parquet' ? 'ParquetScan' : source.format === 'csv' ? 'CsvScan' : 'JsonScan';
     this.schema =
       projection === null ? fileSchema : makeSchema(projection.map((n) => fileSchema.fields[resolveField(fileSchema, n)]!));
+  }
+
+  /** The files this scan reads, in source order. */
+  private files(): readonly string[] {
+    if (this.splits === null) return this.source.paths;
+    const chosen = new Set(this.splits.map((s) => s.path));
+    return this.source.paths.filter((p) => chosen.has(p));
   }
 
   describe(): string {
@@ -38,26 +48,36 @@ export class FileScanExec implements PhysicalOperator {
     switch (this.source.format) {
       case 'parquet': {
         const filters = this.filters;
-        const batches = scanParquet(this.source.paths, {
-          columns,
-          schema: this.fileSchema,
-          batchSize: Math.max(ctx.batchSize, DEFAULT_PARQUET_BATCH_SIZE),
-          rowGroups: filters.length ? (rg) => filters.every((f) => rowGroupMightMatch(f, rg.columns, this.fileSchema)) : undefined,
-        });
-        for await (const b of batches) {
-          checkCancelled(ctx);
-          yield b;
+        const splits = this.splits;
+        const statsMatch = (rg: RowGroupInfo) => filters.every((f) => rowGroupMightMatch(f, rg.columns, this.fileSchema));
+        // One file at a time, so the row-group choice can depend on which file (this task's splits).
+        for (const file of this.files()) {
+          const batches = scanParquet([file], {
+            columns,
+            schema: this.fileSchema,
+            batchSize: Math.max(ctx.batchSize, DEFAULT_PARQUET_BATCH_SIZE),
+            rowGroups:
+              splits === null
+                ? filters.length
+                  ? statsMatch
+                  : undefined
+                : (rg) => rowGroupInSplits(file, rg, splits) && statsMatch(rg),
+          });
+          for await (const b of batches) {
+            checkCancelled(ctx);
+            yield b;
+          }
         }
         return;
       }
       case 'csv':
-        for await (const b of scanCsv(this.source.paths, this.fileSchema, this.source.options, columns, ctx.batchSize)) {
+        for await (const b of scanCsv(this.files(), this.fileSchema, this.source.options, columns, ctx.batchSize)) {
           checkCancelled(ctx);
           yield b;
         }
         return;
       case 'json':
-        for await (const b of scanJson(this.source.paths, this.fileSchema, columns, ctx.batchSize)) {
+        for await (const b of scanJson(this.files(), this.fileSchema, columns, ctx.batchSize)) {
           checkCancelled(ctx);
           yield b;
         }

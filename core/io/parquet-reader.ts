@@ -34,6 +34,9 @@ export interface ColumnStats {
 export interface RowGroupInfo {
   readonly index: number;
   readonly numRows: number;
+  /** Byte range of the row group's column chunks in the file (a task whose split holds its middle reads it). */
+  readonly start: number;
+  readonly length: number;
   /** Statistics by top-level column name. */
   readonly columns: ReadonlyMap<string, ColumnStats>;
 }
@@ -289,9 +292,15 @@ function decodeMetadata(path: string, fm: ThriftStruct): ParquetMetadata {
   const rgs = (fm[4] as ThriftStruct[] | undefined) ?? [];
   rgs.forEach((rg, index) => {
     const columns = new Map<string, ColumnStats>();
+    let start = Infinity;
+    let end = 0;
     for (const chunk of (rg[1] as ThriftStruct[] | undefined) ?? []) {
       const md = chunk[3] as ThriftStruct | undefined;
       if (!md) continue;
+      // ColumnMetaData: 7 total_compressed_size, 9 data_page_offset, 11 dictionary_page_offset.
+      const chunkStart = md[11] !== undefined && asNumber(md[11]) > 0 ? asNumber(md[11]) : asNumber(md[9]);
+      start = Math.min(start, chunkStart);
+      end = Math.max(end, chunkStart + asNumber(md[7]));
       const name = ((md[3] as Uint8Array[] | undefined) ?? []).map((b) => utf8.decode(b)).join('.');
       const info = leaves.get(name);
       const st = md[12] as ThriftStruct | undefined;
@@ -313,7 +322,8 @@ function decodeMetadata(path: string, fm: ThriftStruct): ParquetMetadata {
         ...(nullCount !== undefined ? { nullCount } : {}),
       });
     }
-    rowGroups.push({ index, numRows: asNumber(rg[3]), columns });
+    if (start === Infinity) start = end = 0;
+    rowGroups.push({ index, numRows: asNumber(rg[3]), start, length: end - start, columns });
   });
   const createdBy = fm[6] instanceof Uint8Array ? utf8.decode(fm[6]) : undefined;
   return { path, numRows: asNumber(fm[3]), ...(createdBy !== undefined ? { createdBy } : {}), rowGroups };

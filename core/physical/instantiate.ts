@@ -7,6 +7,7 @@ import { typeEquals, typeToString } from '../types/data-type.ts';
 import { ExecutionError } from '../types/errors.ts';
 import { type Schema, schema as makeSchema } from '../types/schema.ts';
 import type { PhysicalOperator } from '../exec/operator.ts';
+import type { FileSplit } from '../io/file-split.ts';
 import { FilterExec } from '../exec/filter.ts';
 import { ProjectExec } from '../exec/project.ts';
 import { FileScanExec } from '../exec/scan.ts';
@@ -24,6 +25,8 @@ export interface InstantiateContext {
   memoryTable(id: string): { readonly schema: Schema; readonly batches: readonly arrow.RecordBatch[] };
   /** Operators for a stage's input (set by executors; absent in-process, where plans have no stage inputs). */
   stageInput?(p: Extract<PhysicalPlan, { kind: 'stage_input' }>): PhysicalOperator;
+  /** The file splits this task reads; absent: scans read all their files. */
+  readonly fileSplits?: readonly FileSplit[];
 }
 
 export function instantiate(p: PhysicalPlan, ctx: InstantiateContext): PhysicalOperator {
@@ -36,7 +39,7 @@ function build(p: PhysicalPlan, ctx: InstantiateContext): PhysicalOperator {
   const child = (c: PhysicalPlan) => instantiate(c, ctx);
   switch (p.kind) {
     case 'file_scan':
-      return new FileScanExec(p.source, p.fileSchema, p.projection, p.filters);
+      return new FileScanExec(p.source, p.fileSchema, p.projection, p.filters, ctx.fileSplits ?? null);
     case 'memory_scan':
       return new MemoryScanExec(p.schema, [...ctx.memoryTable(p.id).batches]);
     case 'stage_input':

@@ -4,6 +4,7 @@
 // with a version, so the coordinator can persist it and executors can receive their stage.
 import { stat } from 'node:fs/promises';
 import { ExecutionError } from '../types/errors.ts';
+import type { FileSplit } from '../io/file-split.ts';
 import {
   type FileSource,
   type Partitioning,
@@ -18,12 +19,7 @@ import {
 
 export const STAGE_GRAPH_VERSION = 1;
 
-/** A byte range of one file; a Parquet task reads the row groups whose middle falls inside it (as Spark does). */
-export interface FileSplit {
-  readonly path: string;
-  readonly start: number;
-  readonly length: number;
-}
+export type { FileSplit };
 
 export type StageOutput = Partitioning | { readonly kind: 'result' };
 
@@ -51,6 +47,8 @@ export interface StagePlanningOptions {
   readonly targetBytesPerTask: number;
   /** Size in bytes of every file the plan scans. */
   readonly fileSizes: ReadonlyMap<string, number>;
+  /** In-memory tables are readable only when the stages run in the process that holds them. */
+  readonly inProcess?: boolean;
 }
 
 /** Sizes of the files a plan scans (local paths; object-store sizes come with the serverless runtime). */
@@ -67,15 +65,16 @@ export async function scannedFileSizes(plan: PhysicalPlan): Promise<Map<string, 
 }
 
 /**
- * Splits files into task inputs of about `target` bytes: large files into byte ranges, small files packed
- * together (largest first, each into the least-filled task).
+ * Splits files into task inputs of about `target` bytes: large files into byte ranges (only when `splittable`:
+ * Parquet is, by row group; text formats are not), small files packed together (largest first, each into the
+ * least-filled task).
  */
-export function planSplits(paths: readonly string[], sizes: ReadonlyMap<string, number>, target: number): FileSplit[][] {
+export function planSplits(paths: readonly string[], sizes: ReadonlyMap<string, number>, target: number, splittable = true): FileSplit[][] {
   const pieces: FileSplit[] = [];
   for (const path of paths) {
     const size = sizes.get(path);
     if (size === undefined) throw new ExecutionError(`no size known for input file '${path}'`);
-    const n = Math.max(1, Math.ceil(size / target));
+    const n = splittable ? Math.max(1, Math.ceil(size / target)) : 1;
     const step = Math.max(1, Math.ceil(size / n));
     pieces.push({ path, start: 0, length: Math.min(step, size) });
     for (let start = step; start < size; start += step) pieces.push({ path, start, length: Math.min(step, size - start) });
@@ -119,7 +118,7 @@ export function planStages(plan: PhysicalPlan, options: StagePlanningOptions): S
         return Object.freeze({ kind: 'stage_input', stage: id, schema: physicalSchema(n.input), partitioning: n.partitioning });
       }
       if (n.kind === 'file_scan') scans.push(n.source);
-      if (n.kind === 'memory_scan') {
+      if (n.kind === 'memory_scan' && !options.inProcess) {
         throw new ExecutionError('an in-memory table cannot be read by remote tasks; write it to Parquet first');
       }
       const kids = physicalInputs(n);
@@ -144,7 +143,7 @@ export function planStages(plan: PhysicalPlan, options: StagePlanningOptions): S
       if (scans.length > 1) {
         throw new ExecutionError('internal: a stage scans more than one source; the planner must exchange the others');
       }
-      splits = planSplits(scans[0]!.paths, options.fileSizes, options.targetBytesPerTask);
+      splits = planSplits(scans[0]!.paths, options.fileSizes, options.targetBytesPerTask, scans[0]!.format === 'parquet');
       tasks = splits.length;
     } else {
       tasks = partitioned[0] ?? 1;

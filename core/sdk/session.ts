@@ -14,6 +14,7 @@ import { DISTRIBUTED_PLANNING, LOCAL_PLANNING, type PhysicalPlannerOptions, crea
 import { instantiate } from '../physical/instantiate.ts';
 import { physicalPlanText } from '../physical/physical-plan.ts';
 import { type StageGraph, planStages, scannedFileSizes } from '../physical/stages.ts';
+import { runStageGraph } from '../runtime/local-stage-runner.ts';
 import type { ExecContext, PhysicalOperator } from '../exec/operator.ts';
 import { normalizeBatch } from '../io/normalize.ts';
 import { sqlToPlan } from '../sql/query.ts';
@@ -27,9 +28,13 @@ export interface SessionOptions {
   /**
    * 'local' (default) plans for one process. 'distributed' plans as for a cluster (partial/final aggregates,
    * broadcast or shuffled joins, exchanges) and still runs in this process, where exchanges are identities:
-   * the way distributed plans are checked for correctness without a cluster.
+   * the way distributed plans are checked for correctness without a cluster. 'stages' goes one step further:
+   * it cuts the distributed plan into its stage graph and runs it task by task with in-memory exchanges (real
+   * hash, range, round-robin and broadcast partitioning, file splits per task), as a cluster would.
    */
-  readonly planning?: 'local' | 'distributed';
+  readonly planning?: 'local' | 'distributed' | 'stages';
+  /** For 'stages': target input bytes per scan task and the most partitions of one shuffle. */
+  readonly stages?: { readonly targetBytesPerTask?: number; readonly maxPartitions?: number };
 }
 
 interface MemoryTable {
@@ -46,13 +51,15 @@ export class Session {
   private nextTable = 0;
   readonly batchSize: number;
   private readonly planning: PhysicalPlannerOptions;
+  private readonly staged: boolean;
   /** Sizes for cost-based planning: Parquet footers for files, counted batches for in-memory tables. */
   private readonly statistics = memoryTableStatistics((id) => this.tables.get(id));
 
   private constructor(options: SessionOptions) {
     this.batchSize = options.batchSize ?? 65536;
-    const planning = options.planning === 'distributed' ? DISTRIBUTED_PLANNING : LOCAL_PLANNING;
-    this.planning = { ...planning, stats: this.statistics };
+    this.staged = options.planning === 'stages';
+    const planning = options.planning === 'local' || options.planning === undefined ? LOCAL_PLANNING : DISTRIBUTED_PLANNING;
+    this.planning = { ...planning, ...options.stages, stats: this.statistics };
   }
 
   /** A session that runs jobs in this process. */
@@ -156,9 +163,13 @@ export class Session {
 
   /** Runs a plan and streams its output batches. */
   async *executeStream(plan: LogicalPlan, signal?: AbortSignal): AsyncIterable<arrow.RecordBatch> {
-    const op = this.operators(plan);
     const ctx: ExecContext = { batchSize: this.batchSize, signal };
-    yield* op.execute(ctx);
+    if (this.staged) {
+      const graph = await this.stagesFor(plan, this.planning, true);
+      yield* await runStageGraph(graph, { ...ctx, memoryTable: (id) => this.memoryTable(id) });
+      return;
+    }
+    yield* this.operators(plan).execute(ctx);
   }
 
   async execute(plan: LogicalPlan, signal?: AbortSignal): Promise<{ batches: arrow.RecordBatch[] }> {
@@ -168,9 +179,13 @@ export class Session {
   }
 
   /** The stages a cluster run of `plan` would have: each with its pipeline, task count and output partitioning. */
-  async stageGraph(plan: LogicalPlan, targetBytesPerTask = DISTRIBUTED_PLANNING.targetBytesPerTask): Promise<StageGraph> {
-    const physical = createPhysicalPlan(this.optimize(plan), { ...DISTRIBUTED_PLANNING, stats: this.statistics, targetBytesPerTask });
-    return planStages(physical, { targetBytesPerTask, fileSizes: await scannedFileSizes(physical) });
+  async stageGraph(plan: LogicalPlan, targetBytesPerTask = this.planning.targetBytesPerTask): Promise<StageGraph> {
+    return this.stagesFor(plan, { ...this.planning, ...DISTRIBUTED_PLANNING, maxPartitions: this.planning.maxPartitions, stats: this.statistics, targetBytesPerTask }, false);
+  }
+
+  private async stagesFor(plan: LogicalPlan, options: PhysicalPlannerOptions, inProcess: boolean): Promise<StageGraph> {
+    const physical = createPhysicalPlan(this.optimize(plan), options);
+    return planStages(physical, { targetBytesPerTask: options.targetBytesPerTask, fileSizes: await scannedFileSizes(physical), inProcess });
   }
 
   explainPhysical(plan: LogicalPlan, extended: boolean): string[] {

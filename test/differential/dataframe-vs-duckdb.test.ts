@@ -57,15 +57,16 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-// Every test runs twice: planned for one process, and planned as for a cluster (partial/final aggregates,
-// broadcast and shuffled joins, exchanges), which still runs in-process with exchanges as identities.
-describe.each(['local', 'distributed'] as const)('%s planning', (planning) => {
+// Every test runs three times: planned for one process; planned as for a cluster (partial/final aggregates,
+// broadcast and shuffled joins, exchanges) but run as one pipeline with exchanges as identities; and cut into
+// its stage graph and run task by task with in-memory exchanges, with small tasks so every stage has several.
+describe.each(['local', 'distributed', 'stages'] as const)('%s planning', (planning) => {
   let session: Session;
   let facts: DataFrame;
   let dims: DataFrame;
   let empty: DataFrame;
   beforeAll(async () => {
-    session = Session.local({ batchSize: 4096, planning });
+    session = Session.local({ batchSize: 4096, planning, stages: { targetBytesPerTask: 64 * 1024, maxPartitions: 4 } });
     facts = await session.read.parquet(`${dir}/facts.parquet`);
     dims = await session.read.parquet(`${dir}/dims.parquet`);
     empty = await session.read.parquet(`${dir}/empty.parquet`);

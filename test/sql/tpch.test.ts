@@ -15,6 +15,7 @@ let root: string;
 let instance: DuckDBInstance;
 let duck: DuckDBConnection;
 let session: Session;
+let staged: Session;
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'squall-sql-tpch-'));
@@ -23,7 +24,11 @@ beforeAll(async () => {
   duck = await instance.connect();
   for (const v of duckdbTpchViews(root)) await duck.run(v);
   session = Session.local();
-  for (const t of TPCH_TABLES) session.registerTable(t, await session.read.parquet(join(root, `${t}.parquet`)));
+  // The same queries cut into stage graphs and run task by task, with tasks small enough that scans split.
+  staged = Session.local({ planning: 'stages', stages: { targetBytesPerTask: 256 * 1024, maxPartitions: 3 } });
+  for (const s of [session, staged]) {
+    for (const t of TPCH_TABLES) s.registerTable(t, await s.read.parquet(join(root, `${t}.parquet`)));
+  }
 }, 60_000);
 
 afterAll(async () => {
@@ -32,12 +37,18 @@ afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true });
 });
 
-describe('TPC-H at SF 0.01 through session.sql() matches DuckDB', () => {
+describe.each(['pipeline', 'stage graph'] as const)('TPC-H at SF 0.01 through session.sql() (%s) matches DuckDB', (mode) => {
   for (const n of TPCH_QUERY_NUMBERS) {
     it(`Q${n}`, async () => {
       const sql = tpchQuery(n);
       const expected = (await duck.runAndReadAll(sql)).getRows().map((r) => r.map(plain));
-      const df = session.sql(sql);
+      const df = (mode === 'pipeline' ? session : staged).sql(sql);
+      if (mode === 'stage graph') {
+        // The point of this mode: several stages, and stages with several tasks each.
+        const graph = await staged.stageGraph(df.plan);
+        expect(graph.stages.length).toBeGreaterThan(1);
+        expect(Math.max(...graph.stages.map((s) => s.tasks))).toBeGreaterThan(1);
+      }
       const keys = rowKeys(df.schema);
       const actual = (await df.collect()).map((r) => keys.map((k) => plain(r[k])));
       expect(expected.length, 'DuckDB returns rows, so the comparison means something').toBeGreaterThan(0);
