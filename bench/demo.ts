@@ -43,4 +43,4 @@ const top = orders
 t0 = performance.now();
 await top.show();
 console.log(`(${(performance.now() - t0).toFixed(0)} ms)`);
-top.explain();
+await top.explain();

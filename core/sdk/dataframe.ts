@@ -7,7 +7,6 @@ import { AnalysisError } from '../types/errors.ts';
 import { type Schema, resolveField, schemaToString } from '../types/schema.ts';
 import { planSchema } from '../plan/analyzer.ts';
 import type { JoinType, LogicalPlan } from '../plan/logical-plan.ts';
-import { planToString } from '../plan/print.ts';
 import { extractWindows } from '../plan/extract-windows.ts';
 import { stageGraphText } from '../physical/stages.ts';
 import { Column, type ColumnLike, columnExpr } from './column.ts';
@@ -303,16 +302,16 @@ export class DataFrame {
     console.log(schemaToString(this.schema));
   }
 
-  /** The logical plan and, with `extended`, the optimized and physical plans, as printed text. */
-  explainString(extended = false): string {
-    const parts = [];
-    if (extended) parts.push('== Logical Plan ==', planToString(this.plan));
-    parts.push(...this.session.explainPhysical(this.plan, extended));
-    return parts.join('\n');
+  /**
+   * The plans as indented text. 'extended' (the default): the parsed (logical), optimized and physical plans and
+   * the stage graph a cluster run would use; 'simple': the physical plan only.
+   */
+  explainString(mode: 'simple' | 'extended' = 'extended'): Promise<string> {
+    return this.session.explain(this.plan, mode);
   }
 
-  explain(extended = false): void {
-    console.log(this.explainString(extended));
+  async explain(mode: 'simple' | 'extended' = 'extended'): Promise<void> {
+    console.log(await this.explainString(mode));
   }
 
   /** The stage graph a cluster run would use: stages cut at exchanges, with task counts from input sizes. */

@@ -13,7 +13,7 @@ import { memoryTableStatistics } from '../optimizer/statistics.ts';
 import { DISTRIBUTED_PLANNING, LOCAL_PLANNING, type PhysicalPlannerOptions, createPhysicalPlan } from '../physical/planner.ts';
 import { instantiate } from '../physical/instantiate.ts';
 import { physicalPlanText } from '../physical/physical-plan.ts';
-import { type StageGraph, planStages, scannedFileSizes } from '../physical/stages.ts';
+import { type StageGraph, planStages, scannedFileSizes, stageGraphText } from '../physical/stages.ts';
 import { runStageGraph } from '../runtime/local-stage-runner.ts';
 import type { ExecContext, PhysicalOperator } from '../exec/operator.ts';
 import { normalizeBatch } from '../io/normalize.ts';
@@ -188,12 +188,22 @@ export class Session {
     return planStages(physical, { targetBytesPerTask: options.targetBytesPerTask, fileSizes: await scannedFileSizes(physical), inProcess });
   }
 
-  explainPhysical(plan: LogicalPlan, extended: boolean): string[] {
+  /** What df.explain() prints. */
+  async explain(plan: LogicalPlan, mode: 'simple' | 'extended'): Promise<string> {
     const optimized = this.optimize(plan);
-    const out: string[] = [];
-    if (extended) out.push('== Optimized Logical Plan ==', planToString(optimized));
-    out.push('== Physical Plan ==', physicalPlanText(createPhysicalPlan(optimized, this.planning)));
-    return out;
+    const physical = ['== Physical Plan ==', physicalPlanText(createPhysicalPlan(optimized, this.planning))];
+    if (mode === 'simple') return physical.join('\n');
+    const distributed = { ...this.planning, ...DISTRIBUTED_PLANNING, maxPartitions: this.planning.maxPartitions, stats: this.statistics };
+    const graph = await this.stagesFor(plan, distributed, true);
+    return [
+      '== Parsed Logical Plan ==',
+      planToString(plan),
+      '== Optimized Logical Plan ==',
+      planToString(optimized),
+      ...physical,
+      '== Stages ==',
+      stageGraphText(graph),
+    ].join('\n');
   }
 }
 

@@ -162,9 +162,13 @@ describe('actions and output', () => {
     const dir = tempDir();
     await people.write.parquet(join(dir, 'people'));
     const df = (await session.read.parquet(join(dir, 'people'))).filter(col('age').gt(30)).select('name');
-    const text = df.explainString(true);
-    expect(text).toContain('== Physical Plan ==');
+    const text = await df.explainString();
+    for (const section of ['== Parsed Logical Plan ==', '== Optimized Logical Plan ==', '== Physical Plan ==', '== Stages ==']) {
+      expect(text).toContain(section);
+    }
     expect(text).toMatch(/ParquetScan .*\[name, age\]/);
+    expect(text).toMatch(/Stage 0 \(lambda, 1 task\)/);
+    expect(await df.explainString('simple')).not.toContain('== Stages ==');
   });
 
   it('write modes: error, overwrite, append, ignore — and reads back', async () => {
