@@ -191,16 +191,18 @@ class Generator {
     return t;
   }
 
-  /** Raise `message` when `cond` holds on a row where the value is valid. */
-  failIf(out: string[], cond: string, valid: Valid, message: string): void {
+  /** Raise `message` when `cond` holds on a row where the value is valid. `beyondDouble` marks errors that
+   * only mean the value left the range a double holds exactly (the exact fallback may then take over). */
+  failIf(out: string[], cond: string, valid: Valid, message: string, beyondDouble = false): void {
     const m = this.konst(message);
     const v = validCode(valid);
-    out.push(v === 'true' ? `if (${cond}) lib.fail(${m});` : `if ((${cond}) && ${v}) lib.fail(${m});`);
+    const fail = beyondDouble ? 'lib.failBeyondDouble' : 'lib.fail';
+    out.push(v === 'true' ? `if (${cond}) ${fail}(${m});` : `if ((${cond}) && ${v}) ${fail}(${m});`);
   }
 
   checkSafe(out: string[], code: string, valid: Valid, what: string, e: Expr): string {
     const t = this.bind(out, code);
-    this.failIf(out, `${t} > ${MAX_SAFE} || ${t} < -${MAX_SAFE}`, valid, `${what} overflow beyond 2^53 in ${exprToString(e)}`);
+    this.failIf(out, `${t} > ${MAX_SAFE} || ${t} < -${MAX_SAFE}`, valid, `${what} overflow beyond 2^53 in ${exprToString(e)}`, true);
     return t;
   }
 
@@ -213,7 +215,8 @@ class Generator {
   checkDecimal(out: string[], code: string, valid: Valid, t: DataType & { kind: 'decimal' }, e: Expr): string {
     const v = this.bind(out, code);
     const limit = Math.min(POW10[t.precision]!, MAX_SAFE + 1);
-    this.failIf(out, `${v} >= ${limit} || ${v} <= -${limit}`, valid, `${typeToString(t)} overflow${t.precision > 15 ? ' beyond 2^53' : ''} in ${exprToString(e)}`);
+    const beyondDouble = POW10[t.precision]! > MAX_SAFE + 1;
+    this.failIf(out, `${v} >= ${limit} || ${v} <= -${limit}`, valid, `${typeToString(t)} overflow${beyondDouble ? ' beyond 2^53' : ''} in ${exprToString(e)}`, beyondDouble);
     return v;
   }
 

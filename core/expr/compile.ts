@@ -2,6 +2,7 @@
 // generated kernels (./codegen.ts). Kernels are specialised per column layout (plain/dictionary, with/without
 // nulls) and cached twice: by a canonical key of (mode, expression, referenced column types, layouts), and
 // by generated source, so `new Function` runs once per distinct source for the life of the process.
+import { BeyondDoubleRange, evaluateExact, exactlyEvaluable } from './exact.ts';
 import * as arrow from 'apache-arrow';
 import { columnData, dictionaryStrings, isDictionary, makeBatch, makeColumn, makeStringColumn } from '../arrow/column.ts';
 import type { BatchPredicate } from '../exec/operator.ts';
@@ -180,12 +181,21 @@ export function compileExpr(e: Expr, input: Schema): CompiledExpr {
     return { field: f, type: f.type, evaluate: (batch) => columnData(batch, idx) };
   }
   const evaluator = new ExprEvaluator(core, input, 'arrow');
+  let exact: boolean | undefined;
   return {
     field: f,
     type: f.type,
     evaluate(batch) {
-      const r = evaluator.run(batch) as { values: unknown; validity: Uint8Array | null };
-      return toData(f.type, batch.numRows, r);
+      try {
+        const r = evaluator.run(batch) as { values: unknown; validity: Uint8Array | null };
+        return toData(f.type, batch.numRows, r);
+      } catch (err) {
+        // Beyond ±2^53 the kernel cannot be exact; integer/decimal arithmetic then runs again in BigInt.
+        if (!(err instanceof BeyondDoubleRange)) throw err;
+        exact ??= exactlyEvaluable(core, input);
+        if (!exact) throw err;
+        return evaluateExact(core, input, batch, f.type);
+      }
     },
   };
 }

@@ -1,5 +1,6 @@
 // The helper library that generated kernels receive as their `lib` argument (never a global): buffer views,
 // word-at-a-time validity bitmaps, string and date functions, cast conversions, and errors.
+import { BeyondDoubleRange } from './exact.ts';
 import type * as arrow from 'apache-arrow';
 import { newBitmap, stringValues } from '../arrow/column.ts';
 import { DataError } from '../types/errors.ts';
@@ -126,6 +127,9 @@ export const kernelLib = Object.freeze({
   dictEval,
   fail(message: string): never {
     throw new DataError(message);
+  },
+  failBeyondDouble(message: string): never {
+    throw new BeyondDoubleRange(message);
   },
   charLength,
   substring,

@@ -9,7 +9,7 @@ import type { Schema } from '../types/schema.ts';
 import { planSchema } from './analyzer.ts';
 import { type LogicalPlan, PLAN_VERSION, type PlanKind, type SerializedPlan } from './logical-plan.ts';
 
-const dataType: z.ZodType<DataType> = z.discriminatedUnion('kind', [
+export const dataTypeSchema: z.ZodType<DataType> = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('null') }),
   z.object({ kind: z.literal('bool') }),
   z.object({ kind: z.literal('int32') }),
@@ -22,13 +22,13 @@ const dataType: z.ZodType<DataType> = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('vector'), size: z.number().int().positive() }),
 ]);
 
-const schemaSchema: z.ZodType<Schema> = z.object({
-  fields: z.array(z.object({ name: z.string(), type: dataType, nullable: z.boolean(), qualifier: z.string().optional() })),
+export const schemaSchema: z.ZodType<Schema> = z.object({
+  fields: z.array(z.object({ name: z.string(), type: dataTypeSchema, nullable: z.boolean(), qualifier: z.string().optional() })),
 });
 
 const literalValue = z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(z.number())]);
 
-const expr: z.ZodType<Expr> = z.lazy(() =>
+export const exprSchema: z.ZodType<Expr> = z.lazy(() =>
   z.discriminatedUnion('kind', [
     z.object({
       kind: z.literal('column'),
@@ -37,35 +37,35 @@ const expr: z.ZodType<Expr> = z.lazy(() =>
       index: z.number().int().nonnegative().optional(),
       planId: z.number().int().optional(),
     }),
-    z.object({ kind: z.literal('literal'), value: literalValue, type: dataType }),
-    z.object({ kind: z.literal('binary'), op: z.enum(BINARY_OPS), left: expr, right: expr }),
-    z.object({ kind: z.literal('not'), input: expr }),
-    z.object({ kind: z.literal('negate'), input: expr }),
-    z.object({ kind: z.literal('is_null'), input: expr, negated: z.boolean() }),
-    z.object({ kind: z.literal('cast'), input: expr, to: dataType }),
-    z.object({ kind: z.literal('case'), branches: z.array(z.object({ when: expr, then: expr })), otherwise: expr.nullable() }),
-    z.object({ kind: z.literal('in'), input: expr, list: z.array(expr), negated: z.boolean() }),
-    z.object({ kind: z.literal('between'), input: expr, low: expr, high: expr, negated: z.boolean() }),
-    z.object({ kind: z.literal('like'), input: expr, pattern: z.string(), negated: z.boolean(), caseInsensitive: z.boolean() }),
-    z.object({ kind: z.literal('call'), fn: z.enum(SCALAR_FUNCTIONS), args: z.array(expr) }),
-    z.object({ kind: z.literal('alias'), input: expr, name: z.string() }),
-    z.object({ kind: z.literal('aggregate'), fn: z.enum(AGGREGATE_FUNCTIONS), args: z.array(expr) }),
+    z.object({ kind: z.literal('literal'), value: literalValue, type: dataTypeSchema }),
+    z.object({ kind: z.literal('binary'), op: z.enum(BINARY_OPS), left: exprSchema, right: exprSchema }),
+    z.object({ kind: z.literal('not'), input: exprSchema }),
+    z.object({ kind: z.literal('negate'), input: exprSchema }),
+    z.object({ kind: z.literal('is_null'), input: exprSchema, negated: z.boolean() }),
+    z.object({ kind: z.literal('cast'), input: exprSchema, to: dataTypeSchema }),
+    z.object({ kind: z.literal('case'), branches: z.array(z.object({ when: exprSchema, then: exprSchema })), otherwise: exprSchema.nullable() }),
+    z.object({ kind: z.literal('in'), input: exprSchema, list: z.array(exprSchema), negated: z.boolean() }),
+    z.object({ kind: z.literal('between'), input: exprSchema, low: exprSchema, high: exprSchema, negated: z.boolean() }),
+    z.object({ kind: z.literal('like'), input: exprSchema, pattern: z.string(), negated: z.boolean(), caseInsensitive: z.boolean() }),
+    z.object({ kind: z.literal('call'), fn: z.enum(SCALAR_FUNCTIONS), args: z.array(exprSchema) }),
+    z.object({ kind: z.literal('alias'), input: exprSchema, name: z.string() }),
+    z.object({ kind: z.literal('aggregate'), fn: z.enum(AGGREGATE_FUNCTIONS), args: z.array(exprSchema) }),
     z.object({
       kind: z.literal('window'),
       fn: z.enum(WINDOW_FUNCTIONS),
-      args: z.array(expr),
-      partitionBy: z.array(expr),
+      args: z.array(exprSchema),
+      partitionBy: z.array(exprSchema),
       orderBy: z.array(sortOrder),
       frame: z.enum(WINDOW_FRAMES),
     }),
   ]),
 );
 
-const sortOrder = z.object({ get expr() { return expr; }, ascending: z.boolean(), nullsFirst: z.boolean() });
+const sortOrder = z.object({ get expr() { return exprSchema; }, ascending: z.boolean(), nullsFirst: z.boolean() });
 const strings = z.array(z.string());
 const stat = z.union([z.number(), z.string(), z.boolean()]);
 
-const scanSource = z.discriminatedUnion('format', [
+export const scanSourceSchema = z.discriminatedUnion('format', [
   z.object({ format: z.literal('parquet'), paths: strings }),
   z.object({
     format: z.literal('csv'),
@@ -76,16 +76,16 @@ const scanSource = z.discriminatedUnion('format', [
   z.object({ format: z.literal('memory'), id: z.string() }),
 ]);
 
-const joinType = z.enum(['inner', 'left', 'right', 'full', 'semi', 'anti', 'cross']);
+export const joinTypeSchema = z.enum(['inner', 'left', 'right', 'full', 'semi', 'anti', 'cross']);
 
 // One entry per plan kind: a kind added to LogicalPlan without a schema here is a type error.
 const planShapes: Record<PlanKind, z.ZodType> = {
   scan: z.object({
     kind: z.literal('scan'),
-    source: scanSource,
+    source: scanSourceSchema,
     schema: schemaSchema,
     projection: strings.nullable(),
-    filters: z.array(expr),
+    filters: z.array(exprSchema),
     alias: z.string().optional(),
     statistics: z
       .object({
@@ -95,15 +95,15 @@ const planShapes: Record<PlanKind, z.ZodType> = {
       })
       .optional(),
   }),
-  project: z.object({ kind: z.literal('project'), get input() { return plan; }, exprs: z.array(expr) }),
-  filter: z.object({ kind: z.literal('filter'), get input() { return plan; }, condition: expr }),
-  aggregate: z.object({ kind: z.literal('aggregate'), get input() { return plan; }, groupBy: z.array(expr), aggregates: z.array(expr) }),
+  project: z.object({ kind: z.literal('project'), get input() { return plan; }, exprs: z.array(exprSchema) }),
+  filter: z.object({ kind: z.literal('filter'), get input() { return plan; }, condition: exprSchema }),
+  aggregate: z.object({ kind: z.literal('aggregate'), get input() { return plan; }, groupBy: z.array(exprSchema), aggregates: z.array(exprSchema) }),
   join: z.object({
     kind: z.literal('join'),
     get left() { return plan; },
     get right() { return plan; },
-    joinType,
-    on: expr.nullable(),
+    joinType: joinTypeSchema,
+    on: exprSchema.nullable(),
     using: strings,
     strategy: z.enum(['broadcast', 'shuffle']).optional(),
   }),
@@ -117,12 +117,12 @@ const planShapes: Record<PlanKind, z.ZodType> = {
   distinct: z.object({ kind: z.literal('distinct'), get input() { return plan; } }),
   union: z.object({ kind: z.literal('union'), get inputs() { return z.array(plan).min(1); }, byName: z.boolean() }),
   alias: z.object({ kind: z.literal('alias'), get input() { return plan; }, alias: z.string() }),
-  window: z.object({ kind: z.literal('window'), get input() { return plan; }, functions: z.array(expr).min(1) }),
+  window: z.object({ kind: z.literal('window'), get input() { return plan; }, functions: z.array(exprSchema).min(1) }),
   repartition: z.object({
     kind: z.literal('repartition'),
     get input() { return plan; },
     numPartitions: z.number().int().positive(),
-    keys: z.array(expr),
+    keys: z.array(exprSchema),
   }),
 };
 

@@ -50,11 +50,12 @@ describe('arithmetic', () => {
     expect(valuesOf(out.getChildAt(0)!.data[0]!, DataTypes.int32)).toEqual([2, null]);
   });
 
-  it('computes int64 exactly beyond 2^31 and refuses results beyond 2^53', () => {
+  it('computes int64 exactly beyond 2^31 (beyond 2^53 through the exact fallback) and refuses overflow', () => {
     const big = 3_000_000_000;
     expect(one(longs, [[big, -big, null], [big, 7, 1]], binary('+', c('x'), c('y')))).toEqual([6_000_000_000, -2_999_999_993, null]);
     expect(one(longs, [[2 ** 40], [-(2 ** 12)]], binary('*', c('x'), c('y')))).toEqual([-(2 ** 52)]);
-    expect(() => one(longs, [[2 ** 40], [2 ** 14]], binary('*', c('x'), c('y')))).toThrow('int64 overflow beyond 2^53 in (x * y)');
+    expect(one(longs, [[2 ** 40], [2 ** 14 + 1]], binary('*', c('x'), c('y')))).toEqual([2 ** 54 + 2 ** 40]);
+    expect(() => one(longs, [[2 ** 40], [2 ** 30]], binary('*', c('x'), c('y')))).toThrow('int64 overflow in (x * y)');
     // Output is a real Int64 column.
     const out = compileProjection([binary('-', c('x'), c('y'))], longs).project(batchFrom(longs, [[-big], [1]]));
     expect((out.getChildAt(0)!.data[0]!.values as BigInt64Array)[0]).toBe(BigInt(-big - 1));
