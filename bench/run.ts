@@ -1,13 +1,15 @@
 // Benchmarks: each workload runs through Squall (in-process) and DuckDB on the same Parquet files in this
 // process, and prints both times and their ratio. Usage: npm run bench [-- workload ...] [--sf 1]
 //   workloads: aggregate (scan-filter-aggregate, TPC-H Q1), join (lineitem ⋈ orders), sort (full sort and top-k),
-//   scan (Parquet decoding alone: Squall's decoder vs parquet-wasm vs DuckDB, then Q1 and Q6 end to end)
+//   scan (Parquet decoding alone: Squall's decoder vs parquet-wasm vs DuckDB, then Q1 and Q6 end to end),
+//   tpch (all 22 TPC-H queries through session.sql() vs DuckDB, with the geometric mean; --queries 1,3,5)
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { type DataFrame, Session, col, functions as F } from '../core/sdk/index.ts';
 import { parquetFileMeta, scanParquet } from '../core/io/parquet-reader.ts';
 import { generateTpch } from './tpch/generate.ts';
+import { runTpchBenchmark } from './tpch-bench.ts';
 
 interface Workload {
   readonly name: string;
@@ -172,7 +174,13 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const sfArg = args.indexOf('--sf');
   const sf = sfArg >= 0 ? Number(args[sfArg + 1]) : 1;
-  const names = args.filter((a, i) => !a.startsWith('--') && (sfArg < 0 || i !== sfArg + 1));
+  const q = args.indexOf('--queries');
+  const names = args.filter((a, i) => !a.startsWith('--') && (sfArg < 0 || i !== sfArg + 1) && (q < 0 || i !== q + 1));
+  if (names.includes('tpch')) {
+    const only = q >= 0 ? args[q + 1]!.split(',').map(Number) : undefined;
+    await runTpchBenchmark(sf, 2, only);
+    return;
+  }
   const scan = names.includes('scan');
   const others = names.filter((n) => n !== 'scan');
   const chosen = names.length ? WORKLOADS.filter((w) => others.includes(w.name)) : WORKLOADS;
