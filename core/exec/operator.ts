@@ -26,13 +26,6 @@ export function checkCancelled(ctx: ExecContext): void {
   if (ctx.signal?.aborted) throw ctx.signal.reason ?? new Error('cancelled');
 }
 
-/** Indented tree text of a physical plan, one operator per line. */
-export function physicalPlanToString(op: PhysicalOperator, indent = 0): string {
-  const detail = op.describe();
-  const line = `${'  '.repeat(indent)}${op.name}${detail ? ` ${detail}` : ''}`;
-  return [line, ...op.children.map((c) => physicalPlanToString(c, indent + 1))].join('\n');
-}
-
 /** A compiled boolean condition: the indices of the rows of `batch` where it is TRUE (not FALSE, not NULL). */
 export interface BatchPredicate {
   select(batch: arrow.RecordBatch): Int32Array;
