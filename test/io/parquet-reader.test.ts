@@ -223,8 +223,9 @@ describe('bad input', () => {
     const src = fs.readFileSync(`${dir}/all_snappy.parquet`);
     const f = `${dir}/truncated.parquet`;
     fs.writeFileSync(f, src.subarray(0, Math.floor(src.length / 2)));
-    for (const attempt of [readParquetSchema(f), collect(scanParquet([f], { columns: null })), parquetMetadata(f)]) {
-      const err = await attempt.catch((e) => e);
+    // One at a time: promises created together would reject before the loop reaches them (unhandled).
+    for (const attempt of [() => readParquetSchema(f), () => collect(scanParquet([f], { columns: null })), () => parquetMetadata(f)]) {
+      const err = await attempt().catch((e) => e);
       expect(err).toBeInstanceOf(DataError);
       expect(err.message).toContain(f);
     }
