@@ -209,7 +209,7 @@ async function main(): Promise<void> {
     if (chosen.length === 0) return;
     console.log('');
   }
-  console.log('Squall runs in-process on one thread; DuckDB with 2 threads. Best of 3 after a warm-up.\n');
+  console.log('Squall runs in-process (operators on one thread, Parquet decoding on worker threads); DuckDB with 2 threads. Best of 3 after a warm-up.\n');
   console.log(`${'workload'.padEnd(10)} ${'squall ms'.padStart(10)} ${'duckdb ms'.padStart(10)} ${'ratio'.padStart(7)}  description`);
   for (const w of chosen) {
     const df = w.squall(tables);
