@@ -1,13 +1,23 @@
-// The seam between the readers/writers and where bytes live. Only local files exist today; an S3 store will
-// implement the same interface (rename becomes copy+delete or a manifest commit there), chosen by `storeFor`.
+// The seam between the readers/writers and where bytes live: local files here, `s3://` objects in
+// s3-file-store.ts (no rename there: writers commit to S3 with a manifest, see writers.ts), chosen by `storeFor`.
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { UnsupportedError } from '../types/errors.ts';
+import { s3FileStore } from './s3-file-store.ts';
 
 export interface FileInfo {
   readonly kind: 'file' | 'dir';
   readonly size: number;
+  /** Changes whenever the content is replaced (S3's ETag); absent for local files. */
+  readonly etag?: string;
+}
+
+export interface ReadRange {
+  /** Inclusive. */
+  readonly start: number;
+  /** Exclusive. */
+  readonly end: number;
 }
 
 export interface DirEntry {
@@ -16,11 +26,15 @@ export interface DirEntry {
 }
 
 export interface FileStore {
+  /** True for object stores (S3): each request costs latency, so reads are planned into few large ones. */
+  readonly remote: boolean;
   /** null when nothing exists at `path`. */
   stat(path: string): Promise<FileInfo | null>;
   list(dir: string): Promise<DirEntry[]>;
   /** Bytes [start, end) of a file. */
   readRange(path: string, start: number, end: number): Promise<Uint8Array>;
+  /** Bytes of each range, in the order asked; a remote store coalesces them into few large requests. */
+  readRanges(path: string, ranges: readonly ReadRange[]): Promise<Uint8Array[]>;
   /** A lazily read Blob over the file (what parquet-wasm's `ParquetFile.fromFile` takes). */
   openBlob(path: string): Promise<Blob>;
   /** The file as a stream of chunks. */
@@ -29,8 +43,10 @@ export interface FileStore {
   /** An appendable sink for large text outputs; `close` flushes. */
   openWriter(path: string): Promise<FileWriter>;
   mkdir(path: string): Promise<void>;
-  /** Atomic within one store when the target does not exist. */
+  /** Atomic within one store when the target does not exist (local files; not on S3). */
   rename(from: string, to: string): Promise<void>;
+  /** A copy of one file (server-side on S3). */
+  copy(from: string, to: string): Promise<void>;
   /** Recursive, and no error if nothing is there. */
   remove(path: string): Promise<void>;
   join(...parts: string[]): string;
@@ -41,9 +57,13 @@ export interface FileStore {
 export interface FileWriter {
   write(chunk: string | Uint8Array): Promise<void>;
   close(): Promise<void>;
+  /** Gives up: nothing appears at the path (remote stores; a local partial file is removed by the caller). */
+  abort?(): Promise<void>;
 }
 
 class LocalFileStore implements FileStore {
+  readonly remote = false;
+
   async stat(path: string): Promise<FileInfo | null> {
     try {
       const s = await fsp.stat(path);
@@ -81,6 +101,10 @@ class LocalFileStore implements FileStore {
     }
   }
 
+  readRanges(path: string, ranges: readonly ReadRange[]): Promise<Uint8Array[]> {
+    return Promise.all(ranges.map((r) => this.readRange(path, r.start, r.end)));
+  }
+
   openBlob(path: string): Promise<Blob> {
     return fs.openAsBlob(path);
   }
@@ -104,6 +128,9 @@ class LocalFileStore implements FileStore {
       async close() {
         await fh.close();
       },
+      async abort() {
+        await fh.close();
+      },
     };
   }
 
@@ -113,6 +140,10 @@ class LocalFileStore implements FileStore {
 
   async rename(from: string, to: string): Promise<void> {
     await fsp.rename(from, to);
+  }
+
+  async copy(from: string, to: string): Promise<void> {
+    await fsp.copyFile(from, to);
   }
 
   async remove(path: string): Promise<void> {
@@ -138,7 +169,13 @@ export const localFileStore: FileStore = new LocalFileStore();
 export function storeFor(path: string): FileStore {
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]+):\/\//.exec(path)?.[1];
   if (scheme === undefined || scheme === 'file') return localFileStore;
+  if (scheme === 's3' || scheme === 's3a') return s3FileStore();
   throw new UnsupportedError(`paths with scheme '${scheme}://' are not supported yet (in '${path}'); use a local path`);
+}
+
+/** Whether `path` is an object-store URI (`s3://`, `s3a://`). */
+export function isRemotePath(path: string): boolean {
+  return /^s3a?:\/\//i.test(path);
 }
 
 /** Strip a `file://` prefix. */

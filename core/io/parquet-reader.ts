@@ -223,6 +223,12 @@ function legacyStatsUsable(info: LeafInfo): boolean {
   return info.physical === Physical.BOOLEAN || info.physical === Physical.INT32 || info.physical === Physical.INT64 || info.physical === Physical.FLOAT || info.physical === Physical.DOUBLE;
 }
 
+/** A footer is read with the file's last 64 KB in one request; a larger footer takes a second one. */
+const FOOTER_GUESS = 64 << 10;
+/** Footers of object-store files by URI, valid while the ETag and size match (one HEAD instead of GETs). */
+const footerCache = new Map<string, { etag: string; size: number; fm: ThriftStruct }>();
+const FOOTER_CACHE_ENTRIES = 256;
+
 async function readFooter(path: string): Promise<ThriftStruct> {
   const store = storeFor(path);
   const p = localPath(path);
@@ -230,18 +236,31 @@ async function readFooter(path: string): Promise<ThriftStruct> {
   if (!info) throw new DataError(`file '${path}' does not exist`);
   if (info.kind !== 'file') throw new DataError(`'${path}' is a directory, not a Parquet file`);
   if (info.size < 12) throw new DataError(`file '${path}' is not a Parquet file: only ${info.size} bytes`);
-  const tail = await store.readRange(p, info.size - 8, info.size);
+  const cached = info.etag ? footerCache.get(path) : undefined;
+  if (cached && cached.etag === info.etag && cached.size === info.size) return cached.fm;
+  // Explicit ranges only (s3rver answers suffix ranges wrongly); the size is known from the stat.
+  const tailStart = Math.max(0, info.size - FOOTER_GUESS);
+  const tailBytes = await store.readRange(p, tailStart, info.size);
+  if (tailBytes.length !== info.size - tailStart) throw new DataError(`file '${path}' is truncated: it changed while its footer was read`);
+  const tail = tailBytes.subarray(tailBytes.length - 8);
   const magic = String.fromCharCode(...tail.subarray(4));
   if (magic === 'PARE') throw new UnsupportedError(`file '${path}' is an encrypted Parquet file, which Squall cannot read`);
   if (magic !== 'PAR1') throw new DataError(`file '${path}' is not a Parquet file or is truncated: no PAR1 footer`);
   const len = new DataView(tail.buffer, tail.byteOffset, 4).getUint32(0, true);
   if (len + 12 > info.size) throw new DataError(`file '${path}' is corrupt: footer length ${len} exceeds the file size`);
-  const footer = await store.readRange(p, info.size - 8 - len, info.size - 8);
+  const footerStart = info.size - 8 - len;
+  const footer = footerStart >= tailStart ? tailBytes.subarray(footerStart - tailStart, tailBytes.length - 8) : await store.readRange(p, footerStart, info.size - 8);
+  let fm: ThriftStruct;
   try {
-    return new ThriftReader(footer).struct();
+    fm = new ThriftReader(footer).struct();
   } catch (e) {
     throw new DataError(`file '${path}' has a corrupt footer: ${describe(e)}`, { cause: e });
   }
+  if (info.etag) {
+    if (footerCache.size >= FOOTER_CACHE_ENTRIES) footerCache.delete(footerCache.keys().next().value!);
+    footerCache.set(path, { etag: info.etag, size: info.size, fm });
+  }
+  return fm;
 }
 
 async function readFileMeta(path: string): Promise<{ fm: ThriftStruct; meta: FileMeta }> {
@@ -437,6 +456,9 @@ export function coalesceRanges<R extends ByteRange>(ranges: readonly R[], maxGap
   return out;
 }
 
+/** On remote stores, the needed chunks of consecutive row groups are fetched together in windows of this size. */
+const REMOTE_WINDOW_BYTES = 32 << 20;
+
 /** Row groups in flight per decoder thread: enough to keep the threads busy while batches are consumed. */
 const ROW_GROUPS_AHEAD_PER_THREAD = 2;
 
@@ -513,7 +535,9 @@ async function* scanFileWithDecoder(
   const local = localPath(path);
   const pool = decoderPool(options.threads);
   const where = `file '${path}'`;
-  const decodeGroup = async (g: { index: number; numRows: number }): Promise<DecodedChunk[] | 'unsupported'> => {
+  type Unit = ReturnType<typeof coalesceRanges<{ col: number; start: number; length: number; spec: ChunkSpec }>>[number];
+  /** A row group's decode units: its needed chunks, those within 1 MB of each other joined. */
+  const unitsOf = (g: { index: number; numRows: number }): Unit[] => {
     const rg = meta.rowGroups[g.index]!;
     const ranges = columns.map(({ leaf, plan }, col) => {
       const ch = rg.chunks[leaf.index];
@@ -529,12 +553,43 @@ async function* scanFileWithDecoder(
       };
       return { col, start: ch.start, length: ch.length, spec };
     });
+    return coalesceRanges(ranges);
+  };
+  // Remote stores: the units of consecutive row groups are fetched together, a window of about
+  // REMOTE_WINDOW_BYTES at a time, so the store can coalesce them into few large ranged requests.
+  const windowOf = new Map<number, Promise<Map<Unit, Uint8Array>>>();
+  const unitMemo = new Map<number, Unit[]>();
+  const units = (i: number): Unit[] => {
+    let u = unitMemo.get(i);
+    if (!u) unitMemo.set(i, (u = unitsOf(groups[i]!)));
+    return u;
+  };
+  const remoteBytes = (i: number): Promise<Map<Unit, Uint8Array>> => {
+    const known = windowOf.get(i);
+    if (known) return known;
+    const members: number[] = [];
+    let bytes = 0;
+    for (let j = i; j < groups.length && (members.length === 0 || bytes < REMOTE_WINDOW_BYTES); j++) {
+      members.push(j);
+      for (const u of units(j)) bytes += u.end - u.start;
+    }
+    const all = members.flatMap((j) => units(j));
+    const p = store.readRanges(local, all).then((bufs) => new Map(all.map((u, k) => [u, bufs[k]!])));
+    p.catch(() => {}); // awaited by each member row group
+    for (const j of members) windowOf.set(j, p);
+    return p;
+  };
+  const decodeGroup = async (i: number): Promise<DecodedChunk[] | 'unsupported'> => {
+    const g = groups[i]!;
     const out: DecodedChunk[] = new Array(columns.length);
     try {
+      const groupUnits = units(i);
+      const fetched = store.remote ? await remoteBytes(i) : undefined;
+      if (fetched) windowOf.delete(i);
       // Nearby chunks are read with one request each and decoded by one thread.
       await Promise.all(
-        coalesceRanges(ranges).map(async (group) => {
-          const bytes = await store.readRange(local, group.start, group.end);
+        groupUnits.map(async (group) => {
+          const bytes = fetched ? fetched.get(group)! : await store.readRange(local, group.start, group.end);
           if (bytes.length !== group.end - group.start) {
             throw new DataError(`${where} is truncated: row group ${g.index} runs past the end of the file`);
           }
@@ -547,7 +602,7 @@ async function* scanFileWithDecoder(
             const names = group.members.map((m) => `'${columns[m.col]!.leaf.name}'`).join(', ');
             throw new DataError(`${where}, row group ${g.index}, column ${names}: cannot decode Parquet data: ${describe(e)}`, { cause: e });
           }
-          group.members.forEach((m, i) => (out[m.col] = chunks[i]!));
+          group.members.forEach((m, k) => (out[m.col] = chunks[k]!));
         }),
       );
     } catch (e) {
@@ -561,7 +616,7 @@ async function* scanFileWithDecoder(
   let next = 0;
   const fill = () => {
     while (inFlight.length < ahead && next < groups.length) {
-      const p = decodeGroup(groups[next++]!);
+      const p = decodeGroup(next++);
       p.catch(() => {}); // awaited in order below; this only keeps an early failure from being "unhandled"
       inFlight.push(p);
     }

@@ -1,7 +1,8 @@
 // Expanding user paths into data files: a file, a directory (recursively, as Spark reads Hive-style
 // `key=value` trees), or a glob with `*`, `?`, `[...]` and `**`. Hidden and bookkeeping names are skipped.
 import { DataError } from '../types/errors.ts';
-import { type FileStore, localPath, storeFor } from './file-store.ts';
+import { type FileStore, isRemotePath, localPath, storeFor } from './file-store.ts';
+import { OUTPUT_MARKERS, readManifest } from './output-manifest.ts';
 
 /**
  * Names a reader never treats as data: dot files (`.crc`, our `.squall-*` temporaries), and `_`-prefixed
@@ -34,7 +35,8 @@ export async function expandPaths(paths: string | readonly string[]): Promise<st
 
 async function expandOne(raw: string): Promise<string[]> {
   const store = storeFor(raw);
-  const path = localPath(raw);
+  // Object-store URIs keep their scheme; a trailing '/' names the same prefix as none.
+  const path = isRemotePath(raw) ? raw.replace(/^s3a:/i, 's3:').replace(/(?<=^s3:\/\/.+?)\/+$/i, '') : localPath(raw);
   if (GLOB_CHARS.test(path)) {
     const files = await expandGlob(store, path);
     if (files.length === 0) throw new DataError(`path '${raw}' matches no files`);
@@ -48,10 +50,27 @@ async function expandOne(raw: string): Promise<string[]> {
   return files;
 }
 
-/** All non-hidden files under `dir`, recursively, sorted by path. */
+/**
+ * All non-hidden files under `dir`, recursively, sorted by path. On an object store a Squall output directory
+ * is read through its commit record (see output-manifest.ts): with a `_SUCCESS` manifest only the files it
+ * lists, and while an uncommitted write's `_temporary/` marker is there without one, nothing (DataError).
+ */
 export async function listDataFiles(store: FileStore, dir: string): Promise<string[]> {
+  const entries = await store.list(dir);
+  if (store.remote) {
+    const manifest = entries.some((e) => e.name === OUTPUT_MARKERS.success && e.kind === 'file') ? await readManifest(store, dir) : null;
+    if (manifest) return manifest.files.map((f) => store.join(dir, f)).sort();
+    // The marker is looked up directly rather than in the delimiter listing: s3rver leaves out a common prefix
+    // whose objects all lie two or more levels down (`_temporary/<job>/part-*`); S3 itself lists it.
+    const success = entries.some((e) => e.name === OUTPUT_MARKERS.success);
+    if (!success && (await store.stat(store.join(dir, OUTPUT_MARKERS.temporary)))?.kind === 'dir') {
+      throw new DataError(
+        `directory '${dir}' holds an output that is being written or whose write failed (it has ${OUTPUT_MARKERS.temporary}/ and no ${OUTPUT_MARKERS.success}); read it once the write has committed`,
+      );
+    }
+  }
   const out: string[] = [];
-  for (const e of await store.list(dir)) {
+  for (const e of entries) {
     if (isHiddenName(e.name)) continue;
     const p = store.join(dir, e.name);
     if (e.kind === 'dir') out.push(...(await listDataFiles(store, p)));
@@ -60,13 +79,16 @@ export async function listDataFiles(store: FileStore, dir: string): Promise<stri
   return out;
 }
 
-async function expandGlob(store: FileStore, pattern: string): Promise<string[]> {
+async function expandGlob(store: FileStore, full: string): Promise<string[]> {
+  // An object-store URI walks from its bucket (`s3://bucket`); the key is matched like a relative path.
+  const root = /^s3:\/\/[^/]+/i.exec(full)?.[0];
+  const pattern = root !== undefined ? full.slice(root.length).replace(/^\/+/, '') : full;
   const absolute = pattern.startsWith('/');
   const segments = pattern.split('/').filter((s, i) => s !== '' || i === 0);
   // The literal prefix (directories before the first segment with a wildcard) is where walking starts.
   const firstGlob = segments.findIndex((s) => GLOB_CHARS.test(s));
   const prefix = segments.slice(0, firstGlob).filter((s) => s !== '');
-  let base = (absolute ? '/' : '') + prefix.join('/');
+  let base = root !== undefined ? store.join(root, ...prefix) : (absolute ? '/' : '') + prefix.join('/');
   if (base === '') base = '.';
   const rest = segments.slice(firstGlob).map(compileSegment);
   const info = await store.stat(base);

@@ -1,6 +1,7 @@
 // Writing record batches as a Spark-style output directory (`part-00000-<uuid>.<ext>` files and `_SUCCESS`),
-// committed atomically: parts are written into a hidden temporary directory beside the target and renamed
-// into place only once every batch has been written, so a failure leaves nothing visible.
+// committed atomically. Local files: parts are written into a hidden temporary directory beside the target
+// and renamed into place only once every batch has been written, so a failure leaves nothing visible. Object
+// stores (s3://) have no rename; there the `_SUCCESS` manifest is the commit (see `writeToObjectStore`).
 import { randomUUID } from 'node:crypto';
 import * as arrow from 'apache-arrow';
 import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from 'parquet-wasm';
@@ -12,7 +13,10 @@ import type { Schema } from '../types/schema.ts';
 import type { CsvOptions } from '../plan/logical-plan.ts';
 import { type FileStore, type FileWriter, localPath, storeFor } from './file-store.ts';
 import { DEFAULT_CSV_OPTIONS } from './csv-reader.ts';
+import { isHiddenName } from './paths.ts';
 import { formatDate, formatTimestamp } from './text-values.ts';
+import { OUTPUT_MARKERS, manifestText, readManifest } from './output-manifest.ts';
+import { mapBounded } from './object-store.ts';
 
 export type WriteFormat = 'parquet' | 'csv' | 'json';
 export type WriteMode = 'error' | 'overwrite' | 'append' | 'ignore';
@@ -53,6 +57,7 @@ export async function writeBatches(
   options: WriteOptions = {},
 ): Promise<WriteResult> {
   const store = storeFor(path);
+  if (store.remote) return writeToObjectStore(batches, schema, store, path, format, mode, options);
   const target = localPath(path);
   const existing = await store.stat(target);
   if (existing && mode === 'error') throw new DataError(`path '${path}' already exists; write with mode 'overwrite' or 'append' to replace or add to it`);
@@ -67,13 +72,118 @@ export async function writeBatches(
   await store.mkdir(tmp);
   try {
     const sink = new PartSink(store, tmp, format, schema, jobId, options);
-    for await (const batch of batches) await sink.add(batch);
-    const parts = await sink.finish();
+    const parts = await sink.writeAll(batches);
     await commit(store, tmp, target, path, mode, parts);
     return { written: true, files: parts.map((p) => store.join(target, p)), rows: sink.rows };
   } finally {
     await store.remove(tmp);
   }
+}
+
+/** Part copies in flight while publishing to an object store. */
+const COPY_CONCURRENCY = 8;
+
+/**
+ * The commit protocol for object stores, where a directory is a key prefix and nothing can be renamed:
+ *
+ * 1. Parts are written under `<target>/_temporary/<jobId>/` (`_`-prefixed, so no reader lists them).
+ * 2. After the last batch, each part is copied (server-side) to `<target>/<part name>`; names carry the job id,
+ *    so they never replace another write's parts.
+ * 3. Publish: one PUT of `<target>/_SUCCESS` holding the manifest of the directory's files (for append, the
+ *    previous manifest's files plus ours). This single PUT is the commit point.
+ * 4. Clean up: delete `_temporary/<jobId>/`, and for overwrite every object not in the new manifest (the old
+ *    parts, and an old object at `<target>` itself).
+ *
+ * Readers of an S3 directory (paths.ts) read exactly the files a Squall manifest lists, so before step 3 they
+ * see the old output (or, for a new target, refuse the `_temporary/`-marked directory) and after it the new
+ * one, never a mix. A failure before step 3 deletes the temporary parts and any copies, leaving nothing
+ * visible; a process that dies leaves only `_temporary/` objects, which readers skip and a later overwrite
+ * removes. Not protected: two writers committing to one target at the same moment (last manifest wins).
+ */
+async function writeToObjectStore(
+  batches: AsyncIterable<arrow.RecordBatch>,
+  schema: Schema,
+  store: FileStore,
+  path: string,
+  format: WriteFormat,
+  mode: WriteMode,
+  options: WriteOptions,
+): Promise<WriteResult> {
+  const target = store.join(path);
+  const existing = await outputState(store, target);
+  if (existing !== 'none' && mode === 'error') throw new DataError(`path '${path}' already exists; write with mode 'overwrite' or 'append' to replace or add to it`);
+  if (existing !== 'none' && mode === 'ignore') return { written: false, files: [], rows: 0 };
+  if (existing === 'file' && mode === 'append') throw new DataError(`cannot append to '${path}': it is a file, not an output directory`);
+  const jobId = randomUUID();
+  const tmp = store.join(target, OUTPUT_MARKERS.temporary, jobId);
+  const copied: string[] = [];
+  let published = false;
+  try {
+    const sink = new PartSink(store, tmp, format, schema, jobId, options);
+    const parts = await sink.writeAll(batches);
+    const now = await outputState(store, target);
+    if (now !== 'none' && (mode === 'error' || mode === 'ignore')) throw new DataError(`path '${path}' was created by someone else while this write ran`);
+    if (now === 'file' && mode === 'append') throw new DataError(`cannot append to '${path}': it is a file, not an output directory`);
+    const before = now === 'dir' ? await committedFiles(store, target) : [];
+    await mapBounded(parts, COPY_CONCURRENCY, async (p) => {
+      const to = store.join(target, p);
+      copied.push(to);
+      await store.copy(store.join(tmp, p), to);
+    });
+    const files = mode === 'append' ? [...before.filter((f) => !parts.includes(f)), ...parts] : parts;
+    await store.writeFile(store.join(target, OUTPUT_MARKERS.success), manifestText(jobId, files));
+    published = true;
+    if (mode === 'overwrite') {
+      const keep = new Set(files.map((f) => store.join(target, f)));
+      keep.add(store.join(target, OUTPUT_MARKERS.success));
+      const stale = (await allObjects(store, target)).filter((f) => !keep.has(f));
+      await mapBounded(stale, COPY_CONCURRENCY, (f) => store.remove(f));
+      if (now === 'file') await store.remove(target);
+    }
+    return { written: true, files: parts.map((p) => store.join(target, p)), rows: sink.rows };
+  } catch (e) {
+    if (!published) await mapBounded(copied, COPY_CONCURRENCY, (f) => store.remove(f)).catch(() => {});
+    throw e;
+  } finally {
+    await store.remove(tmp);
+  }
+}
+
+/** What is at an object-store target: an object, an output directory, or nothing (in-flight temporaries only). */
+async function outputState(store: FileStore, target: string): Promise<'none' | 'file' | 'dir'> {
+  const info = await store.stat(target);
+  if (!info) return 'none';
+  if (info.kind === 'file') return 'file';
+  const entries = await store.list(target);
+  return entries.some((e) => e.name !== OUTPUT_MARKERS.temporary) ? 'dir' : 'none';
+}
+
+/** The files an existing object-store output holds: its manifest's, else every data file (relative names). */
+async function committedFiles(store: FileStore, dir: string): Promise<string[]> {
+  const m = await readManifest(store, dir);
+  if (m) return [...m.files];
+  const out: string[] = [];
+  const walk = async (d: string, rel: string): Promise<void> => {
+    for (const e of await store.list(d)) {
+      if (isHiddenName(e.name)) continue;
+      if (e.kind === 'dir') await walk(store.join(d, e.name), rel + e.name + '/');
+      else out.push(rel + e.name);
+    }
+  };
+  await walk(dir, '');
+  return out;
+}
+
+/** Every object under `dir` except in-flight temporaries (`_temporary/`), as full paths. */
+async function allObjects(store: FileStore, dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await store.list(dir)) {
+    const p = store.join(dir, e.name);
+    if (e.kind === 'dir') {
+      if (e.name !== OUTPUT_MARKERS.temporary) out.push(...(await allObjects(store, p)));
+    } else out.push(p);
+  }
+  return out;
 }
 
 async function commit(store: FileStore, tmp: string, target: string, shown: string, mode: WriteMode, parts: string[]): Promise<void> {
@@ -149,6 +259,19 @@ class PartSink {
     if (this.partRows >= this.maxRows) await this.closePart();
   }
 
+  /** Every batch into parts; on a failure the part being written is abandoned (the caller removes the rest). */
+  async writeAll(batches: AsyncIterable<arrow.RecordBatch>): Promise<string[]> {
+    try {
+      for await (const batch of batches) await this.add(batch);
+      return await this.finish();
+    } catch (e) {
+      const open = this.current;
+      this.current = null;
+      await open?.abort().catch(() => {});
+      throw e;
+    }
+  }
+
   private async closePart(): Promise<void> {
     if (this.current) await this.current.close();
     this.current = null;
@@ -171,6 +294,8 @@ class PartSink {
 interface PartWriter {
   add(batch: arrow.RecordBatch): Promise<void>;
   close(): Promise<void>;
+  /** Gives the part up: nothing more is written (a pending multipart upload is aborted). */
+  abort(): Promise<void>;
 }
 
 // ---- Parquet ---------------------------------------------------------------------------------------------
@@ -194,6 +319,10 @@ class ParquetPartWriter implements PartWriter {
 
   async add(batch: arrow.RecordBatch): Promise<void> {
     this.batches.push(batch);
+  }
+
+  async abort(): Promise<void> {
+    this.batches.length = 0;
   }
 
   async close(): Promise<void> {
@@ -413,5 +542,9 @@ class TextPartWriter implements PartWriter {
 
   async close(): Promise<void> {
     await this.out.close();
+  }
+
+  async abort(): Promise<void> {
+    await this.out.abort?.();
   }
 }

@@ -2,8 +2,8 @@
 // over one share of the input (file splits, or one partition of each upstream stage's output), ending in how
 // its output is partitioned for the consumer. Stages name the worker kind they need. The graph is plain data
 // with a version, so the coordinator can persist it and executors can receive their stage.
-import { stat } from 'node:fs/promises';
-import { ExecutionError } from '../types/errors.ts';
+import { DataError, ExecutionError } from '../types/errors.ts';
+import { localPath, storeFor } from '../io/file-store.ts';
 import type { FileSplit } from '../io/file-split.ts';
 import {
   type FileSource,
@@ -60,7 +60,12 @@ export async function scannedFileSizes(plan: PhysicalPlan): Promise<Map<string, 
   };
   walk(plan);
   const out = new Map<string, number>();
-  for (const path of paths) out.set(path, (await stat(path)).size);
+  // Through the path's store: a stat for local files, a HEAD for s3:// objects.
+  for (const path of paths) {
+    const info = await storeFor(path).stat(localPath(path));
+    if (!info || info.kind !== 'file') throw new DataError(`input file '${path}' does not exist`);
+    out.set(path, info.size);
+  }
   return out;
 }
 

@@ -109,10 +109,13 @@ class WorkerPool implements ChunkDecoderPool {
       this.unavailable = true;
       return decodeChunks(bytes, tasks);
     }
-    // Transfer the bytes when they own their buffer; a view into a larger buffer is copied instead.
+    // Transfer the bytes when they own their buffer. A view into a larger buffer (a unit of a coalesced ranged
+    // read from S3 shares its request's buffer) is copied first, only its own bytes: posting the view itself
+    // would clone the whole backing buffer, and transferring that would detach the other units' views.
     const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
+    const payload = own ? bytes : bytes.slice();
     slot.worker.ref();
-    slot.worker.postMessage({ id, bytes, tasks }, own ? [bytes.buffer as ArrayBuffer] : []);
+    slot.worker.postMessage({ id, bytes: payload, tasks }, [payload.buffer as ArrayBuffer]);
     return result;
   }
 }
