@@ -3,7 +3,7 @@
 // only the outputs the manifest lists. A retried or speculative duplicate attempt that finishes after its task
 // was committed is then harmless: its object exists but nobody reads it (and a cleanup may delete it).
 //
-// Manifest versions are immutable objects `<stage>/manifest-v<NNNNNNNNNN>.json` (zero-padded, so S3's listing
+// Manifest versions are immutable objects `<stage>/manifest-v<NNNNNNNNNN>.json` (`combined-v…` for combiners) (zero-padded, so S3's listing
 // order is version order). A commit PUTs the next version, atomically as every S3 PUT is; `loadManifest` reads
 // the highest version. One coordinator owns a stage's manifest at a time (a restarted coordinator first loads
 // the latest version and continues from it), so versions are never written concurrently; committing several
@@ -47,10 +47,11 @@ const manifestSchema = z.object({
   outputs: z.array(mapOutputSchema),
 });
 
-const PREFIX = 'manifest-v';
+/** The manifest of a stage's map outputs; a combining step (./combiner.ts) commits into 'combined'. */
+export type ManifestName = 'manifest' | 'combined';
 
-export function manifestUri(shuffleRoot: string, stage: number, sequence: number): string {
-  return `${stageUri(shuffleRoot, stage)}/${PREFIX}${String(sequence).padStart(10, '0')}.json`;
+export function manifestUri(shuffleRoot: string, stage: number, sequence: number, name: ManifestName = 'manifest'): string {
+  return `${stageUri(shuffleRoot, stage)}/${name}-v${String(sequence).padStart(10, '0')}.json`;
 }
 
 /** An empty manifest for a stage that has not committed anything yet (not written). */
@@ -72,7 +73,13 @@ export interface CommitResult {
  * Commits finished map task attempts: for each task not yet in `current`, its (first given) attempt; attempts
  * of already-committed tasks are ignored. Writes the next manifest version when anything changed.
  */
-export async function commitMapOutputs(store: ObjectStore, shuffleRoot: string, current: StageManifest, outputs: readonly MapOutput[]): Promise<CommitResult> {
+export async function commitMapOutputs(
+  store: ObjectStore,
+  shuffleRoot: string,
+  current: StageManifest,
+  outputs: readonly MapOutput[],
+  name: ManifestName = 'manifest',
+): Promise<CommitResult> {
   const byTask = new Map(current.outputs.map((o) => [o.task, o]));
   const committed: MapOutput[] = [];
   for (const o of outputs) {
@@ -91,18 +98,18 @@ export async function commitMapOutputs(store: ObjectStore, shuffleRoot: string, 
     sequence: current.sequence + 1,
     outputs: [...byTask.values()].sort((a, b) => a.task - b.task),
   };
-  await store.put(manifestUri(shuffleRoot, current.stage, next.sequence), JSON.stringify(next), { contentType: 'application/json' });
+  await store.put(manifestUri(shuffleRoot, current.stage, next.sequence, name), JSON.stringify(next), { contentType: 'application/json' });
   return { manifest: next, committed };
 }
 
 /** One task's attempt: see commitMapOutputs. */
-export function commitMapOutput(store: ObjectStore, shuffleRoot: string, current: StageManifest, output: MapOutput): Promise<CommitResult> {
-  return commitMapOutputs(store, shuffleRoot, current, [output]);
+export function commitMapOutput(store: ObjectStore, shuffleRoot: string, current: StageManifest, output: MapOutput, name: ManifestName = 'manifest'): Promise<CommitResult> {
+  return commitMapOutputs(store, shuffleRoot, current, [output], name);
 }
 
 /** The latest committed manifest of a stage, or null when the stage has committed nothing. */
-export async function loadManifest(store: ObjectStore, shuffleRoot: string, stage: number): Promise<StageManifest | null> {
-  const prefix = `${stageUri(shuffleRoot, stage)}/${PREFIX}`;
+export async function loadManifest(store: ObjectStore, shuffleRoot: string, stage: number, name: ManifestName = 'manifest'): Promise<StageManifest | null> {
+  const prefix = `${stageUri(shuffleRoot, stage)}/${name}-v`;
   let latest: string | null = null;
   for await (const e of store.listAll(prefix)) {
     if (!e.uri.endsWith('.json')) continue;

@@ -70,6 +70,11 @@ export function mapOutputUri(shuffleRoot: string, stage: number, task: number, a
   return `${stageUri(shuffleRoot, stage)}/${spreadComponent(stage, task)}/map-${task}-attempt-${attempt}.arrow`;
 }
 
+/** The one key a combiner task attempt writes (./combiner.ts); spread like map outputs, apart from them. */
+export function combinedOutputUri(shuffleRoot: string, stage: number, combiner: number, attempt: number): string {
+  return `${stageUri(shuffleRoot, stage)}/${spreadComponent(stage, 0x40000000 + combiner)}/combine-${combiner}-attempt-${attempt}.arrow`;
+}
+
 /** The footer that ends a map object: index JSON, its length, the magic. */
 export function encodeFooter(output: Omit<MapOutput, 'uri' | 'bytes'>): Uint8Array {
   const json = new TextEncoder().encode(

@@ -7,10 +7,10 @@
 // Request count: a stage with M map tasks and R reduce tasks makes M PUTs (one per map task) and up to M × R
 // ranged GETs (each reducer asks every map object once; empty ranges are skipped, a reducer that reads several
 // partitions of one object gets them coalesced into one GET). The product grows fast: 400 × 400 is 160,000
-// GETs, ~$0.064 per shuffle on S3 and, at tens of ms each, seconds of latency per reducer. A combining step,
-// not built here, would fix that: after the map stage, C ≈ √M combiner tasks each read a contiguous group of
-// map objects whole (M GETs in all) and rewrite them as one object per group in the same layout, partitions
-// concatenated; reducers then read C objects instead of M, for M + C PUTs and M + C × R GETs.
+// GETs, ~$0.064 per shuffle on S3 and, at tens of ms each, seconds of latency per reducer. The combining step
+// in ./combiner.ts cuts that: C ≈ √M combiner tasks each read a contiguous group of map objects whole (M GETs
+// in all) and write one object per group in the same layout, partitions concatenated; reducers then read C
+// objects instead of M, for M + C PUTs and M + C × R GETs. This reader reads either kind of output.
 import * as arrow from 'apache-arrow';
 import { columnData, takeData } from '../arrow/column.ts';
 import { type ObjectStore, type RangeReadOptions, readRanges } from '../io/object-store.ts';
@@ -90,13 +90,17 @@ function spansOf(o: MapOutput, partition: number | null) {
   return [s];
 }
 
-/** Record batches of one IPC stream, normalised to the batch contract. */
+/**
+ * Record batches of one IPC stream, or of several streams back to back (a combined output's partition is the
+ * concatenation of its inputs' streams), normalised to the batch contract.
+ */
 export function decodeStream(bytes: Uint8Array): arrow.RecordBatch[] {
-  const reader = arrow.RecordBatchReader.from(bytes);
   const out: arrow.RecordBatch[] = [];
-  for (const batch of reader) {
-    if (batch.numRows === 0) continue;
-    out.push(normalize(batch));
+  for (const reader of arrow.RecordBatchReader.readAll(bytes)) {
+    for (const batch of reader) {
+      if (batch.numRows === 0) continue;
+      out.push(normalize(batch));
+    }
   }
   return out;
 }

@@ -12,6 +12,7 @@ import type { Partitioning } from '../../core/physical/physical-plan.ts';
 import { hashPartitions } from '../../core/shuffle/partition-hash.ts';
 import { type MapOutput, mapOutputUri, readMapOutputFooter } from '../../core/shuffle/map-output.ts';
 import { commitMapOutput, commitMapOutputs, emptyManifest, isComplete, loadManifest } from '../../core/shuffle/manifest.ts';
+import { combineMapOutputs, planCombinerGroups } from '../../core/shuffle/combiner.ts';
 import { rangeBoundaries } from '../../core/shuffle/range-partition.ts';
 import { readShufflePartition } from '../../core/shuffle/shuffle-reader.ts';
 import { type ShuffleWriterOptions, writeMapOutput } from '../../core/shuffle/shuffle-writer.ts';
@@ -308,4 +309,42 @@ describe('S3 requests and key layout', () => {
       expect(server.requestCount('GetObject')).toBe(M);
     }, 30_000);
   }
+
+  test('combining 12 map outputs into 3 makes reducers read 3 objects, with the same rows in the same order', async () => {
+    const M = 12;
+    const R = 6;
+    const root = `s3://${stack.bucket}/jobs/combine/shuffle`;
+    const partitioning: Partitioning = { kind: 'hash', keys: [1, 6], partitions: R };
+    const outputs = await Promise.all(
+      Array.from({ length: M }, (_, t) => writeMapOutput(s3, options(root, t, partitioning), t === 4 ? [] : [allTypesBatch(t * 1000, 80, { dictionary: t % 2 === 0 })])),
+    );
+    const maps = (await commitMapOutputs(s3, root, emptyManifest(1, M, R), outputs)).manifest;
+    const direct: string[][] = [];
+    for (let p = 0; p < R; p++) direct.push((await readShufflePartition(s3, maps.outputs, p)).flatMap(renderRows));
+    const groups = planCombinerGroups(maps.outputs, 3);
+    expect(groups.map((g) => g.map((o) => o.task))).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]);
+    const server = stack.s3;
+    server.resetCounts();
+    const combined = await Promise.all(groups.map((g, c) => combineMapOutputs(s3, g, { shuffleRoot: root, stage: 1, combiner: c, attempt: 0 })));
+    expect(server.requestCount('GetObject')).toBe(M - 1); // the empty map output is not read
+    expect(server.requestCount('PutObject')).toBe(3);
+    // A second attempt of combiner 1 is written but the first commit wins.
+    const dup = await combineMapOutputs(s3, groups[1]!, { shuffleRoot: root, stage: 1, combiner: 1, attempt: 1 });
+    expect(dup.uri).not.toBe(combined[1]!.uri);
+    let cm = (await commitMapOutputs(s3, root, emptyManifest(1, 3, R), combined, 'combined')).manifest;
+    cm = (await commitMapOutput(s3, root, cm, dup, 'combined')).manifest;
+    const loaded = (await loadManifest(s3, root, 1, 'combined'))!;
+    expect(loaded.outputs.map((o) => o.attempt)).toEqual([0, 0, 0]);
+    expect(loaded.outputs.reduce((s, o) => s + o.rows, 0)).toBe(maps.outputs.reduce((s, o) => s + o.rows, 0));
+    expect(await readMapOutputFooter(s3, combined[2]!.uri)).toEqual(combined[2]);
+    server.resetCounts();
+    for (let p = 0; p < R; p++) {
+      const got = await readShufflePartition(s3, loaded.outputs, p);
+      expect(got.every(followsBatchContract)).toBe(true);
+      expect(got.flatMap(renderRows)).toEqual(direct[p]);
+    }
+    expect(server.requestCount('GetObject')).toBe(3 * R);
+    // The map-side manifest is untouched.
+    expect((await loadManifest(s3, root, 1))!.sequence).toBe(1);
+  }, 30_000);
 });
