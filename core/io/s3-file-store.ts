@@ -4,7 +4,9 @@
 // and `rename` here (copy, then delete) exists only for completeness and is not atomic.
 import { DataError } from '../types/errors.ts';
 import type { DirEntry, FileInfo, FileStore, FileWriter, ReadRange } from './file-store.ts';
-import { type ObjectStore, ObjectStoreError, S3ObjectStore, parseObjectUri, readRanges, s3Uri } from './object-store.ts';
+// Not './object-store.ts': that loads the AWS SDK, which only a store made from the environment needs (lazily).
+import { type ObjectStore, ObjectStoreError, parseObjectUri, s3Uri } from './object-store/object-store.ts';
+import { readRanges } from './object-store/ranged-reads.ts';
 
 /** Ranged reads of remote Parquet: requests of up to 16 MB, ranges within 1 MB joined, 4 requests in flight. */
 export const S3_RANGE_READ = { gapBytes: 1 << 20, requestBytes: 16 << 20, concurrency: 4 } as const;
@@ -24,17 +26,35 @@ function notFound(e: unknown): boolean {
 
 export class S3FileStore implements FileStore {
   readonly remote = true;
+  #objects: ObjectStore | undefined;
+  #make: (() => Promise<ObjectStore>) | undefined;
+  #making: Promise<ObjectStore> | undefined;
 
-  constructor(readonly objects: ObjectStore) {}
+  /** Over `objects`, or over the store `objects()` makes on first use. */
+  constructor(objects: ObjectStore | (() => Promise<ObjectStore>)) {
+    if (typeof objects === 'function') this.#make = objects;
+    else this.#objects = objects;
+  }
+
+  /** The object store, once made (undefined before a lazily made one is first used). */
+  get made(): ObjectStore | undefined {
+    return this.#objects;
+  }
+
+  private async store(): Promise<ObjectStore> {
+    if (this.#objects) return this.#objects;
+    this.#making ??= this.#make!().then((o) => (this.#objects = o));
+    return this.#making;
+  }
 
   async stat(path: string): Promise<FileInfo | null> {
     const { bucket, key } = split(path);
     if (key !== '') {
-      const info = await this.objects.head(s3Uri(bucket, key));
+      const info = await (await this.store()).head(s3Uri(bucket, key));
       if (info) return { kind: 'file', size: info.size, etag: info.etag };
     }
     // A "directory": any object below `key/` (a bucket root is one when the bucket has any object).
-    const page = await this.objects.list(s3Uri(bucket, key === '' ? '' : key + '/'), { maxKeys: 1 });
+    const page = await (await this.store()).list(s3Uri(bucket, key === '' ? '' : key + '/'), { maxKeys: 1 });
     return page.entries.length > 0 || page.prefixes.length > 0 ? { kind: 'dir', size: 0 } : null;
   }
 
@@ -44,7 +64,7 @@ export class S3FileStore implements FileStore {
     const out: DirEntry[] = [];
     let token: string | undefined;
     do {
-      const page = await this.objects.list(s3Uri(bucket, prefix), { delimiter: '/', ...(token ? { continuationToken: token } : {}) });
+      const page = await (await this.store()).list(s3Uri(bucket, prefix), { delimiter: '/', ...(token ? { continuationToken: token } : {}) });
       const base = s3Uri(bucket, prefix).length;
       for (const e of page.entries) {
         const name = e.uri.slice(base);
@@ -58,7 +78,7 @@ export class S3FileStore implements FileStore {
 
   async readRange(path: string, start: number, end: number): Promise<Uint8Array> {
     try {
-      return await this.objects.getRange(this.norm(path), start, end);
+      return await (await this.store()).getRange(this.norm(path), start, end);
     } catch (e) {
       if (notFound(e)) throw new DataError(`file '${path}' does not exist`, { cause: e });
       throw e;
@@ -67,7 +87,7 @@ export class S3FileStore implements FileStore {
 
   async readRanges(path: string, ranges: readonly ReadRange[]): Promise<Uint8Array[]> {
     try {
-      return await readRanges(this.objects, this.norm(path), ranges, S3_RANGE_READ);
+      return await readRanges(await this.store(), this.norm(path), ranges, S3_RANGE_READ);
     } catch (e) {
       if (notFound(e)) throw new DataError(`file '${path}' does not exist`, { cause: e });
       throw e;
@@ -77,7 +97,7 @@ export class S3FileStore implements FileStore {
   /** The whole object in memory (only parquet-wasm's fallback path needs a Blob). */
   async openBlob(path: string): Promise<Blob> {
     try {
-      return new Blob([(await this.objects.get(this.norm(path))) as Uint8Array<ArrayBuffer>]);
+      return new Blob([(await (await this.store()).get(this.norm(path))) as Uint8Array<ArrayBuffer>]);
     } catch (e) {
       if (notFound(e)) throw Object.assign(new DataError(`file '${path}' does not exist`, { cause: e }), { code: 'ENOENT' });
       throw e;
@@ -105,11 +125,11 @@ export class S3FileStore implements FileStore {
   }
 
   async writeFile(path: string, data: Uint8Array | string): Promise<void> {
-    await this.objects.put(this.norm(path), data);
+    await (await this.store()).put(this.norm(path), data);
   }
 
   async openWriter(path: string): Promise<FileWriter> {
-    const w = this.objects.openWriter(this.norm(path));
+    const w = (await this.store()).openWriter(this.norm(path));
     return {
       write: (chunk) => w.write(chunk),
       close: async () => {
@@ -123,7 +143,7 @@ export class S3FileStore implements FileStore {
   async mkdir(): Promise<void> {}
 
   async copy(from: string, to: string): Promise<void> {
-    await this.objects.copy(this.norm(from), this.norm(to));
+    await (await this.store()).copy(this.norm(from), this.norm(to));
   }
 
   /** Copy then delete, object by object: NOT atomic (writers.ts commits to S3 without renames). */
@@ -131,26 +151,26 @@ export class S3FileStore implements FileStore {
     const info = await this.stat(from);
     if (!info) throw new DataError(`cannot rename '${from}': it does not exist`);
     if (info.kind === 'file') {
-      await this.objects.copy(this.norm(from), this.norm(to));
-      await this.objects.delete([this.norm(from)]);
+      await (await this.store()).copy(this.norm(from), this.norm(to));
+      await (await this.store()).delete([this.norm(from)]);
       return;
     }
     const src = this.norm(from) + '/';
     const dst = this.norm(to) + '/';
     const moved: string[] = [];
-    for await (const e of this.objects.listAll(src)) {
-      await this.objects.copy(e.uri, dst + e.uri.slice(src.length));
+    for await (const e of (await this.store()).listAll(src)) {
+      await (await this.store()).copy(e.uri, dst + e.uri.slice(src.length));
       moved.push(e.uri);
     }
-    await this.objects.delete(moved);
+    await (await this.store()).delete(moved);
   }
 
   async remove(path: string): Promise<void> {
     const uri = this.norm(path);
     const { key } = split(uri);
     const doomed: string[] = key === '' ? [] : [uri];
-    for await (const e of this.objects.listAll(key === '' ? uri : uri + '/')) doomed.push(e.uri);
-    await this.objects.delete(doomed);
+    for await (const e of (await this.store()).listAll(key === '' ? uri : uri + '/')) doomed.push(e.uri);
+    await (await this.store()).delete(doomed);
   }
 
   join(...parts: string[]): string {
@@ -183,8 +203,9 @@ export class S3FileStore implements FileStore {
 
 // ---- the registry: which object store s3:// paths use --------------------------------------------------
 
-let registered: S3FileStore | null = null;
-let fromEnv: { store: S3ObjectStore; files: S3FileStore } | null = null;
+let registered: { objects: ObjectStore; files: S3FileStore } | null = null;
+/** Made from the environment on first use (`S3ObjectStore.fromEnv()`, loading the AWS SDK then). */
+let fromEnv: S3FileStore | null = null;
 
 /**
  * Makes s3:// paths use `store` (for example `S3ObjectStore.fromEndpoints(stack.endpoints())` in tests and
@@ -192,16 +213,13 @@ let fromEnv: { store: S3ObjectStore; files: S3FileStore } | null = null;
  */
 export function setS3Store(store: ObjectStore | null): ObjectStore | null {
   const previous = registered?.objects ?? null;
-  registered = store ? new S3FileStore(store) : null;
+  registered = store ? { objects: store, files: new S3FileStore(store) } : null;
   return previous;
 }
 
 /** The FileStore for s3:// paths: the registered store, else one configured from the environment. */
 export function s3FileStore(): S3FileStore {
-  if (registered) return registered;
-  if (!fromEnv) {
-    const store = S3ObjectStore.fromEnv();
-    fromEnv = { store, files: new S3FileStore(store) };
-  }
-  return fromEnv.files;
+  if (registered) return registered.files;
+  fromEnv ??= new S3FileStore(async () => (await import('./object-store/s3-object-store.ts')).S3ObjectStore.fromEnv());
+  return fromEnv;
 }

@@ -16,7 +16,7 @@ import { DEFAULT_CSV_OPTIONS } from './csv-reader.ts';
 import { isHiddenName } from './paths.ts';
 import { formatDate, formatTimestamp } from './text-values.ts';
 import { OUTPUT_MARKERS, manifestText, readManifest } from './output-manifest.ts';
-import { mapBounded } from './object-store.ts';
+import { mapBounded } from './object-store/ranged-reads.ts';
 
 export type WriteFormat = 'parquet' | 'csv' | 'json';
 export type WriteMode = 'error' | 'overwrite' | 'append' | 'ignore';

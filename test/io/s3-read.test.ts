@@ -163,6 +163,28 @@ describe('Parquet column reads use a few coalesced ranged GETs', () => {
     }
   });
 
+  test('all columns: adjacent chunks of consecutive row groups merge into requests of at most 16 MB', async () => {
+    const uri = `s3://${bucket}/read/wide.parquet`;
+    const size = fs.statSync(`${dir}/wide.parquet`).size;
+    const session = Session.local();
+    const df = await session.read.parquet(uri);
+    requests.length = 0;
+    const t = await df.toArrow();
+    expect(t.numRows).toBe(WIDE_ROWS);
+    expect(t.numCols).toBe(13);
+    const spans = requests
+      .filter((r) => r.operation === 'GetObject')
+      .map((r) => {
+        const m = /^bytes=(\d+)-(\d+)$/.exec(r.range ?? '')!;
+        return Number(m[2]) - Number(m[1]) + 1;
+      });
+    console.log(`wide.parquet ${size} B, all columns: ${spans.length} GETs (${spans.join(', ')} B)`);
+    // 8 row groups × 13 chunks = 104 column chunks in windows of 32 MB: a handful of requests of ≤ 16 MB.
+    expect(spans.length).toBeLessThanOrEqual(6);
+    expect(Math.max(...spans)).toBeLessThanOrEqual(16 << 20);
+    expect(spans.reduce((a, b) => a + b, 0)).toBeLessThan(size);
+  });
+
   test('the in-thread decoder reads the same bytes (worker and calling-thread paths agree)', async () => {
     const { scanParquet } = await import('../../core/io/parquet-reader.ts');
     const uri = `s3://${bucket}/read/wide.parquet`;
@@ -216,5 +238,23 @@ describe('errors and sizes', () => {
     // Split into tasks by row group over S3: the count is still every row.
     expect(await df.select('c0').count()).toBe(WIDE_ROWS);
     expect(s3FileStore().remote).toBe(true);
+  });
+
+  test('without a registered store, s3:// paths use the environment (SQUALL_S3_ENDPOINT, AWS_*)', async () => {
+    const saved = { ...process.env };
+    setS3Store(null);
+    try {
+      Object.assign(process.env, stack.env());
+      const fromEnv = s3FileStore();
+      expect(fromEnv.made).toBeUndefined(); // the AWS SDK loads on first use
+      const df = await Session.local().read.csv(`s3://${bucket}/read/src.csv`);
+      expect(await df.count()).toBe(3000);
+      expect(fromEnv.made).toBeInstanceOf(S3ObjectStore);
+      (fromEnv.made as S3ObjectStore).destroy();
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+      setS3Store(store);
+    }
   });
 });
