@@ -1,6 +1,7 @@
 // S3 requests per shuffle, counted at a local s3rver: M map tasks each write one object (round-robin
 // partitioned, so every (map, reduce) pair holds rows), the coordinator commits them into the stage manifest,
-// and R reduce tasks each read their partition from every map object. Prints PUTs, GETs and wall time per M×R.
+// and R reduce tasks each read their partition from every map object; then the same with a combining step
+// (√M combiners). Prints PUTs, GETs and wall time per M×R.
 // Usage: npx tsx bench/shuffle-requests.ts [MxR ...]   (default 10x10 100x100 400x400; the last takes minutes)
 import { performance } from 'node:perf_hooks';
 import { S3ObjectStore, mapBounded } from '../core/io/object-store.ts';
@@ -8,6 +9,7 @@ import { makeBatch, makeColumn, makeStringColumn } from '../core/arrow/column.ts
 import { toArrowSchema } from '../core/types/arrow-types.ts';
 import { DataTypes } from '../core/types/data-type.ts';
 import { field, schema } from '../core/types/schema.ts';
+import { combineMapOutputs, planCombinerGroups } from '../core/shuffle/combiner.ts';
 import { commitMapOutputs, emptyManifest, loadManifest } from '../core/shuffle/manifest.ts';
 import { readShufflePartition } from '../core/shuffle/shuffle-reader.ts';
 import { writeMapOutput } from '../core/shuffle/shuffle-writer.ts';
@@ -53,8 +55,33 @@ async function run(server: LocalS3Server, store: S3ObjectStore, M: number, R: nu
   if (rows !== M * rowsPerMap) throw new Error(`read ${rows} rows, wrote ${M * rowsPerMap}`);
   const bytes = outputs.reduce((s, o) => s + o.bytes, 0);
   console.log(
-    `M×R ${`${M}×${R}`.padEnd(8)} map PUTs ${String(mapPuts).padStart(4)} (+1 manifest)  reduce GETs ${String(gets).padStart(7)} (M×R = ${M * R}, incl. 1 manifest GET; ${lists} LIST)  ` +
+    `M×R ${`${M}×${R}`.padEnd(8)} direct:   map PUTs ${String(mapPuts).padStart(4)} (+1 manifest)  reduce GETs ${String(gets).padStart(7)} (M×R = ${M * R}, incl. 1 manifest GET; ${lists} LIST)  ` +
       `${(bytes / 1024).toFixed(0)} KiB  map ${((t1 - t0) / 1000).toFixed(2)} s, reduce ${((t2 - t1) / 1000).toFixed(2)} s`,
+  );
+
+  // The same shuffle with a combining step: C ≈ √M combiners, then reducers read C objects.
+  server.resetCounts();
+  const groups = planCombinerGroups(manifest.outputs);
+  const combined = await mapBounded(groups, 8, (g, c) => combineMapOutputs(store, g, { shuffleRoot: root, stage: 1, combiner: c, attempt: 0 }));
+  await commitMapOutputs(store, root, emptyManifest(1, groups.length, R), combined, 'combined');
+  const combineGets = server.requestCount('GetObject');
+  const combinePuts = server.requestCount('PutObject');
+  const t3 = performance.now();
+  server.resetCounts();
+  const cm = (await loadManifest(store, root, 1, 'combined'))!;
+  let crows = 0;
+  await mapBounded(
+    Array.from({ length: R }, (_, p) => p),
+    8,
+    async (p) => {
+      for (const b of await readShufflePartition(store, cm.outputs, p)) crows += b.numRows;
+    },
+  );
+  const t4 = performance.now();
+  if (crows !== M * rowsPerMap) throw new Error(`combined: read ${crows} rows, wrote ${M * rowsPerMap}`);
+  console.log(
+    `M×R ${`${M}×${R}`.padEnd(8)} combined: C = ${groups.length}, combine GETs ${combineGets} PUTs ${combinePuts} (incl. 1 manifest)  reduce GETs ${server.requestCount('GetObject')} (C×R = ${groups.length * R}, incl. 1 manifest GET)  ` +
+      `combine ${((t3 - t2) / 1000).toFixed(2)} s, reduce ${((t4 - t3) / 1000).toFixed(2)} s`,
   );
 }
 
