@@ -110,6 +110,8 @@ async function writeToObjectStore(
   options: WriteOptions,
 ): Promise<WriteResult> {
   const target = store.join(path);
+  // An output is a prefix below a bucket; 'overwrite' at a bucket's root would delete the whole bucket.
+  if (store.basename(target) === '') throw new DataError(`cannot write to '${path}': name a prefix inside the bucket, such as '${target.replace(/\/*$/, '')}/output'`);
   const existing = await outputState(store, target);
   if (existing !== 'none' && mode === 'error') throw new DataError(`path '${path}' already exists; write with mode 'overwrite' or 'append' to replace or add to it`);
   if (existing !== 'none' && mode === 'ignore') return { written: false, files: [], rows: 0 };

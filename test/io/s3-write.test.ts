@@ -159,6 +159,7 @@ describe('the commit protocol', () => {
         throw new Error('the job failed');
       };
       const fresh = `s3://${bucket}/fail-${format}`;
+      await expect(writeBatches(boom(), schema, `s3://${bucket}/`, format, 'overwrite')).rejects.toThrow(/name a prefix inside the bucket/);
       await expect(writeBatches(boom(), schema, fresh, format, 'error', { maxRowsPerFile: 10 })).rejects.toThrow('the job failed');
       expect(await keys(`fail-${format}`)).toEqual([]);
       await expect(expandPaths(fresh)).rejects.toThrow(DataError);
