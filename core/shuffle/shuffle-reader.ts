@@ -16,6 +16,7 @@ import { columnData, takeData } from '../arrow/column.ts';
 import { type ObjectStore, type RangeReadOptions, readRanges } from '../io/object-store.ts';
 import { ExecutionError } from '../types/errors.ts';
 import type { MapOutput } from './map-output.ts';
+import './ipc-codec.ts';
 
 export interface ShuffleReadOptions extends RangeReadOptions {
   /** Map objects fetched at once (each may itself issue up to `concurrency` ranged GETs). */

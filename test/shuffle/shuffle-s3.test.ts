@@ -164,6 +164,22 @@ describe.each(targets)('shuffle over %s', (_name, target) => {
     expect(renderRows(got[0]!)).toEqual(want);
   });
 
+  test('lz4-compressed outputs are smaller and read back equal', async () => {
+    const { store, root } = target();
+    const partitioning: Partitioning = { kind: 'hash', keys: [1], partitions: 3 };
+    const input = [allTypesBatch(0, 2000), allTypesBatch(2000, 2000, { dictionary: true })];
+    const plain = await writeMapOutput(store, options(root, 0, partitioning), input);
+    const lz4 = await writeMapOutput(store, options(root, 1, partitioning, { compression: 'lz4' }), input);
+    expect(lz4.bytes).toBeLessThan(plain.bytes * 0.9);
+    expect(lz4.partitions.map((s) => s.rows)).toEqual(plain.partitions.map((s) => s.rows));
+    for (let p = 0; p < 3; p++) {
+      const a = (await readShufflePartition(store, [plain], p)).flatMap(renderRows);
+      const b = (await readShufflePartition(store, [lz4], p)).flatMap(renderRows);
+      expect(b).toEqual(a);
+      expect(a.length).toBe(plain.partitions[p]!.rows);
+    }
+  });
+
   test('broadcast: one partition per map task, read whole by every consumer', async () => {
     const { store, root } = target();
     const outputs: MapOutput[] = [];
