@@ -204,6 +204,23 @@ describe('Parquet column reads use a few coalesced ranged GETs', () => {
   });
 });
 
+describe('the parquet-wasm path over S3', () => {
+  test('reads the whole object into a Blob and decodes the same values', async () => {
+    const { scanParquet } = await import('../../core/io/parquet-reader.ts');
+    const uri = `s3://${bucket}/read/src.parquet`;
+    const rows = async (decoder: 'squall' | 'parquet-wasm') => {
+      const out: unknown[] = [];
+      for await (const b of scanParquet([uri], { columns: ['id', 'dec', 's'], decoder, threads: 0 })) {
+        for (let i = 0; i < b.numRows; i++) out.push([Number(b.getChild('id')!.get(i)), String(b.getChild('dec')!.get(i)), b.getChild('s')!.get(i)]);
+      }
+      return out;
+    };
+    const wasm = await rows('parquet-wasm');
+    expect(wasm.length).toBe(3000);
+    expect(wasm).toEqual(await rows('squall'));
+  });
+});
+
 describe('errors and sizes', () => {
   test('a missing object is a DataError naming its URI', async () => {
     const session = Session.local();
