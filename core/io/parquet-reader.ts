@@ -46,6 +46,8 @@ export interface ParquetMetadata {
   readonly numRows: number;
   readonly createdBy?: string;
   readonly rowGroups: readonly RowGroupInfo[];
+  /** The file's size in bytes (from the stat or HEAD the footer read made). */
+  readonly fileSize: number;
 }
 
 export interface ParquetScanOptions {
@@ -230,6 +232,10 @@ const footerCache = new Map<string, { etag: string; size: number; fm: ThriftStru
 const FOOTER_CACHE_ENTRIES = 256;
 
 async function readFooter(path: string): Promise<ThriftStruct> {
+  return (await readFooterSized(path)).fm;
+}
+
+async function readFooterSized(path: string): Promise<{ fm: ThriftStruct; size: number }> {
   const store = storeFor(path);
   const p = localPath(path);
   const info = await store.stat(p);
@@ -237,7 +243,7 @@ async function readFooter(path: string): Promise<ThriftStruct> {
   if (info.kind !== 'file') throw new DataError(`'${path}' is a directory, not a Parquet file`);
   if (info.size < 12) throw new DataError(`file '${path}' is not a Parquet file: only ${info.size} bytes`);
   const cached = info.etag ? footerCache.get(path) : undefined;
-  if (cached && cached.etag === info.etag && cached.size === info.size) return cached.fm;
+  if (cached && cached.etag === info.etag && cached.size === info.size) return { fm: cached.fm, size: info.size };
   // Explicit ranges only (s3rver answers suffix ranges wrongly); the size is known from the stat.
   const tailStart = Math.max(0, info.size - FOOTER_GUESS);
   const tailBytes = await store.readRange(p, tailStart, info.size);
@@ -260,7 +266,7 @@ async function readFooter(path: string): Promise<ThriftStruct> {
     if (footerCache.size >= FOOTER_CACHE_ENTRIES) footerCache.delete(footerCache.keys().next().value!);
     footerCache.set(path, { etag: info.etag, size: info.size, fm });
   }
-  return fm;
+  return { fm, size: info.size };
 }
 
 async function readFileMeta(path: string): Promise<{ fm: ThriftStruct; meta: FileMeta }> {
@@ -279,9 +285,9 @@ export async function parquetFileMeta(path: string): Promise<FileMeta> {
 
 /** Row count and per-row-group, per-column statistics from a Parquet footer. */
 export async function parquetMetadata(path: string): Promise<ParquetMetadata> {
-  const fm = await readFooter(path);
+  const { fm, size } = await readFooterSized(path);
   try {
-    return decodeMetadata(path, fm);
+    return { ...decodeMetadata(path, fm), fileSize: size };
   } catch (e) {
     if (e instanceof SquallError) throw e;
     throw new DataError(`file '${path}' has malformed metadata: ${describe(e)}`, { cause: e });
@@ -292,7 +298,7 @@ function asNumber(v: ThriftValue | undefined): number {
   return typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : 0;
 }
 
-function decodeMetadata(path: string, fm: ThriftStruct): ParquetMetadata {
+function decodeMetadata(path: string, fm: ThriftStruct): Omit<ParquetMetadata, 'fileSize'> {
   const elements = (fm[2] as ThriftStruct[] | undefined) ?? [];
   // Leaf columns by their dotted path; only top-level leaves are columns Squall reads.
   const leaves = new Map<string, LeafInfo>();

@@ -6,7 +6,6 @@ import { typeEquals, typeToString } from '../types/data-type.ts';
 import { type TypeLike, toDataType } from '../types/parse-type.ts';
 import type { ColumnStatistics, CsvOptions, ScanSource, TableStatistics } from '../plan/logical-plan.ts';
 import { expandPaths } from '../io/paths.ts';
-import { localPath, storeFor } from '../io/file-store.ts';
 import { parquetMetadata, readParquetSchema } from '../io/parquet-reader.ts';
 import { inferCsvSchema } from '../io/csv-reader.ts';
 import { inferJsonSchema } from '../io/json-reader.ts';
@@ -114,7 +113,7 @@ async function parquetStatistics(files: readonly string[], withColumns: boolean)
     for (const f of files) {
       const md = await parquetMetadata(f);
       rowCount += md.numRows;
-      sizeInBytes += (await storeFor(f).stat(localPath(f)))?.size ?? 0;
+      sizeInBytes += md.fileSize;
       if (!withColumns) continue;
       for (const rg of md.rowGroups) {
         for (const [name, st] of rg.columns) {
