@@ -1,5 +1,6 @@
 // Test helpers for operators: build record batches from JS rows (plain or dictionary strings), read batches
 // back as plain values, and load the same rows into DuckDB to compute the expected answer.
+import { duckTypeName } from '../support/duckdb.ts';
 import * as arrow from 'apache-arrow';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import {
@@ -164,29 +165,6 @@ export async function run(op: PhysicalOperator, ctx: ExecContext = { batchSize: 
 
 // ---- DuckDB ----
 
-function sqlType(t: DataType): string {
-  switch (t.kind) {
-    case 'int32':
-      return 'INTEGER';
-    case 'int64':
-      return 'BIGINT';
-    case 'float64':
-      return 'DOUBLE';
-    case 'decimal':
-      return `DECIMAL(${t.precision},${t.scale})`;
-    case 'utf8':
-      return 'VARCHAR';
-    case 'date32':
-      return 'DATE';
-    case 'timestamp':
-      return 'TIMESTAMP';
-    case 'bool':
-      return 'BOOLEAN';
-    default:
-      throw new Error(`no SQL type for ${t.kind}`);
-  }
-}
-
 function sqlLiteral(v: Value, t: DataType): string {
   if (v === null) return 'NULL';
   switch (t.kind) {
@@ -222,7 +200,7 @@ export function duck(): Promise<DuckDBConnection> {
 
 export async function loadTable(name: string, cols: readonly ColSpec[], rows: readonly Value[][]): Promise<void> {
   const c = await duck();
-  await c.run(`CREATE OR REPLACE TABLE ${name} (${cols.map((s) => `"${s.name}" ${sqlType(s.type)}`).join(', ')})`);
+  await c.run(`CREATE OR REPLACE TABLE ${name} (${cols.map((s) => `"${s.name}" ${duckTypeName(s.type)}`).join(', ')})`);
   for (let start = 0; start < rows.length; start += 2000) {
     const values = rows
       .slice(start, start + 2000)
