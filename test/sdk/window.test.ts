@@ -10,6 +10,7 @@ import { AnalysisError, type DataFrame, Session, UnsupportedError, Window, col, 
 import { rowKeys } from '../../core/sdk/rows.ts';
 import { planToString } from '../../core/plan/print.ts';
 import { optimize } from '../../core/optimizer/optimize.ts';
+import { writeWindowTable } from '../support/window-data.ts';
 import { expectSameRows, plain, type Plain } from '../support/compare.ts';
 
 let dir: string;
@@ -20,20 +21,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'squall-window-'));
   instance = await DuckDBInstance.create(':memory:');
   duck = await instance.connect();
-  await duck.run(`COPY (
-    SELECT
-      i::INTEGER AS id,
-      CASE WHEN i % 17 = 0 THEN NULL ELSE ['a','b','c','d','e'][(i % 5) + 1] END AS p,
-      CASE WHEN i % 23 = 0 THEN NULL ELSE (i % 4)::INTEGER END AS q,
-      CASE WHEN i % 13 = 0 THEN NULL ELSE (i * 7 % 10)::INTEGER END AS o,
-      CASE WHEN i % 6 = 0 THEN NULL ELSE ((i * 37 % 101) / 4.0)::DOUBLE END AS x,
-      CASE WHEN i % 10 = 0 THEN NULL ELSE ((i * 53 % 1000) / 100.0)::DECIMAL(12,2) END AS m,
-      CASE WHEN i % 9 = 0 THEN NULL ELSE (i * 1000 - 50000)::BIGINT END AS l,
-      CASE WHEN i % 12 = 0 THEN NULL ELSE DATE '1995-01-15' + (i * 17 % 900)::INTEGER END AS d,
-      'item-' || (i % 7) AS s
-    FROM range(400) r(i)
-  ) TO '${dir}/w.parquet' (FORMAT parquet, ROW_GROUP_SIZE 128)`);
-  await duck.run(`CREATE VIEW w AS SELECT * FROM '${dir}/w.parquet'`);
+  await writeWindowTable(duck, dir);
 });
 
 afterAll(() => {
