@@ -2,7 +2,7 @@
 // splits and partitionings a cluster run has, so distributed plans are tested for correctness (results equal
 // to the single-pipeline path) before the serverless runtime executes them over S3.
 import type * as arrow from 'apache-arrow';
-import { concatBatches, takeBatch } from '../arrow/column.ts';
+import { concatBatches, sliceBatch, takeBatch } from '../arrow/column.ts';
 import { type ExecContext, type PhysicalOperator, checkCancelled } from '../exec/operator.ts';
 import { MemoryScanExec } from '../exec/memory-scan.ts';
 import { SortExec } from '../exec/sort.ts';
@@ -152,10 +152,7 @@ class Exchange {
         for (let p = 0; p < out.partitions; p++) {
           const start = p * per;
           const end = Math.min(whole.numRows, start + per);
-          if (end <= start) continue;
-          const idx = new Int32Array(end - start);
-          for (let i = 0; i < idx.length; i++) idx[i] = start + i;
-          this.partitions[p]!.push(takeBatch(whole, idx, false));
+          if (end > start) this.partitions[p]!.push(sliceBatch(whole, start, end));
         }
         return { kind: 'partitioned', partitions: this.partitions };
       }
