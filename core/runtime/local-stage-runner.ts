@@ -2,7 +2,8 @@
 // splits and partitionings a cluster run has, so distributed plans are tested for correctness (results equal
 // to the single-pipeline path) before the serverless runtime executes them over S3.
 import type * as arrow from 'apache-arrow';
-import { concatBatches, sliceBatch, takeBatch } from '../arrow/column.ts';
+import { concatBatches, sliceBatch } from '../arrow/column.ts';
+import { scatterBatch } from '../shuffle/scatter.ts';
 import { type ExecContext, type PhysicalOperator, checkCancelled } from '../exec/operator.ts';
 import { MemoryScanExec } from '../exec/memory-scan.ts';
 import { SortExec } from '../exec/sort.ts';
@@ -122,18 +123,7 @@ class Exchange {
   }
 
   private scatter(batch: arrow.RecordBatch, parts: Int32Array): void {
-    const counts = new Int32Array(this.partitions.length);
-    for (let i = 0; i < parts.length; i++) counts[parts[i]!]!++;
-    const indices = Array.from(counts, (c) => new Int32Array(c));
-    const fill = new Int32Array(this.partitions.length);
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i]!;
-      indices[p]![fill[p]!++] = i;
-    }
-    indices.forEach((idx, p) => {
-      if (idx.length === batch.numRows) this.partitions[p]!.push(batch);
-      else if (idx.length > 0) this.partitions[p]!.push(takeBatch(batch, idx, false));
-    });
+    scatterBatch(batch, parts, this.partitions);
   }
 
   async finish(ctx: ExecContext): Promise<StageOutput> {

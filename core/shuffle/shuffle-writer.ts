@@ -12,9 +12,9 @@
 // starts); map outputs larger than an executor's memory would need spilling to several objects, not built.
 // IPC bodies are uncompressed by default; `compression: 'lz4'` compresses them (see ./ipc-codec.ts for the
 // measurement behind that default).
+import { scatterBatch } from './scatter.ts';
 import * as arrow from 'apache-arrow';
 import { concatBatches } from '../arrow/column.ts';
-import { takeBatch } from '../arrow/column.ts';
 import type { ObjectStore } from '../io/object-store.ts';
 import type { Partitioning } from '../physical/physical-plan.ts';
 import { toArrowSchema } from '../types/arrow-types.ts';
@@ -100,18 +100,7 @@ export class ShuffleWriter {
   }
 
   private scatter(batch: arrow.RecordBatch, parts: Int32Array): void {
-    const counts = new Int32Array(this.partitions);
-    for (let i = 0; i < parts.length; i++) counts[parts[i]!]!++;
-    const indices = Array.from(counts, (c) => new Int32Array(c));
-    const fill = new Int32Array(this.partitions);
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i]!;
-      indices[p]![fill[p]!++] = i;
-    }
-    indices.forEach((idx, p) => {
-      if (idx.length === batch.numRows) this.pieces[p]!.push(batch);
-      else if (idx.length > 0) this.pieces[p]!.push(takeBatch(batch, idx, false));
-    });
+    scatterBatch(batch, parts, this.pieces);
   }
 
   /** Encodes every partition, PUTs the one object and returns its descriptor (to be committed by the coordinator). */
