@@ -180,7 +180,12 @@ export class Session {
 
   /** The stages a cluster run of `plan` would have: each with its pipeline, task count and output partitioning. */
   async stageGraph(plan: LogicalPlan, targetBytesPerTask = this.planning.targetBytesPerTask): Promise<StageGraph> {
-    return this.stagesFor(plan, { ...this.planning, ...DISTRIBUTED_PLANNING, maxPartitions: this.planning.maxPartitions, stats: this.statistics, targetBytesPerTask }, false);
+    return this.stagesFor(plan, { ...this.distributedPlanning, targetBytesPerTask }, false);
+  }
+
+  /** This session's planning options (sizes, statistics), planning for a cluster. */
+  private get distributedPlanning(): PhysicalPlannerOptions {
+    return { ...this.planning, distributed: true };
   }
 
   private async stagesFor(plan: LogicalPlan, options: PhysicalPlannerOptions, inProcess: boolean): Promise<StageGraph> {
@@ -193,8 +198,7 @@ export class Session {
     const optimized = this.optimize(plan);
     const physical = ['== Physical Plan ==', physicalPlanText(createPhysicalPlan(optimized, this.planning))];
     if (mode === 'simple') return physical.join('\n');
-    const distributed = { ...this.planning, ...DISTRIBUTED_PLANNING, maxPartitions: this.planning.maxPartitions, stats: this.statistics };
-    const graph = await this.stagesFor(plan, distributed, true);
+    const graph = await this.stagesFor(plan, this.distributedPlanning, true);
     return [
       '== Parsed Logical Plan ==',
       planToString(plan),
