@@ -1,0 +1,176 @@
+// The contract between the coordinator and an executor: what one invocation of the executor function receives
+// and what it answers. Plain versioned JSON, validated on both ends with zod, so a coordinator and executors of
+// different builds fail loudly instead of misreading each other.
+//
+// Inputs travel by reference: a task names the committed manifest of every stage it reads (the manifest lists
+// the committed map outputs and their partition offsets), never the data. A task whose JSON would exceed the
+// inline limit travels as an S3 object (`taskUri`).
+//
+// Range-partitioned stages run twice, as Spark's RangePartitioner does: a `sample` pass returns a sample of the
+// sort keys from every task (nothing is written), the coordinator cuts R-1 boundaries from the samples, then the
+// `run` pass writes the partitioned output with those boundaries.
+import { z } from 'zod';
+import type { TaskDescription } from '../physical/task.ts';
+import type { MapOutput } from '../shuffle/map-output.ts';
+import { AnalysisError } from '../types/errors.ts';
+
+export const EXECUTOR_PROTOCOL_VERSION = 1;
+
+/** Task JSON larger than this goes to S3 and the request carries its URI. */
+export const INLINE_TASK_LIMIT = 256 * 1024;
+
+/** Deliberate failures for fault-injection tests; ignored unless the executor runs with SQUALL_ALLOW_FAULTS=1. */
+export interface FaultPlan {
+  /** Which attempts misbehave (0 = first). */
+  readonly attempts: readonly number[];
+  /** `throw`: the handler fails; `crash`: the process exits; `hang`: never answers (hits the timeout). */
+  readonly kind: 'throw' | 'crash' | 'hang';
+  /** Only these tasks of the stage (all when absent). */
+  readonly tasks?: readonly number[];
+  /** Only this stage (all when absent). */
+  readonly stage?: number;
+}
+
+export interface StageInputRef {
+  readonly stage: number;
+  /** URI of the committed manifest version (core/shuffle/manifest.ts) the task reads. */
+  readonly manifest: string;
+}
+
+export interface ExecutorRequest {
+  readonly version: typeof EXECUTOR_PROTOCOL_VERSION;
+  /** `run` executes and writes; `sample` (range outputs only) executes and returns a key sample. */
+  readonly mode: 'run' | 'sample';
+  /** The task, inline; null when it travels by `taskUri`. */
+  readonly task: TaskDescription | null;
+  readonly taskUri: string | null;
+  /** `s3://bucket/jobs/<job>/shuffle` (or a local folder): where map outputs go. */
+  readonly shuffleRoot: string;
+  /** Folder of the job's result: result tasks write `<resultRoot>/_temporary/part-<T>-attempt-<A>.parquet`. */
+  readonly resultRoot: string;
+  /** One per `task.inputs` entry, same order. */
+  readonly inputs: readonly StageInputRef[];
+  /** Range output, run pass: R-1 boundary rows (sort-key columns) as base64 Arrow IPC stream. */
+  readonly rangeBoundaries: string | null;
+  /** Sample pass: rows of sort keys to return at most. */
+  readonly sampleSize: number;
+  /** Result tasks also return their rows inline (base64 IPC) when the encoded output is at most this. */
+  readonly inlineResultBytes: number;
+  readonly faults?: readonly FaultPlan[];
+}
+
+export interface TaskMetrics {
+  /** Rows the task produced. */
+  readonly rows: number;
+  /** Bytes read from files and shuffle inputs. */
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  readonly durationMs: number;
+  /** Peak resident memory of the executor process during the task. */
+  readonly peakMemoryBytes: number;
+}
+
+export type TaskOutput =
+  | { readonly kind: 'shuffle'; readonly mapOutput: MapOutput }
+  | {
+      readonly kind: 'result';
+      /** The Parquet part this attempt wrote; null when the task produced no rows. */
+      readonly uri: string | null;
+      readonly rows: number;
+      readonly bytes: number;
+      /** The rows as base64 Arrow IPC stream, when small enough. */
+      readonly inline: string | null;
+    }
+  | { readonly kind: 'sample'; readonly sample: string; readonly rows: number };
+
+export interface ExecutorResponse {
+  readonly version: typeof EXECUTOR_PROTOCOL_VERSION;
+  readonly job: string;
+  readonly stage: number;
+  readonly task: number;
+  readonly attempt: number;
+  readonly output: TaskOutput;
+  /** Every object key this attempt wrote (for cleanup of uncommitted attempts). */
+  readonly keys: readonly string[];
+  readonly metrics: TaskMetrics;
+}
+
+const nat = z.number().int().nonnegative();
+
+const faultSchema = z.object({
+  attempts: z.array(nat),
+  kind: z.enum(['throw', 'crash', 'hang']),
+  tasks: z.array(nat).optional(),
+  stage: nat.optional(),
+});
+
+// The task itself is validated by deserializeTask (core/physical/task.ts); here it is only an object.
+const requestSchema = z.object({
+  version: z.literal(EXECUTOR_PROTOCOL_VERSION),
+  mode: z.enum(['run', 'sample']),
+  task: z.record(z.string(), z.unknown()).nullable(),
+  taskUri: z.string().nullable(),
+  shuffleRoot: z.string().min(1),
+  resultRoot: z.string().min(1),
+  inputs: z.array(z.object({ stage: nat, manifest: z.string().min(1) })),
+  rangeBoundaries: z.string().nullable(),
+  sampleSize: nat,
+  inlineResultBytes: nat,
+  faults: z.array(faultSchema).optional(),
+});
+
+const span = z.object({ offset: nat, length: nat, rows: nat });
+const mapOutputSchema = z.object({ uri: z.string(), stage: nat, task: nat, attempt: nat, partitions: z.array(span), bytes: nat, rows: nat });
+
+const responseSchema = z.object({
+  version: z.literal(EXECUTOR_PROTOCOL_VERSION),
+  job: z.string(),
+  stage: nat,
+  task: nat,
+  attempt: nat,
+  output: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('shuffle'), mapOutput: mapOutputSchema }),
+    z.object({ kind: z.literal('result'), uri: z.string().nullable(), rows: nat, bytes: nat, inline: z.string().nullable() }),
+    z.object({ kind: z.literal('sample'), sample: z.string(), rows: nat }),
+  ]),
+  keys: z.array(z.string()),
+  metrics: z.object({ rows: nat, bytesRead: nat, bytesWritten: nat, durationMs: z.number().nonnegative(), peakMemoryBytes: nat }),
+});
+
+function parse<T>(schema: z.ZodType, input: unknown, what: string): T {
+  let raw = input;
+  if (typeof input === 'string') {
+    try {
+      raw = JSON.parse(input);
+    } catch (err) {
+      throw new AnalysisError(`${what} is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+    throw new AnalysisError(`invalid ${what} at ${path || '(root)'}: ${issue.message}`);
+  }
+  return result.data as T;
+}
+
+/** An executor request, checked (the embedded task is checked separately by deserializeTask). */
+export function parseExecutorRequest(input: unknown): ExecutorRequest {
+  const r = parse<ExecutorRequest>(requestSchema, input, 'executor request');
+  if ((r.task === null) === (r.taskUri === null)) throw new AnalysisError('invalid executor request: exactly one of task and taskUri must be set');
+  return r;
+}
+
+export function parseExecutorResponse(input: unknown): ExecutorResponse {
+  return parse<ExecutorResponse>(responseSchema, input, 'executor response');
+}
+
+/** Base64 of bytes (Lambda payloads are JSON). */
+export function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+export function fromBase64(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
