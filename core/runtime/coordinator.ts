@@ -1,0 +1,93 @@
+// The coordinator's work for one invocation: start a job (compile its spec into a stage graph and run it) or
+// continue one from the state its earlier runs committed in the object store. Entry points (the coordinator
+// Lambda, the local stack, the CLI) call these; they know nothing of handlers.
+import { randomBytes } from 'node:crypto';
+import * as arrow from 'apache-arrow';
+import type { ObjectStore } from '../io/object-store.ts';
+import { toArrowSchema } from '../types/arrow-types.ts';
+import { ExecutionError } from '../types/errors.ts';
+import type { TaskInvoker } from './invoker.ts';
+import { type JobPaths, type JobStatus, jobPaths, readJobRecord } from './job-store.ts';
+import { type JobSpec, compileJob } from './job-spec.ts';
+import { toBase64 } from './protocol.ts';
+import { type JobEvent, type JobResult, type SchedulerOptions, runJob } from './scheduler.ts';
+
+/** A fresh job id: sortable by time, unguessable. */
+export function newJobId(now = new Date()): string {
+  return `job-${now.toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(6).toString('hex')}`;
+}
+
+const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export function checkJobId(id: string): string {
+  if (!JOB_ID.test(id)) throw new ExecutionError(`invalid job id '${id}': use letters, digits, '.', '_' and '-' (at most 128)`);
+  return id;
+}
+
+/** Where a job's state lives under a jobs root (`s3://bucket/jobs` or a local folder). */
+export function pathsForJob(jobsRoot: string, jobId: string, resultUri?: string): JobPaths {
+  return jobPaths(`${jobsRoot.replace(/\/+$/, '')}/${checkJobId(jobId)}`, resultUri);
+}
+
+export interface CoordinatorDeps {
+  readonly store: ObjectStore;
+  readonly invoker: TaskInvoker;
+  readonly jobsRoot: string;
+  readonly onEvent?: (e: JobEvent) => void;
+  readonly signal?: AbortSignal;
+  readonly deadline?: number;
+  /** Options for tests (fault injection) and operators; the job's own scheduler options override these. */
+  readonly scheduler?: Partial<SchedulerOptions>;
+}
+
+/** Compiles and runs a new job (or continues it, when a job with this id was already started). */
+export async function submitJob(spec: JobSpec, deps: CoordinatorDeps, jobId = newJobId()): Promise<JobResult> {
+  const paths = pathsForJob(deps.jobsRoot, jobId, spec.options?.resultUri);
+  const existing = await readJobRecord(deps.store, paths);
+  const graph = existing ? undefined : await compileJob(spec);
+  return runJob({
+    jobId,
+    paths,
+    graph,
+    store: deps.store,
+    invoker: deps.invoker,
+    options: { ...deps.scheduler, ...spec.options?.scheduler },
+    onEvent: deps.onEvent,
+    signal: deps.signal,
+    deadline: deps.deadline,
+  });
+}
+
+/** Continues a job from its committed state (after a coordinator died or ran out of time). */
+export async function resumeJob(jobId: string, deps: CoordinatorDeps): Promise<JobResult> {
+  const probe = pathsForJob(deps.jobsRoot, jobId);
+  const record = await readJobRecord(deps.store, probe);
+  if (!record) throw new ExecutionError(`job ${jobId} does not exist under ${deps.jobsRoot}`);
+  return runJob({
+    jobId,
+    paths: jobPaths(probe.jobRoot, record.resultRoot),
+    store: deps.store,
+    invoker: deps.invoker,
+    options: deps.scheduler,
+    onEvent: deps.onEvent,
+    signal: deps.signal,
+    deadline: deps.deadline,
+  });
+}
+
+/** A job result as JSON (what the coordinator function returns): inline rows as base64 Arrow IPC. */
+export interface JobResultPayload {
+  readonly jobId: string;
+  readonly state: JobResult['state'];
+  readonly resultUri: string | null;
+  readonly files: readonly string[];
+  readonly rows: number;
+  readonly inline: string | null;
+  readonly status: JobStatus;
+}
+
+export function resultPayload(r: JobResult): JobResultPayload {
+  // The schema travels even when there are no rows.
+  const inline = r.batches ? toBase64(arrow.tableToIPC(new arrow.Table(toArrowSchema(r.schema), [...r.batches]), 'stream')) : null;
+  return { jobId: r.jobId, state: r.state, resultUri: r.resultUri, files: r.files, rows: r.rows, inline, status: r.status };
+}

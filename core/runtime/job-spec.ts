@@ -1,0 +1,114 @@
+// What a client submits to the coordinator: SQL over named tables (files by URI) or a serialized logical plan,
+// plus options. `compileJob` turns it into the stage graph the scheduler runs, with the same session, optimizer
+// and planner as `Session.local()`, reading Parquet footers and object sizes from the store for its estimates.
+import { z } from 'zod';
+import type { LogicalPlan } from '../plan/logical-plan.ts';
+import { deserializePlan } from '../plan/serialize.ts';
+import type { StageGraph } from '../physical/stages.ts';
+import { Session } from '../sdk/session.ts';
+import { AnalysisError } from '../types/errors.ts';
+import type { SchedulerOptions } from './scheduler.ts';
+
+export interface TableRef {
+  /** One or more files or folders (`s3://…` or local paths). */
+  readonly path: string | readonly string[];
+  readonly format?: 'parquet' | 'csv' | 'json';
+}
+
+export interface JobOptions {
+  /** Input bytes per scan task. */
+  readonly targetBytesPerTask?: number;
+  /** Most partitions of one shuffle. */
+  readonly maxPartitions?: number;
+  /** Where the result is written (a folder URI); `<jobRoot>/result` by default. */
+  readonly resultUri?: string;
+  readonly scheduler?: Partial<Omit<SchedulerOptions, 'faults'>>;
+}
+
+export interface JobSpec {
+  readonly sql?: string;
+  /** A logical plan from `serializePlan` (the SDK's DataFrames); scans must read files, not in-memory tables. */
+  readonly plan?: unknown;
+  readonly tables?: Readonly<Record<string, TableRef>>;
+  readonly options?: JobOptions;
+}
+
+const nat = z.number().int().nonnegative();
+
+export const jobSpecSchema = z
+  .object({
+    sql: z.string().min(1).optional(),
+    plan: z.unknown().optional(),
+    tables: z
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'table names are letters, digits and underscores'),
+        z.object({ path: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]), format: z.enum(['parquet', 'csv', 'json']).optional() }),
+      )
+      .optional(),
+    options: z
+      .object({
+        targetBytesPerTask: z.number().int().positive().optional(),
+        maxPartitions: z.number().int().positive().optional(),
+        resultUri: z.string().min(1).optional(),
+        scheduler: z
+          .object({
+            concurrency: z.number().int().positive().optional(),
+            maxAttempts: z.number().int().positive().optional(),
+            retryBaseMs: nat.optional(),
+            retryMaxMs: nat.optional(),
+            maxThrottles: nat.optional(),
+            taskTimeoutMs: z.number().int().positive().optional(),
+            speculation: z
+              .object({ enabled: z.boolean(), quantile: z.number().min(0).max(1), multiplier: z.number().min(1), minMs: nat })
+              .partial()
+              .optional(),
+            inlineResultBytes: nat.optional(),
+            samplePerPartition: z.number().int().positive().optional(),
+            cleanupShuffle: z.boolean().optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .refine((s) => (s.sql === undefined) !== (s.plan === undefined), { message: 'a job has exactly one of `sql` and `plan`' });
+
+/** A job spec from untrusted JSON, with an error that names the offending field. */
+export function parseJobSpec(input: unknown): JobSpec {
+  const r = jobSpecSchema.safeParse(input);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+    throw new AnalysisError(`invalid job${path ? ` at ${path}` : ''}: ${issue.message}`);
+  }
+  return r.data as JobSpec;
+}
+
+/** The job's logical plan, as the session resolves it (tables registered, SQL parsed and analyzed). */
+export async function jobPlan(spec: JobSpec, session: Session): Promise<LogicalPlan> {
+  for (const [name, table] of Object.entries(spec.tables ?? {})) {
+    const paths = typeof table.path === 'string' ? [table.path] : [...table.path];
+    const reader = session.read;
+    const df = table.format === 'csv' ? await reader.csv(...paths) : table.format === 'json' ? await reader.json(...paths) : await reader.parquet(...paths);
+    session.registerTable(name, df);
+  }
+  if (spec.sql !== undefined) return session.sql(spec.sql).plan;
+  return deserializePlan(spec.plan);
+}
+
+/** Compiles a job into its stage graph. */
+export async function compileJob(spec: JobSpec): Promise<StageGraph> {
+  const o = spec.options ?? {};
+  const session = Session.local({
+    planning: 'stages',
+    // Only the options given: an undefined would override the planner's default.
+    stages: {
+      ...(o.targetBytesPerTask !== undefined ? { targetBytesPerTask: o.targetBytesPerTask } : {}),
+      ...(o.maxPartitions !== undefined ? { maxPartitions: o.maxPartitions } : {}),
+    },
+  });
+  const plan = await jobPlan(spec, session);
+  return session.stageGraph(plan);
+}

@@ -1,0 +1,715 @@
+// The coordinator's scheduler: runs a job's stage graph by invoking one executor per task attempt, with bounded
+// concurrency, and commits exactly one attempt per task.
+//
+// - Stages start as soon as the stages they read are committed; independent stages run side by side.
+// - A failed or timed-out attempt is retried after an exponential back-off, up to `maxAttempts`; throttling
+//   (Lambda 429, S3 SlowDown) backs off without using up attempts.
+// - A straggler (running longer than `speculation.multiplier` × the median of its stage's finished tasks once
+//   `speculation.quantile` of them are done) gets one speculative duplicate; the first to finish is committed.
+// - A consumer whose input map output has vanished makes the scheduler check its inputs, uncommit the lost
+//   outputs and recompute those map tasks from lineage (their stage's plan), then retry the consumer.
+// - Everything committed is in the object store (job-store.ts, shuffle manifests, result parts), so a new run of
+//   the same job skips committed stages and tasks. A run that is near its time limit stops launching tasks,
+//   commits what finishes and returns `suspended`; the caller (the coordinator function) continues it later.
+import * as arrow from 'apache-arrow';
+import { concatBatches } from '../arrow/column.ts';
+import { type ObjectStore, mapBounded } from '../io/object-store.ts';
+import { manifestText, OUTPUT_MARKERS } from '../io/output-manifest.ts';
+import { physicalSchema } from '../physical/physical-plan.ts';
+import type { Stage, StageGraph } from '../physical/stages.ts';
+import { type TaskDescription, describeTask, serializeTask } from '../physical/task.ts';
+import { type MapOutput } from '../shuffle/map-output.ts';
+import { type StageManifest, commitMapOutputs, emptyManifest, isComplete, loadManifest, manifestUri } from '../shuffle/manifest.ts';
+import { rangeBoundaries } from '../shuffle/range-partition.ts';
+import { decodeStream } from '../shuffle/shuffle-reader.ts';
+import { partitionCount } from '../shuffle/shuffle-writer.ts';
+import { toArrowSchema } from '../types/arrow-types.ts';
+import { ExecutionError, SquallError } from '../types/errors.ts';
+import type { Schema } from '../types/schema.ts';
+import { type TaskInvoker, TaskFailure } from './invoker.ts';
+import {
+  ATTEMPTS_PER_RUN,
+  type JobPaths,
+  type JobStatus,
+  type StageStatus,
+  boundariesUri,
+  committedResultTasks,
+  committedResultUri,
+  readJobRecord,
+  resultAttemptPrefix,
+  startRun,
+  taskPayloadUri,
+  writeJobRecord,
+  writeJobStatus,
+} from './job-store.ts';
+import { type ExecutorRequest, type ExecutorResponse, type FaultPlan, INLINE_TASK_LIMIT, fromBase64, toBase64 } from './protocol.ts';
+import { Semaphore, sleep } from './semaphore.ts';
+
+export interface SpeculationOptions {
+  readonly enabled: boolean;
+  /** Fraction of a stage's tasks that must be done before stragglers are duplicated. */
+  readonly quantile: number;
+  /** A task is a straggler after this many times the median duration of the finished ones. */
+  readonly multiplier: number;
+  /** …and never before this many milliseconds. */
+  readonly minMs: number;
+}
+
+export interface SchedulerOptions {
+  /** Task attempts running at once over the whole job. */
+  readonly concurrency: number;
+  /** Attempts per task before the job fails. */
+  readonly maxAttempts: number;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  /** Throttled attempts (not counted in maxAttempts) per task before the job fails. */
+  readonly maxThrottles: number;
+  /** The coordinator stops waiting for an attempt after this long (the executor's own limit should be lower). */
+  readonly taskTimeoutMs: number;
+  readonly speculation: SpeculationOptions;
+  /** Result tasks return rows inline up to this many bytes of IPC each; the job returns them when all did. */
+  readonly inlineResultBytes: number;
+  /** Key rows sampled over a range-partitioned stage, per output partition (Spark samples 20 per partition). */
+  readonly samplePerPartition: number;
+  /** Delete the job's shuffle data once the result is committed. */
+  readonly cleanupShuffle: boolean;
+  /** Fault injection, passed to executors that allow it (tests). */
+  readonly faults?: readonly FaultPlan[];
+}
+
+export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
+  concurrency: 64,
+  maxAttempts: 4,
+  retryBaseMs: 200,
+  retryMaxMs: 10_000,
+  maxThrottles: 50,
+  taskTimeoutMs: 15 * 60_000,
+  speculation: { enabled: true, quantile: 0.75, multiplier: 1.5, minMs: 2_000 },
+  inlineResultBytes: 1 << 20,
+  samplePerPartition: 60,
+  cleanupShuffle: true,
+};
+
+export type JobEvent =
+  | { readonly type: 'job_started'; readonly job: string; readonly run: number; readonly stages: readonly { id: number; tasks: number }[] }
+  | { readonly type: 'stage_started'; readonly stage: number; readonly tasks: number; readonly pending: number; readonly pass: 'run' | 'sample' }
+  | { readonly type: 'stage_skipped'; readonly stage: number }
+  | { readonly type: 'task_started'; readonly stage: number; readonly task: number; readonly attempt: number; readonly speculative: boolean }
+  | {
+      readonly type: 'task_finished';
+      readonly stage: number;
+      readonly task: number;
+      readonly attempt: number;
+      readonly rows: number;
+      readonly bytesRead: number;
+      readonly bytesWritten: number;
+      readonly durationMs: number;
+    }
+  | {
+      readonly type: 'task_failed';
+      readonly stage: number;
+      readonly task: number;
+      readonly attempt: number;
+      readonly kind: string;
+      readonly error: string;
+      readonly retryInMs: number | null;
+    }
+  | { readonly type: 'output_lost'; readonly stage: number; readonly task: number; readonly uri: string }
+  | { readonly type: 'stage_finished'; readonly stage: number; readonly rows: number; readonly bytesWritten: number; readonly durationMs: number }
+  | { readonly type: 'job_finished'; readonly state: JobStatus['state']; readonly durationMs: number; readonly error: string | null };
+
+export interface JobResult {
+  readonly jobId: string;
+  readonly state: 'succeeded' | 'suspended' | 'cancelled';
+  /** The committed result folder (Parquet parts and `_SUCCESS`); null unless succeeded. */
+  readonly resultUri: string | null;
+  readonly files: readonly string[];
+  readonly rows: number;
+  /** The result rows when every result task returned them inline; null otherwise. */
+  readonly batches: readonly arrow.RecordBatch[] | null;
+  /** Columns of the result. */
+  readonly schema: Schema;
+  readonly status: JobStatus;
+}
+
+export interface RunJobParams {
+  readonly jobId: string;
+  readonly paths: JobPaths;
+  /** The compiled job; on a restart, the graph stored in the job record wins (and this may be omitted). */
+  readonly graph?: StageGraph;
+  readonly store: ObjectStore;
+  readonly invoker: TaskInvoker;
+  readonly options?: Partial<SchedulerOptions>;
+  readonly onEvent?: (e: JobEvent) => void;
+  /** Cancels the job: no new attempts; the job ends `cancelled`. */
+  readonly signal?: AbortSignal;
+  /** Epoch ms after which no new attempt starts (the coordinator's own time limit, with margin). */
+  readonly deadline?: number;
+}
+
+/** A job failed; the message names the stage, task and cause. */
+export class JobFailedError extends SquallError {
+  override readonly name = 'JobFailedError';
+}
+
+class Suspend extends Error {}
+
+interface StageRunState {
+  readonly stage: Stage;
+  manifest: StageManifest | null;
+  /** Result stage: committed part files by task, and inline rows by task. */
+  readonly resultParts: Map<number, string>;
+  readonly inline: Map<number, string | null>;
+  durations: number[];
+}
+
+export async function runJob(params: RunJobParams): Promise<JobResult> {
+  return new JobRun(params).run();
+}
+
+class JobRun {
+  private readonly options: SchedulerOptions;
+  private readonly semaphore: Semaphore;
+  private readonly started = Date.now();
+  private graph!: StageGraph;
+  private runNumber = 0;
+  private readonly attemptCounters = new Map<string, number>();
+  private readonly states = new Map<number, StageRunState>();
+  private status!: JobStatus;
+  private statusWrite: Promise<void> = Promise.resolve();
+  private statusDirty = false;
+  /** Keys written by attempts that were not committed (deleted at the end). */
+  private readonly strayKeys = new Set<string>();
+  private suspended = false;
+  /** Set when the job failed: stages still running stop launching attempts. */
+  private halted = false;
+  /** A per-stage lock so commits of one stage are serial (each writes the next manifest version). */
+  private readonly commitChains = new Map<number, Promise<unknown>>();
+  /** Stages being recomputed because an output was lost, so concurrent consumers wait for one recompute. */
+  private readonly recomputing = new Map<number, Promise<void>>();
+
+  constructor(private readonly p: RunJobParams) {
+    this.options = { ...DEFAULT_SCHEDULER_OPTIONS, ...p.options, speculation: { ...DEFAULT_SCHEDULER_OPTIONS.speculation, ...p.options?.speculation } };
+    this.semaphore = new Semaphore(Math.max(1, this.options.concurrency));
+  }
+
+  private emit(e: JobEvent): void {
+    try {
+      this.p.onEvent?.(e);
+    } catch {
+      // A listener's bug must not fail the job.
+    }
+  }
+
+  async run(): Promise<JobResult> {
+    const { store, paths } = this.p;
+    const record = await readJobRecord(store, paths);
+    if (record) {
+      this.graph = record.graph;
+    } else {
+      if (!this.p.graph) throw new ExecutionError(`job ${this.p.jobId} has no record at ${paths.jobRoot} and no stage graph was given`);
+      this.graph = this.p.graph;
+      await writeJobRecord(store, paths, { version: 1, jobId: this.p.jobId, createdAt: new Date().toISOString(), graph: this.graph, resultRoot: paths.resultRoot });
+    }
+    this.runNumber = await startRun(store, paths);
+    this.status = {
+      jobId: this.p.jobId,
+      state: 'running',
+      startedAt: new Date(this.started).toISOString(),
+      updatedAt: new Date().toISOString(),
+      run: this.runNumber,
+      stages: this.graph.stages.map((s): StageStatus => ({ id: s.id, tasks: s.tasks, done: 0, running: 0, rows: 0, bytesRead: 0, bytesWritten: 0, state: 'waiting' })),
+      retries: 0,
+      speculative: 0,
+      recomputed: 0,
+      throttled: 0,
+      error: null,
+      result: null,
+    };
+    this.emit({ type: 'job_started', job: this.p.jobId, run: this.runNumber, stages: this.graph.stages.map((s) => ({ id: s.id, tasks: s.tasks })) });
+    try {
+      await this.runStages();
+      if (this.p.signal?.aborted) return await this.finish('cancelled');
+      if (this.suspended) return await this.finish('suspended');
+      return await this.commitResult();
+    } catch (e) {
+      if (e instanceof Suspend) return this.finish('suspended');
+      this.halted = true;
+      const message = e instanceof Error ? e.message : String(e);
+      this.status.state = 'failed';
+      this.status.error = message;
+      await this.flushStatus(true);
+      this.emit({ type: 'job_finished', state: 'failed', durationMs: Date.now() - this.started, error: message });
+      await this.cleanupStray();
+      throw e instanceof JobFailedError ? e : new JobFailedError(`job ${this.p.jobId} failed: ${message}`, { cause: e });
+    }
+  }
+
+  private async finish(state: 'suspended' | 'cancelled'): Promise<JobResult> {
+    this.status.state = state;
+    await this.flushStatus(true);
+    this.emit({ type: 'job_finished', state, durationMs: Date.now() - this.started, error: null });
+    if (state === 'cancelled') await this.cleanupStray();
+    return { jobId: this.p.jobId, state, resultUri: null, files: [], rows: 0, batches: null, schema: this.resultSchema(), status: this.status };
+  }
+
+  // --- stages -------------------------------------------------------------------------------------------------
+
+  private async runStages(): Promise<void> {
+    const done = new Map<number, Promise<void>>();
+    const runOne = (stage: Stage): Promise<void> => {
+      let p = done.get(stage.id);
+      if (!p) {
+        p = (async () => {
+          await Promise.all(stage.inputs.map((id) => runOne(this.graph.stages[id]!)));
+          if (this.stopping()) return;
+          await this.runStage(stage);
+        })();
+        done.set(stage.id, p);
+      }
+      return p;
+    };
+    // Start every stage's dependency chain; a failure anywhere rejects (the others stop at their next launch).
+    await Promise.all(this.graph.stages.map((s) => runOne(s)));
+  }
+
+  private stopping(): boolean {
+    if (this.halted || this.p.signal?.aborted) return true;
+    if (this.p.deadline !== undefined && Date.now() >= this.p.deadline) this.suspended = true;
+    return this.suspended;
+  }
+
+  private stageStatus(id: number): StageStatus {
+    return this.status.stages[id]!;
+  }
+
+  private async runStage(stage: Stage): Promise<void> {
+    const t0 = Date.now();
+    const st: StageRunState = { stage, manifest: null, resultParts: new Map(), inline: new Map(), durations: [] };
+    this.states.set(stage.id, st);
+    const status = this.stageStatus(stage.id);
+    let pending: number[];
+    if (stage.output.kind === 'result') {
+      for (const [task, uri] of await committedResultTasks(this.p.store, this.p.paths)) {
+        if (task < stage.tasks) {
+          st.resultParts.set(task, uri);
+          st.inline.set(task, null);
+        }
+      }
+      pending = range(stage.tasks).filter((t) => !st.resultParts.has(t));
+    } else {
+      const partitions = partitionCount(stage.output);
+      st.manifest = (await loadManifest(this.p.store, this.p.paths.shuffleRoot, stage.id)) ?? emptyManifest(stage.id, stage.tasks, partitions);
+      const committed = new Set(st.manifest.outputs.map((o) => o.task));
+      pending = range(stage.tasks).filter((t) => !committed.has(t));
+    }
+    status.done = stage.tasks - pending.length;
+    if (pending.length === 0) {
+      status.state = 'done';
+      this.emit({ type: 'stage_skipped', stage: stage.id });
+      this.markStatus();
+      return;
+    }
+    let boundaries: string | null = null;
+    if (stage.output.kind === 'range') {
+      status.state = 'sampling';
+      boundaries = await this.rangeBoundariesFor(stage);
+      if (boundaries === null) return; // suspended or cancelled while sampling
+    }
+    status.state = 'running';
+    this.emit({ type: 'stage_started', stage: stage.id, tasks: stage.tasks, pending: pending.length, pass: 'run' });
+    this.markStatus();
+    await Promise.all(
+      pending.map(async (task) => {
+        const response = await this.runTask(st, task, 'run', boundaries);
+        if (response) await this.commit(st, response);
+      }),
+    );
+    if (this.stopping()) return;
+    status.state = 'done';
+    this.emit({ type: 'stage_finished', stage: stage.id, rows: status.rows, bytesWritten: status.bytesWritten, durationMs: Date.now() - t0 });
+    this.markStatus();
+  }
+
+  /** The stage's range boundaries: stored by an earlier run, or sampled now (a pass over every task). */
+  private async rangeBoundariesFor(stage: Stage): Promise<string | null> {
+    const uri = boundariesUri(this.p.paths, stage.id);
+    if (await this.p.store.head(uri)) return toBase64(await this.p.store.get(uri));
+    const out = stage.output;
+    if (out.kind !== 'range') throw new ExecutionError(`internal: stage ${stage.id} is not range-partitioned`);
+    const st = this.states.get(stage.id)!;
+    this.emit({ type: 'stage_started', stage: stage.id, tasks: stage.tasks, pending: stage.tasks, pass: 'sample' });
+    const responses = await Promise.all(range(stage.tasks).map((t) => this.runTask(st, t, 'sample', null)));
+    if (responses.some((r) => r === null)) return null;
+    const schema = physicalSchema(stage.plan);
+    const batches = responses.flatMap((r) => (r!.output.kind === 'sample' ? decodeStream(fromBase64(r!.output.sample)) : []));
+    // Samples hold the sort-key columns in key order.
+    const keyFields = out.keys.map((k) => schema.fields[k.index]!);
+    const keySchema = toArrowSchema({ fields: keyFields });
+    const sample = batches.length > 0 ? concatBatches(keySchema, batches) : concatBatches(keySchema, []);
+    const keys = out.keys.map((k, i) => ({ ...k, index: i }));
+    const cut = rangeBoundaries(sample, keys, keyFields.map((f) => f.type), out.partitions);
+    const bytes = arrow.tableToIPC(new arrow.Table([cut]), 'stream');
+    await this.p.store.put(uri, bytes);
+    return toBase64(bytes);
+  }
+
+  // --- tasks --------------------------------------------------------------------------------------------------
+
+  private nextAttempt(stage: number, task: number): number {
+    const key = `${stage}.${task}`;
+    const n = this.attemptCounters.get(key) ?? 0;
+    if (n >= ATTEMPTS_PER_RUN) throw new ExecutionError(`stage ${stage} task ${task}: too many attempts in one run`);
+    this.attemptCounters.set(key, n + 1);
+    return this.runNumber * ATTEMPTS_PER_RUN + n;
+  }
+
+  private async request(st: StageRunState, task: number, attempt: number, mode: 'run' | 'sample', boundaries: string | null): Promise<ExecutorRequest> {
+    const description: TaskDescription = describeTask(this.graph, this.p.jobId, st.stage.id, task, attempt);
+    const inputs = st.stage.inputs.map((id) => {
+      const m = this.states.get(id)?.manifest;
+      if (!m || !isComplete(m)) throw new ExecutionError(`internal: stage ${st.stage.id} started before its input stage ${id} was committed`);
+      return { stage: id, manifest: manifestUri(this.p.paths.shuffleRoot, id, m.sequence) };
+    });
+    const json = serializeTask(description);
+    let inline: TaskDescription | null = description;
+    let taskUri: string | null = null;
+    if (json.length > INLINE_TASK_LIMIT) {
+      taskUri = taskPayloadUri(this.p.paths, st.stage.id, task, attempt);
+      await this.p.store.put(taskUri, json, { contentType: 'application/json' });
+      inline = null;
+    }
+    const partitions = st.stage.output.kind === 'range' ? st.stage.output.partitions : 1;
+    return {
+      version: 1,
+      mode,
+      task: inline,
+      taskUri,
+      shuffleRoot: this.p.paths.shuffleRoot,
+      resultRoot: this.p.paths.resultRoot,
+      inputs,
+      rangeBoundaries: mode === 'run' ? boundaries : null,
+      sampleSize: Math.max(20, Math.ceil((this.options.samplePerPartition * partitions) / st.stage.tasks)),
+      inlineResultBytes: this.options.inlineResultBytes,
+      ...(this.options.faults ? { faults: this.options.faults } : {}),
+    };
+  }
+
+  /**
+   * Runs a task until one attempt succeeds (null when the job is stopping). Attempts: the first, retries after
+   * failures, and at most one speculative duplicate while an attempt runs long.
+   */
+  private runTask(st: StageRunState, task: number, mode: 'run' | 'sample', boundaries: string | null): Promise<ExecutorResponse | null> {
+    const stageId = st.stage.id;
+    const status = this.stageStatus(stageId);
+    return new Promise<ExecutorResponse | null>((resolve, reject) => {
+      let settled = false;
+      let failures = 0;
+      let throttles = 0;
+      let speculated = false;
+      const running = new Map<number, { started: number; abort: AbortController }>();
+      let speculationTimer: ReturnType<typeof setInterval> | null = null;
+      const settle = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        if (speculationTimer) clearInterval(speculationTimer);
+        for (const r of running.values()) r.abort.abort();
+        fn();
+      };
+      const launch = async (speculative: boolean): Promise<void> => {
+        const release = await this.semaphore.acquire();
+        if (settled || this.stopping()) {
+          release();
+          if (!settled && running.size === 0) settle(() => resolve(null));
+          return;
+        }
+        let attempt: number;
+        let request: ExecutorRequest;
+        const abort = new AbortController();
+        try {
+          attempt = this.nextAttempt(stageId, task);
+          request = await this.request(st, task, attempt, mode, boundaries);
+        } catch (e) {
+          release();
+          settle(() => reject(e));
+          return;
+        }
+        const started = Date.now();
+        running.set(attempt, { started, abort });
+        status.running++;
+        this.emit({ type: 'task_started', stage: stageId, task, attempt, speculative });
+        this.markStatus();
+        const timer = setTimeout(() => abort.abort(), this.options.taskTimeoutMs);
+        let outcome: { ok: true; response: ExecutorResponse } | { ok: false; error: unknown };
+        try {
+          outcome = { ok: true, response: await this.p.invoker.invoke(request, { signal: abort.signal }) };
+        } catch (error) {
+          outcome = { ok: false, error };
+        } finally {
+          clearTimeout(timer);
+          release();
+          running.delete(attempt);
+          status.running--;
+        }
+        if (outcome.ok) {
+          const r = outcome.response;
+          if (settled) {
+            // A duplicate finished second: its output is never committed.
+            for (const k of r.keys) this.strayKeys.add(k);
+            return;
+          }
+          st.durations.push(Date.now() - started);
+          if (mode === 'run') {
+            status.rows += r.metrics.rows;
+            status.bytesRead += r.metrics.bytesRead;
+            status.bytesWritten += r.metrics.bytesWritten;
+          }
+          this.emit({
+            type: 'task_finished',
+            stage: stageId,
+            task,
+            attempt,
+            rows: r.metrics.rows,
+            bytesRead: r.metrics.bytesRead,
+            bytesWritten: r.metrics.bytesWritten,
+            durationMs: r.metrics.durationMs,
+          });
+          settle(() => resolve(r));
+          return;
+        }
+        if (settled) return;
+        const failure = asFailure(outcome.error);
+        if (failure.kind === 'fatal') {
+          this.emit({ type: 'task_failed', stage: stageId, task, attempt, kind: failure.kind, error: failure.message, retryInMs: null });
+          settle(() => reject(new JobFailedError(`stage ${stageId} task ${task} cannot run: ${failure.message}`)));
+          return;
+        }
+        if (running.size > 0) {
+          // Another attempt of this task is still running; let it decide.
+          this.emit({ type: 'task_failed', stage: stageId, task, attempt, kind: failure.kind, error: failure.message, retryInMs: null });
+          return;
+        }
+        let delay: number;
+        if (failure.kind === 'throttled') {
+          throttles++;
+          this.status.throttled++;
+          if (throttles > this.options.maxThrottles) {
+            settle(() => reject(new JobFailedError(`stage ${stageId} task ${task} was throttled ${throttles} times: ${failure.message}`)));
+            return;
+          }
+          delay = backoff(this.options, throttles);
+        } else {
+          failures++;
+          if (failures >= this.options.maxAttempts) {
+            this.emit({ type: 'task_failed', stage: stageId, task, attempt, kind: failure.kind, error: failure.message, retryInMs: null });
+            settle(() =>
+              reject(new JobFailedError(`stage ${stageId} task ${task} failed after ${failures} attempt${failures === 1 ? '' : 's'}: ${failure.message}`)),
+            );
+            return;
+          }
+          this.status.retries++;
+          delay = backoff(this.options, failures);
+          // A lost input is recomputed before the retry (the retry then reads the new manifest).
+          try {
+            const lost = await this.recoverLostInputs(st);
+            if (lost > 0) delay = 0;
+          } catch (e) {
+            settle(() => reject(e));
+            return;
+          }
+        }
+        this.emit({ type: 'task_failed', stage: stageId, task, attempt, kind: failure.kind, error: failure.message, retryInMs: delay });
+        this.markStatus();
+        await sleep(delay);
+        if (!settled) void launch(false);
+      };
+      void launch(false);
+      const spec = this.options.speculation;
+      if (spec.enabled && mode === 'run') {
+        speculationTimer = setInterval(() => {
+          if (settled || speculated || running.size !== 1) return;
+          const doneCount = st.durations.length;
+          if (doneCount < Math.max(1, Math.ceil(spec.quantile * st.stage.tasks))) return;
+          const median = [...st.durations].sort((a, b) => a - b)[Math.floor(doneCount / 2)]!;
+          const [only] = running.values();
+          if (Date.now() - only!.started > Math.max(spec.minMs, spec.multiplier * median)) {
+            speculated = true;
+            this.status.speculative++;
+            void launch(true);
+          }
+        }, Math.max(50, Math.min(500, spec.minMs / 4)));
+        speculationTimer.unref?.();
+      }
+    });
+  }
+
+  // --- commits ------------------------------------------------------------------------------------------------
+
+  private serial<T>(stage: number, fn: () => Promise<T>): Promise<T> {
+    const prev = this.commitChains.get(stage) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    this.commitChains.set(stage, next.catch(() => {}));
+    return next;
+  }
+
+  private async commit(st: StageRunState, r: ExecutorResponse): Promise<void> {
+    const status = this.stageStatus(st.stage.id);
+    if (r.output.kind === 'shuffle') {
+      const output: MapOutput = r.output.mapOutput;
+      await this.serial(st.stage.id, async () => {
+        const { manifest, committed } = await commitMapOutputs(this.p.store, this.p.paths.shuffleRoot, st.manifest!, [output]);
+        st.manifest = manifest;
+        if (committed.length === 0) for (const k of r.keys) this.strayKeys.add(k);
+      });
+    } else if (r.output.kind === 'result') {
+      const out = r.output;
+      await this.serial(st.stage.id, async () => {
+        if (st.resultParts.has(r.task)) return;
+        if (out.uri !== null) {
+          const target = committedResultUri(this.p.paths, r.task);
+          await this.p.store.copy(out.uri, target);
+          st.resultParts.set(r.task, target);
+        } else {
+          st.resultParts.set(r.task, '');
+        }
+        st.inline.set(r.task, out.inline);
+      });
+    } else {
+      throw new ExecutionError(`internal: stage ${st.stage.id} task ${r.task} answered a run with a ${r.output.kind}`);
+    }
+    status.done++;
+    this.markStatus();
+  }
+
+  /** Checks that every committed output the stage reads still exists; recomputes the lost ones. */
+  private async recoverLostInputs(st: StageRunState): Promise<number> {
+    let lost = 0;
+    for (const id of st.stage.inputs) {
+      const pending = this.recomputing.get(id);
+      if (pending) {
+        await pending;
+        continue;
+      }
+      const producer = this.states.get(id)!;
+      const outputs = producer.manifest?.outputs ?? [];
+      const exists = await mapBounded(outputs, 16, async (o) => (await this.p.store.head(o.uri)) !== null);
+      const missing = outputs.filter((_, i) => !exists[i]);
+      if (missing.length === 0) continue;
+      lost += missing.length;
+      const work = this.serial(id, async () => {
+        for (const o of missing) this.emit({ type: 'output_lost', stage: id, task: o.task, uri: o.uri });
+        // Uncommit: the next manifest version lists only the surviving outputs.
+        const gone = new Set(missing.map((o) => o.task));
+        const next: StageManifest = { ...producer.manifest!, sequence: producer.manifest!.sequence + 1, outputs: producer.manifest!.outputs.filter((o) => !gone.has(o.task)) };
+        await this.p.store.put(manifestUri(this.p.paths.shuffleRoot, id, next.sequence), JSON.stringify(next), { contentType: 'application/json' });
+        producer.manifest = next;
+      }).then(async () => {
+        this.status.recomputed += missing.length;
+        const boundaries = producer.stage.output.kind === 'range' ? toBase64(await this.p.store.get(boundariesUri(this.p.paths, id))) : null;
+        await Promise.all(
+          missing.map(async (o) => {
+            const r = await this.runTask(producer, o.task, 'run', boundaries);
+            if (r) await this.commit(producer, r);
+          }),
+        );
+      });
+      this.recomputing.set(id, work);
+      try {
+        await work;
+      } finally {
+        this.recomputing.delete(id);
+      }
+    }
+    return lost;
+  }
+
+  // --- the result ---------------------------------------------------------------------------------------------
+
+  private async commitResult(): Promise<JobResult> {
+    const last = this.graph.stages[this.graph.stages.length - 1]!;
+    const st = this.states.get(last.id)!;
+    const { store, paths } = this.p;
+    const parts = [...st.resultParts.entries()].filter(([, uri]) => uri !== '').sort((a, b) => a[0] - b[0]);
+    const files = parts.map(([, uri]) => uri.slice(paths.resultRoot.length + 1));
+    await store.put(`${paths.resultRoot}/${OUTPUT_MARKERS.success}`, manifestText(this.p.jobId, files), { contentType: 'application/json' });
+    // The result is published; what remains is cleanup.
+    const temporary: string[] = [];
+    for await (const e of store.listAll(resultAttemptPrefix(paths))) temporary.push(e.uri);
+    await store.delete(temporary);
+    let batches: arrow.RecordBatch[] | null = [];
+    for (let t = 0; t < last.tasks; t++) {
+      const inline = st.inline.get(t);
+      if (inline === undefined || (inline === null && st.resultParts.get(t) !== '')) {
+        batches = null;
+        break;
+      }
+      if (inline !== null) batches.push(...decodeStream(fromBase64(inline)));
+    }
+    this.status.state = 'succeeded';
+    this.status.result = paths.resultRoot;
+    await this.flushStatus(true);
+    if (this.options.cleanupShuffle) await this.deletePrefix(`${paths.shuffleRoot}/`);
+    await this.cleanupStray();
+    this.emit({ type: 'job_finished', state: 'succeeded', durationMs: Date.now() - this.started, error: null });
+    const rows = this.status.stages[last.id]!.rows;
+    return { jobId: this.p.jobId, state: 'succeeded', resultUri: paths.resultRoot, files, rows, batches, schema: this.resultSchema(), status: this.status };
+  }
+
+  private resultSchema(): Schema {
+    return physicalSchema(this.graph.stages[this.graph.stages.length - 1]!.plan);
+  }
+
+  private async deletePrefix(prefix: string): Promise<void> {
+    const keys: string[] = [];
+    for await (const e of this.p.store.listAll(prefix)) keys.push(e.uri);
+    for (let i = 0; i < keys.length; i += 1000) await this.p.store.delete(keys.slice(i, i + 1000));
+  }
+
+  private async cleanupStray(): Promise<void> {
+    if (this.strayKeys.size === 0) return;
+    try {
+      await this.p.store.delete([...this.strayKeys]);
+    } catch {
+      // Best effort: the bucket's lifecycle rule expires job data anyway.
+    }
+  }
+
+  // --- status -------------------------------------------------------------------------------------------------
+
+  /** Rewrites status.json soon (at most one write in flight; the last state always lands). */
+  private markStatus(): void {
+    this.statusDirty = true;
+    this.statusWrite = this.statusWrite.then(async () => {
+      if (!this.statusDirty) return;
+      this.statusDirty = false;
+      this.status.updatedAt = new Date().toISOString();
+      try {
+        await writeJobStatus(this.p.store, this.p.paths, this.status);
+      } catch {
+        // Status is advisory; the commit protocol does not depend on it.
+      }
+    });
+  }
+
+  private async flushStatus(force: boolean): Promise<void> {
+    if (force) this.statusDirty = true;
+    this.markStatus();
+    await this.statusWrite;
+  }
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+function asFailure(e: unknown): TaskFailure {
+  if (e instanceof TaskFailure) return e;
+  const err = e as Error;
+  return new TaskFailure('error', err?.name ?? 'Error', err?.message ?? String(e));
+}
+
+function backoff(o: SchedulerOptions, n: number): number {
+  const cap = Math.min(o.retryMaxMs, o.retryBaseMs * 2 ** (n - 1));
+  // Full jitter, as AWS recommends, so retried tasks do not hit a throttled service in lockstep.
+  return Math.round(cap / 2 + Math.random() * (cap / 2));
+}
