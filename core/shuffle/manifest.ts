@@ -116,7 +116,23 @@ export async function loadManifest(store: ObjectStore, shuffleRoot: string, stag
     if (latest === null || e.uri > latest) latest = e.uri;
   }
   if (latest === null) return null;
-  const parsed = manifestSchema.safeParse(JSON.parse(new TextDecoder().decode(await store.get(latest))));
-  if (!parsed.success) throw new ExecutionError(`${latest}: invalid shuffle manifest: ${parsed.error.message}`);
+  return loadManifestAt(store, latest);
+}
+
+/**
+ * The manifest version at `uri` (what a coordinator hands an executor: a committed version, never "the
+ * latest", so a task reads exactly the outputs committed when it was scheduled). Throws the store's
+ * ObjectStoreError (`notFound`) when the object does not exist, an ExecutionError when it is not a manifest.
+ */
+export async function loadManifestAt(store: Pick<ObjectStore, 'get'>, uri: string): Promise<StageManifest> {
+  const text = new TextDecoder().decode(await store.get(uri));
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ExecutionError(`${uri}: invalid shuffle manifest: not JSON (${(e as Error).message})`);
+  }
+  const parsed = manifestSchema.safeParse(raw);
+  if (!parsed.success) throw new ExecutionError(`${uri}: invalid shuffle manifest: ${parsed.error.message}`);
   return parsed.data as StageManifest;
 }
