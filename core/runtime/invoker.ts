@@ -119,3 +119,28 @@ export class LambdaInvoker implements TaskInvoker {
     if (this.owned) this.client.destroy();
   }
 }
+
+/**
+ * Runs attempts in this process through an executor function (core/runtime/task-runner.ts `runTask`): the
+ * request and response still go through JSON and validation, so what works here works over Lambda.
+ */
+export class InProcessInvoker implements TaskInvoker {
+  constructor(private readonly execute: (request: unknown) => Promise<unknown>) {}
+
+  async invoke(request: ExecutorRequest, options: InvokeOptions = {}): Promise<ExecutorResponse> {
+    if (options.signal?.aborted) throw new TaskFailure('timeout', 'Coordinator.Abandoned', 'the coordinator stopped waiting for this attempt');
+    let answer: unknown;
+    try {
+      answer = await this.execute(JSON.parse(JSON.stringify(request)) as unknown);
+    } catch (e) {
+      const err = e as Error;
+      const type = err?.name ?? 'Error';
+      throw new TaskFailure(classifyErrorType(type), type, err?.message ?? String(e));
+    }
+    try {
+      return parseExecutorResponse(JSON.stringify(answer));
+    } catch (e) {
+      throw new TaskFailure('fatal', 'InvalidResponse', `executor answered with ${(e as Error).message}`);
+    }
+  }
+}

@@ -11,8 +11,7 @@
 // - Everything committed is in the object store (job-store.ts, shuffle manifests, result parts), so a new run of
 //   the same job skips committed stages and tasks. A run that is near its time limit stops launching tasks,
 //   commits what finishes and returns `suspended`; the caller (the coordinator function) continues it later.
-import * as arrow from 'apache-arrow';
-import { concatBatches } from '../arrow/column.ts';
+import type * as arrow from 'apache-arrow';
 import { type ObjectStore, mapBounded } from '../io/object-store.ts';
 import { manifestText, OUTPUT_MARKERS } from '../io/output-manifest.ts';
 import { physicalSchema } from '../physical/physical-plan.ts';
@@ -20,10 +19,9 @@ import type { Stage, StageGraph } from '../physical/stages.ts';
 import { type TaskDescription, describeTask, serializeTask } from '../physical/task.ts';
 import { type MapOutput } from '../shuffle/map-output.ts';
 import { type StageManifest, commitMapOutputs, emptyManifest, isComplete, loadManifest, manifestUri } from '../shuffle/manifest.ts';
-import { rangeBoundaries } from '../shuffle/range-partition.ts';
 import { decodeStream } from '../shuffle/shuffle-reader.ts';
+import { boundariesFromSamples } from './range-sample.ts';
 import { partitionCount } from '../shuffle/shuffle-writer.ts';
-import { toArrowSchema } from '../types/arrow-types.ts';
 import { ExecutionError, SquallError } from '../types/errors.ts';
 import type { Schema } from '../types/schema.ts';
 import { type TaskInvoker, TaskFailure } from './invoker.ts';
@@ -341,17 +339,14 @@ class JobRun {
     this.emit({ type: 'stage_started', stage: stage.id, tasks: stage.tasks, pending: stage.tasks, pass: 'sample' });
     const responses = await Promise.all(range(stage.tasks).map((t) => this.runTask(st, t, 'sample', null)));
     if (responses.some((r) => r === null)) return null;
-    const schema = physicalSchema(stage.plan);
-    const batches = responses.flatMap((r) => (r!.output.kind === 'sample' ? decodeStream(fromBase64(r!.output.sample)) : []));
-    // Samples hold the sort-key columns in key order.
-    const keyFields = out.keys.map((k) => schema.fields[k.index]!);
-    const keySchema = toArrowSchema({ fields: keyFields });
-    const sample = batches.length > 0 ? concatBatches(keySchema, batches) : concatBatches(keySchema, []);
-    const keys = out.keys.map((k, i) => ({ ...k, index: i }));
-    const cut = rangeBoundaries(sample, keys, keyFields.map((f) => f.type), out.partitions);
-    const bytes = arrow.tableToIPC(new arrow.Table([cut]), 'stream');
-    await this.p.store.put(uri, bytes);
-    return toBase64(bytes);
+    const samples = responses.map((r) => {
+      if (r!.output.kind !== 'sample') throw new ExecutionError(`internal: stage ${stage.id} task ${r!.task} answered the sample pass with a ${r!.output.kind}`);
+      return { sample: r!.output.sample, rows: r!.output.rows };
+    });
+    const boundaries = boundariesFromSamples(physicalSchema(stage.plan), out, samples);
+    // Stored before any run-pass output is committed, so a restarted run partitions the same way.
+    await this.p.store.put(uri, fromBase64(boundaries));
+    return boundaries;
   }
 
   // --- tasks --------------------------------------------------------------------------------------------------
