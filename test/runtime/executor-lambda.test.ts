@@ -36,6 +36,7 @@ beforeAll(async () => {
     logs: (fn, line) => logs.push(`${fn}: ${line}`),
     functions: {
       executor: { handler: 'functions/executor.ts#handler', timeoutSeconds: 60, memoryMb: 1024, environment: { SQUALL_ALLOW_FAULTS: '1' } },
+      executorShort: { handler: 'functions/executor.ts#handler', timeoutSeconds: 2, environment: { SQUALL_ALLOW_FAULTS: '1' } },
     },
   });
   s3 = S3ObjectStore.fromEndpoints(stack.endpoints());
@@ -58,8 +59,8 @@ afterAll(async () => {
 
 class FunctionError extends Error {}
 
-async function invoke(request: ExecutorRequest): Promise<ExecutorResponse> {
-  const out = await client.send(new InvokeCommand({ FunctionName: 'executor', InvocationType: 'RequestResponse', Payload: JSON.stringify(request) }));
+async function invoke(request: ExecutorRequest, functionName = 'executor'): Promise<ExecutorResponse> {
+  const out = await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'RequestResponse', Payload: JSON.stringify(request) }));
   const body = JSON.parse(new TextDecoder().decode(out.Payload)) as unknown;
   if (out.FunctionError) {
     const e = body as { errorType: string; errorMessage: string };
@@ -120,17 +121,18 @@ describe('executor function through the Lambda endpoint', () => {
     const graph = await graphFor(df);
     expect(graph.stages.some((s) => s.output.kind === 'range')).toBe(true);
     const job = `lambda-${++jobSeq}`;
-    const run = await runOnExecutors(graph, { store: s3, root: `s3://${stack.bucket}/jobs/${job}`, job, execute: invoke, sampleSize: 20 });
+    // Tasks travel by reference here (taskUri on S3), as large tasks do.
+    const run = await runOnExecutors(graph, { store: s3, root: `s3://${stack.bucket}/jobs/${job}`, job, execute: (r) => invoke(r), sampleSize: 20, taskByUri: true });
     const want = plainRows(await df.collect());
     expectSameRows(run.parquetRows, want, { ordered: true });
     expectSameRows(run.inlineRows!, want, { ordered: true });
     for (const r of run.responses) for (const k of r.keys) expect(k.startsWith(`s3://${stack.bucket}/jobs/${job}/`)).toBe(true);
   }, 120_000);
 
-  test('injected faults: throw fails the invocation naming the fault; crash ends the environment', async () => {
+  test('injected faults: throw fails the invocation naming the fault; crash ends the environment; hang times out', async () => {
     const graph = await graphFor(facts.groupBy('g').agg(F.count().alias('n')));
     const job = `lambda-${++jobSeq}`;
-    const request = (kind: 'throw' | 'crash', attempt: number): ExecutorRequest => ({
+    const request = (kind: 'throw' | 'crash' | 'hang', attempt: number): ExecutorRequest => ({
       version: EXECUTOR_PROTOCOL_VERSION,
       mode: 'run',
       task: describeTask(graph, job, 0, 0, attempt),
@@ -151,5 +153,8 @@ describe('executor function through the Lambda endpoint', () => {
     // The next attempt runs normally (in a fresh environment).
     const ok = await invoke(request('crash', 1));
     expect(ok.output.kind).toBe('shuffle');
+    const hung = await invoke(request('hang', 0), 'executorShort').catch((e: unknown) => e);
+    expect((hung as { errorType: string }).errorType).toBe('Sandbox.Timedout');
+    expect((await invoke(request('hang', 1), 'executorShort')).output.kind).toBe('shuffle');
   }, 60_000);
 });
