@@ -391,14 +391,12 @@ class ChunkDecoder {
         this.codes = new Int32Array(this.spec.numRows);
       }
       const codes = this.codes!;
-      decodeRle(data, pos + 1, end, bw, n, codes, this.dense);
-      checkIndices(codes, this.dense, n, count);
+      decodeRle(data, pos + 1, end, bw, n, codes, this.dense, count);
       return;
     }
     if (kind === 'str') {
       const idx = this.indexScratch(n);
-      decodeRle(data, pos + 1, end, bw, n, idx, 0);
-      checkIndices(idx, 0, n, count);
+      decodeRle(data, pos + 1, end, bw, n, idx, 0, count);
       this.strings!.appendFromDictionary(this.dictStrings!, idx, n);
       return;
     }
@@ -556,12 +554,6 @@ function aligned(src: Uint8Array, pos: number, len: number): Int32Array {
   const copy = new Uint8Array(len);
   copy.set(src.subarray(pos, pos + len));
   return new Int32Array(copy.buffer, 0, len >> 2);
-}
-
-function checkIndices(idx: Int32Array, at: number, n: number, count: number): void {
-  let bad = 0;
-  for (let i = at, e = at + n; i < e; i++) bad |= (idx[i]! >= count ? 1 : 0) | (idx[i]! < 0 ? 1 : 0);
-  if (bad) throw new ParquetFormatError(`dictionary index out of range (dictionary has ${count} entries)`);
 }
 
 /** A big-endian two's complement integer of `len` ≤ 16 bytes as four little-endian 32-bit words. */

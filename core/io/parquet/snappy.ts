@@ -32,11 +32,31 @@ export function snappyDecompress(src: Uint8Array, out: Uint8Array): number {
   }
   if (expected > out.length) throw new RangeError(`snappy: block declares ${expected} bytes, more than expected ${out.length}`);
   let op = 0;
+  const sv = new DataView(src.buffer, src.byteOffset, srcLen);
+  const ov = new DataView(out.buffer, out.byteOffset, expected);
+  // Fast path: short literals and copies move whole 4- or 8-byte words (with DataView's unaligned access)
+  // while there is room for a 16-byte overshoot in the declared output and 20 bytes of input ahead; bytes
+  // written past `op + len` are overwritten by the next operation.
+  const fastOut = expected - 64;
+  const fastIn = srcLen - 20;
   while (pos < srcLen) {
     const tag = src[pos++]!;
     const kind = tag & 3;
     if (kind === 0) {
       let len = tag >>> 2;
+      if (len < 16 && pos <= fastIn && op <= fastOut) {
+        ov.setInt32(op, sv.getInt32(pos, true), true);
+        if (len >= 4) {
+          ov.setInt32(op + 4, sv.getInt32(pos + 4, true), true);
+          if (len >= 8) {
+            ov.setInt32(op + 8, sv.getInt32(pos + 8, true), true);
+            ov.setInt32(op + 12, sv.getInt32(pos + 12, true), true);
+          }
+        }
+        pos += len + 1;
+        op += len + 1;
+        continue;
+      }
       if (len >= 60) {
         const extra = len - 59;
         if (pos + extra > srcLen) throw new RangeError('snappy: truncated literal length');
@@ -76,7 +96,16 @@ export function snappyDecompress(src: Uint8Array, out: Uint8Array): number {
     }
     if (offset === 0 || offset > op || op + len > expected) throw new RangeError('snappy: bad copy');
     let from = op - offset;
-    if (offset >= len && len > 16) {
+    if (offset >= 8 && op <= fastOut) {
+      // Word by word: with offset ≥ 8 each 8-byte source word is complete before it is read.
+      ov.setInt32(op, ov.getInt32(from, true), true);
+      ov.setInt32(op + 4, ov.getInt32(from + 4, true), true);
+      for (let k = 8; k < len; k += 8) {
+        ov.setInt32(op + k, ov.getInt32(from + k, true), true);
+        ov.setInt32(op + k + 4, ov.getInt32(from + k + 4, true), true);
+      }
+      op += len;
+    } else if (offset >= len && len > 16) {
       out.copyWithin(op, from, from + len);
       op += len;
     } else {
