@@ -7,6 +7,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { z } from 'zod';
 import { DEFAULT_BUCKET, ENV, endpointsFromEnv, lambdaClientConfig } from '../core/io/object-store/aws-config.ts';
 import { ObjectStores } from '../core/io/object-store.ts';
+import { setS3Store } from '../core/io/s3-file-store.ts';
 import { LambdaInvoker } from '../core/runtime/invoker.ts';
 import { type JobResultPayload, resultPayload, resumeJob, submitJob } from '../core/runtime/coordinator.ts';
 import { parseJobSpec } from '../core/runtime/job-spec.ts';
@@ -31,7 +32,11 @@ let lambda: LambdaClient | undefined;
 
 function clients(): { stores: ObjectStores; lambda: LambdaClient } {
   const endpoints = endpointsFromEnv();
-  stores ??= new ObjectStores();
+  if (!stores) {
+    stores = new ObjectStores();
+    // Parquet footers and sizes are read through the same S3 client when the job is compiled.
+    setS3Store(stores.s3);
+  }
   lambda ??= new LambdaClient({ ...lambdaClientConfig(endpoints), maxAttempts: 1 });
   return { stores, lambda };
 }

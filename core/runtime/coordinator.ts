@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import * as arrow from 'apache-arrow';
 import type { ObjectStore } from '../io/object-store.ts';
-import { toArrowSchema } from '../types/arrow-types.ts';
+import { batchesToTable } from '../sdk/rows.ts';
 import { ExecutionError } from '../types/errors.ts';
 import type { TaskInvoker } from './invoker.ts';
 import { type JobPaths, type JobStatus, jobPaths, readJobRecord } from './job-store.ts';
@@ -87,7 +87,7 @@ export interface JobResultPayload {
 }
 
 export function resultPayload(r: JobResult): JobResultPayload {
-  // The schema travels even when there are no rows.
-  const inline = r.batches ? toBase64(arrow.tableToIPC(new arrow.Table(toArrowSchema(r.schema), [...r.batches]), 'stream')) : null;
+  // One schema for every batch (tasks may differ in dictionary encoding); it travels even with no rows.
+  const inline = r.batches ? toBase64(arrow.tableToIPC(batchesToTable(r.schema, r.batches), 'stream')) : null;
   return { jobId: r.jobId, state: r.state, resultUri: r.resultUri, files: r.files, rows: r.rows, inline, status: r.status };
 }

@@ -109,19 +109,30 @@ export function decodeStream(bytes: Uint8Array): arrow.RecordBatch[] {
 function normalize(batch: arrow.RecordBatch): arrow.RecordBatch {
   let changed = false;
   const cols: arrow.Data[] = [];
+  const fields: arrow.Field[] = [];
   for (let c = 0; c < batch.numCols; c++) {
     let d = columnData(batch, c);
+    let field = batch.schema.fields[c]!;
     if (d.offset !== 0) {
       const idx = new Int32Array(d.length);
       for (let i = 0; i < idx.length; i++) idx[i] = i;
       d = takeData(d, idx, false);
     }
+    if (arrow.DataType.isDictionary(d.type)) {
+      // Every IPC stream numbers its dictionaries from 0: two decoded streams joined side by side would put two
+      // different dictionaries under one id in one schema, which Arrow rejects. A fresh type gets a fresh id.
+      const type = new arrow.Dictionary(d.type.dictionary, d.type.indices, undefined, d.type.isOrdered);
+      d = arrow.makeData({ type, length: d.length, nullCount: d.nullCount, nullBitmap: d.nullBitmap, data: d.values, dictionary: d.dictionary! }) as arrow.Data;
+      field = new arrow.Field(field.name, type, field.nullable, field.metadata);
+    }
     if (d !== batch.data.children[c]) changed = true;
     cols.push(d);
+    fields.push(field);
   }
   if (!changed) return batch;
-  const struct = arrow.makeData({ type: new arrow.Struct(batch.schema.fields), length: batch.numRows, nullCount: 0, children: cols });
-  return new arrow.RecordBatch(batch.schema, struct);
+  const schema = new arrow.Schema(fields, batch.schema.metadata);
+  const struct = arrow.makeData({ type: new arrow.Struct(schema.fields), length: batch.numRows, nullCount: 0, children: cols });
+  return new arrow.RecordBatch(schema, struct);
 }
 
 /** All batches of a partition (null: all partitions) as an array. */
