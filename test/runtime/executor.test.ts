@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Session, col, functions as F, type DataFrame } from '../../core/sdk/index.ts';
+import { Session, Window, col, functions as F, type DataFrame } from '../../core/sdk/index.ts';
 import { LocalObjectStore } from '../../core/io/object-store.ts';
 import { describeTask } from '../../core/physical/task.ts';
 import { type Schema, schema as makeSchema, field } from '../../core/types/schema.ts';
@@ -164,6 +164,25 @@ describe('stage graphs through runTask', () => {
     const key = (row: unknown[]) => JSON.stringify(row);
     const allKeys = new Set(all.map(key));
     for (const row of r2.parquetRows) expect(allKeys.has(key(row))).toBe(true);
+  });
+
+  test('round-robin repartition, a window over a hash shuffle, and a union', async () => {
+    const rr = facts.repartition(3).filter(col('k').lt(10)).select('id', 'k');
+    const g1 = await graphFor(rr);
+    expect(g1.stages.map((s) => s.output.kind)).toContain('round_robin');
+    const r1 = await runOnExecutors(g1, driver());
+    expectSameRows(r1.parquetRows, await expected(rr));
+    // Each of the 3 reducers got a share.
+    expect(r1.responses.filter((r) => r.stage === g1.stages.at(-1)!.id && r.metrics.rows > 0).length).toBe(3);
+
+    const w = Window.partitionBy('g').orderBy(col('v').desc(), col('id'));
+    const windowed = facts.select('id', 'g', 'v', F.rowNumber().over(w).alias('rn')).filter(col('rn').leq(3));
+    const g2 = await graphFor(windowed);
+    expect(g2.stages.map((s) => s.output.kind)).toContain('hash');
+    expectSameRows((await runOnExecutors(g2, driver())).parquetRows, await expected(windowed));
+
+    const unioned = facts.filter(col('id').lt(10)).select('id', 's').union(dims.select('k', 'name'));
+    expectSameRows((await runOnExecutors(await graphFor(unioned), driver())).parquetRows, await expected(unioned));
   });
 
   test('tasks sent by reference (taskUri) and shuffles read through combined manifests', async () => {
