@@ -20,6 +20,8 @@ export interface JobOptions {
   readonly targetBytesPerTask?: number;
   /** Most partitions of one shuffle. */
   readonly maxPartitions?: number;
+  /** Joins whose smaller side is estimated at most this many bytes are broadcast; 0 never broadcasts. */
+  readonly broadcastThreshold?: number;
   /** Where the result is written (a folder URI); `<jobRoot>/result` by default. */
   readonly resultUri?: string;
   readonly scheduler?: Partial<Omit<SchedulerOptions, 'faults'>>;
@@ -49,6 +51,7 @@ export const jobSpecSchema = z
       .object({
         targetBytesPerTask: z.number().int().positive().optional(),
         maxPartitions: z.number().int().positive().optional(),
+        broadcastThreshold: nat.optional(),
         resultUri: z.string().min(1).optional(),
         scheduler: z
           .object({
@@ -103,6 +106,7 @@ export async function compileJob(spec: JobSpec): Promise<StageGraph> {
   const o = spec.options ?? {};
   const session = Session.local({
     planning: 'stages',
+    ...(o.broadcastThreshold !== undefined ? { broadcastThreshold: o.broadcastThreshold } : {}),
     // Only the options given: an undefined would override the planner's default.
     stages: {
       ...(o.targetBytesPerTask !== undefined ? { targetBytesPerTask: o.targetBytesPerTask } : {}),

@@ -35,6 +35,8 @@ export interface SessionOptions {
   readonly planning?: 'local' | 'distributed' | 'stages';
   /** For 'stages': target input bytes per scan task and the most partitions of one shuffle. */
   readonly stages?: { readonly targetBytesPerTask?: number; readonly maxPartitions?: number };
+  /** Joins whose smaller side is estimated at most this many bytes broadcast it (Spark's autoBroadcastJoinThreshold); 0 never broadcasts. */
+  readonly broadcastThreshold?: number;
 }
 
 interface MemoryTable {
@@ -52,12 +54,14 @@ export class Session {
   readonly batchSize: number;
   private readonly planning: PhysicalPlannerOptions;
   private readonly staged: boolean;
+  private readonly broadcastThreshold: number | undefined;
   /** Sizes for cost-based planning: Parquet footers for files, counted batches for in-memory tables. */
   private readonly statistics = memoryTableStatistics((id) => this.tables.get(id));
 
   private constructor(options: SessionOptions) {
     this.batchSize = options.batchSize ?? 65536;
     this.staged = options.planning === 'stages';
+    this.broadcastThreshold = options.broadcastThreshold;
     const planning = options.planning === 'local' || options.planning === undefined ? LOCAL_PLANNING : DISTRIBUTED_PLANNING;
     this.planning = { ...planning, ...options.stages, stats: this.statistics };
   }
@@ -153,7 +157,7 @@ export class Session {
   }
 
   optimize(plan: LogicalPlan): LogicalPlan {
-    return optimize(plan, { statistics: this.statistics });
+    return optimize(plan, { statistics: this.statistics, ...(this.broadcastThreshold !== undefined ? { broadcastThreshold: this.broadcastThreshold } : {}) });
   }
 
   /** The operators that run `plan` in this process. */
