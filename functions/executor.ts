@@ -10,6 +10,7 @@ import { ObjectStores } from '../core/io/object-store.ts';
 import { setS3Store } from '../core/io/s3-file-store.ts';
 import type { TaskDescription } from '../core/physical/task.ts';
 import { type ExecutorRequest, type ExecutorResponse, type FaultPlan, parseExecutorRequest } from '../core/runtime/protocol.ts';
+import { runCombine } from '../core/runtime/combine-task.ts';
 import { runTask } from '../core/runtime/task-runner.ts';
 
 let stores: ObjectStores | undefined;
@@ -54,5 +55,6 @@ async function injectFault(request: ExecutorRequest, task: TaskDescription): Pro
 
 export async function handler(event: unknown, _context?: unknown): Promise<ExecutorResponse> {
   const request = parseExecutorRequest(event);
+  if (request.mode === 'combine') return runCombine(request, environmentStores());
   return runTask(request, { stores: environmentStores(), onTask: (task) => injectFault(request, task) });
 }

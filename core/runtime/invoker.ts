@@ -51,8 +51,8 @@ export function classifyErrorType(errorType: string): FailureKind {
   if (errorType.startsWith('Runtime.')) return errorType === 'Runtime.HandlerNotFound' || errorType === 'Runtime.ImportModuleError' ? 'fatal' : 'crash';
   if (errorType === 'Function.ResponseSizeTooLarge') return 'fatal';
   if (errorType === 'SlowDown' || errorType === 'TooManyRequestsException' || errorType === 'ThrottlingException') return 'throttled';
-  // A request the executor rejected as invalid is the coordinator's bug or the job's: it would fail again.
-  if (errorType === 'AnalysisError') return 'fatal';
+  // An invalid request, bad data or an unsupported feature fails the same way every time: no retry.
+  if (errorType === 'AnalysisError' || errorType === 'DataError' || errorType === 'UnsupportedError') return 'fatal';
   return 'error';
 }
 

@@ -37,10 +37,27 @@ export interface StageInputRef {
   readonly manifest: string;
 }
 
+/** A combining step (core/shuffle/combiner.ts): one combiner concatenates a group of a stage's map outputs. */
+export interface CombineRequest {
+  readonly job: string;
+  readonly stage: number;
+  /** This combiner's index: its "task" in the stage's 'combined' manifest. */
+  readonly combiner: number;
+  readonly attempt: number;
+  /** The committed map manifest the group is taken from. */
+  readonly manifest: string;
+  /** Map tasks of the group, in order. */
+  readonly tasks: readonly number[];
+}
+
 export interface ExecutorRequest {
   readonly version: typeof EXECUTOR_PROTOCOL_VERSION;
-  /** `run` executes and writes; `sample` (range outputs only) executes and returns a key sample. */
-  readonly mode: 'run' | 'sample';
+  /**
+   * `run` executes and writes; `sample` (range outputs only) executes and returns a key sample; `combine` runs
+   * no task but the combining step in `combine` (task and taskUri are then null).
+   */
+  readonly mode: 'run' | 'sample' | 'combine';
+  readonly combine?: CombineRequest;
   /** The task, inline; null when it travels by `taskUri`. */
   readonly task: TaskDescription | null;
   readonly taskUri: string | null;
@@ -107,7 +124,8 @@ const faultSchema = z.object({
 // The task itself is validated by deserializeTask (core/physical/task.ts); here it is only an object.
 const requestSchema = z.object({
   version: z.literal(EXECUTOR_PROTOCOL_VERSION),
-  mode: z.enum(['run', 'sample']),
+  mode: z.enum(['run', 'sample', 'combine']),
+  combine: z.object({ job: z.string().min(1), stage: nat, combiner: nat, attempt: nat, manifest: z.string().min(1), tasks: z.array(nat).min(1) }).optional(),
   task: z.record(z.string(), z.unknown()).nullable(),
   taskUri: z.string().nullable(),
   shuffleRoot: z.string().min(1),
@@ -158,6 +176,11 @@ function parse<T>(schema: z.ZodType, input: unknown, what: string): T {
 /** An executor request, checked (the embedded task is checked separately by deserializeTask). */
 export function parseExecutorRequest(input: unknown): ExecutorRequest {
   const r = parse<ExecutorRequest>(requestSchema, input, 'executor request');
+  if (r.mode === 'combine') {
+    if (!r.combine) throw new AnalysisError('invalid executor request: mode combine needs `combine`');
+    if (r.task !== null || r.taskUri !== null) throw new AnalysisError('invalid executor request: a combine request carries no task');
+    return r;
+  }
   if ((r.task === null) === (r.taskUri === null)) throw new AnalysisError('invalid executor request: exactly one of task and taskUri must be set');
   return r;
 }

@@ -18,6 +18,7 @@ import { physicalSchema } from '../physical/physical-plan.ts';
 import type { Stage, StageGraph } from '../physical/stages.ts';
 import { type TaskDescription, describeTask, serializeTask } from '../physical/task.ts';
 import { type MapOutput } from '../shuffle/map-output.ts';
+import { planCombinerGroups } from '../shuffle/combiner.ts';
 import { type StageManifest, commitMapOutputs, emptyManifest, isComplete, loadManifest, manifestUri } from '../shuffle/manifest.ts';
 import { decodeStream } from '../shuffle/shuffle-reader.ts';
 import { boundariesFromSamples } from './range-sample.ts';
@@ -71,6 +72,11 @@ export interface SchedulerOptions {
   readonly samplePerPartition: number;
   /** Delete the job's shuffle data once the result is committed. */
   readonly cleanupShuffle: boolean;
+  /**
+   * Map × reduce tasks at or above which a shuffle gets a combining step (≈√M combiners concatenate groups of
+   * map outputs, so reducers make M + √M·R requests instead of M·R); 0 turns it off.
+   */
+  readonly combineThreshold: number;
   /** Fault injection, passed to executors that allow it (tests). */
   readonly faults?: readonly FaultPlan[];
 }
@@ -86,6 +92,7 @@ export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
   inlineResultBytes: 1 << 20,
   samplePerPartition: 60,
   cleanupShuffle: true,
+  combineThreshold: 4096,
 };
 
 export type JobEvent =
@@ -155,6 +162,10 @@ class Suspend extends Error {}
 interface StageRunState {
   readonly stage: Stage;
   manifest: StageManifest | null;
+  /** The combining step's manifest, when the stage's output is combined (what consumers then read). */
+  combined: StageManifest | null;
+  /** Map tasks of each combiner group. */
+  combineGroups: number[][];
   /** Result stage: committed part files by task, and inline rows by task. */
   readonly resultParts: Map<number, string>;
   readonly inline: Map<number, string | null>;
@@ -283,7 +294,7 @@ class JobRun {
 
   private async runStage(stage: Stage): Promise<void> {
     const t0 = Date.now();
-    const st: StageRunState = { stage, manifest: null, resultParts: new Map(), inline: new Map(), durations: [] };
+    const st: StageRunState = { stage, manifest: null, combined: null, combineGroups: [], resultParts: new Map(), inline: new Map(), durations: [] };
     this.states.set(stage.id, st);
     const status = this.stageStatus(stage.id);
     let pending: number[];
@@ -303,6 +314,7 @@ class JobRun {
     }
     status.done = stage.tasks - pending.length;
     if (pending.length === 0) {
+      await this.combineIfLarge(st);
       status.state = 'done';
       this.emit({ type: 'stage_skipped', stage: stage.id });
       this.markStatus();
@@ -323,6 +335,8 @@ class JobRun {
         if (response) await this.commit(st, response);
       }),
     );
+    if (this.stopping()) return;
+    await this.combineIfLarge(st);
     if (this.stopping()) return;
     status.state = 'done';
     this.emit({ type: 'stage_finished', stage: stage.id, rows: status.rows, bytesWritten: status.bytesWritten, durationMs: Date.now() - t0 });
@@ -349,21 +363,83 @@ class JobRun {
     return boundaries;
   }
 
+  // --- the combining step -------------------------------------------------------------------------------------
+
+  private async combineIfLarge(st: StageRunState): Promise<void> {
+    const out = st.stage.output;
+    if (out.kind === 'result' || out.kind === 'broadcast' || out.kind === 'single') return;
+    const threshold = this.options.combineThreshold;
+    const m = st.stage.tasks;
+    const r = partitionCount(out);
+    if (threshold <= 0 || m * r < threshold || m < 4) return;
+    const groups = planCombinerGroups(st.manifest!.outputs);
+    st.combineGroups = groups.map((g) => g.map((o) => o.task));
+    st.combined = (await loadManifest(this.p.store, this.p.paths.shuffleRoot, st.stage.id, 'combined')) ?? emptyManifest(st.stage.id, groups.length, r);
+    await this.runCombiners(st);
+  }
+
+  private async runCombiners(st: StageRunState): Promise<void> {
+    const done = new Set(st.combined!.outputs.map((o) => o.task));
+    const pending = st.combineGroups.map((_, i) => i).filter((i) => !done.has(i));
+    await Promise.all(
+      pending.map(async (c) => {
+        const r = await this.runTask(st, c, 'combine', null);
+        if (!r || r.output.kind !== 'shuffle') return;
+        const output = r.output.mapOutput;
+        await this.serial(st.stage.id, async () => {
+          const { manifest, committed } = await commitMapOutputs(this.p.store, this.p.paths.shuffleRoot, st.combined!, [output], 'combined');
+          st.combined = manifest;
+          if (committed.length === 0) for (const k of r.keys) this.strayKeys.add(k);
+        });
+      }),
+    );
+  }
+
   // --- tasks --------------------------------------------------------------------------------------------------
 
-  private nextAttempt(stage: number, task: number): number {
-    const key = `${stage}.${task}`;
+  private nextAttempt(stage: number, task: number, mode: Mode): number {
+    const key = `${mode === 'combine' ? 'c' : ''}${stage}.${task}`;
     const n = this.attemptCounters.get(key) ?? 0;
     if (n >= ATTEMPTS_PER_RUN) throw new ExecutionError(`stage ${stage} task ${task}: too many attempts in one run`);
     this.attemptCounters.set(key, n + 1);
     return this.runNumber * ATTEMPTS_PER_RUN + n;
   }
 
-  private async request(st: StageRunState, task: number, attempt: number, mode: 'run' | 'sample', boundaries: string | null): Promise<ExecutorRequest> {
+  private async request(st: StageRunState, task: number, attempt: number, mode: Mode, boundaries: string | null): Promise<ExecutorRequest> {
+    const common = {
+      version: 1 as const,
+      shuffleRoot: this.p.paths.shuffleRoot,
+      resultRoot: this.p.paths.resultRoot,
+      rangeBoundaries: null,
+      sampleSize: 0,
+      inlineResultBytes: this.options.inlineResultBytes,
+      ...(this.options.faults ? { faults: this.options.faults } : {}),
+    };
+    if (mode === 'combine') {
+      const m = st.manifest!;
+      return {
+        ...common,
+        mode,
+        task: null,
+        taskUri: null,
+        inputs: [],
+        combine: {
+          job: this.p.jobId,
+          stage: st.stage.id,
+          combiner: task,
+          attempt,
+          manifest: manifestUri(this.p.paths.shuffleRoot, st.stage.id, m.sequence),
+          tasks: st.combineGroups[task]!,
+        },
+      };
+    }
     const description: TaskDescription = describeTask(this.graph, this.p.jobId, st.stage.id, task, attempt);
     const inputs = st.stage.inputs.map((id) => {
-      const m = this.states.get(id)?.manifest;
+      const producer = this.states.get(id);
+      const m = producer?.manifest;
       if (!m || !isComplete(m)) throw new ExecutionError(`internal: stage ${st.stage.id} started before its input stage ${id} was committed`);
+      const c = producer.combined;
+      if (c && isComplete(c)) return { stage: id, manifest: manifestUri(this.p.paths.shuffleRoot, id, c.sequence, 'combined') };
       return { stage: id, manifest: manifestUri(this.p.paths.shuffleRoot, id, m.sequence) };
     });
     const json = serializeTask(description);
@@ -376,17 +452,13 @@ class JobRun {
     }
     const partitions = st.stage.output.kind === 'range' ? st.stage.output.partitions : 1;
     return {
-      version: 1,
+      ...common,
       mode,
       task: inline,
       taskUri,
-      shuffleRoot: this.p.paths.shuffleRoot,
-      resultRoot: this.p.paths.resultRoot,
       inputs,
       rangeBoundaries: mode === 'run' ? boundaries : null,
       sampleSize: Math.max(20, Math.ceil((this.options.samplePerPartition * partitions) / st.stage.tasks)),
-      inlineResultBytes: this.options.inlineResultBytes,
-      ...(this.options.faults ? { faults: this.options.faults } : {}),
     };
   }
 
@@ -394,7 +466,7 @@ class JobRun {
    * Runs a task until one attempt succeeds (null when the job is stopping). Attempts: the first, retries after
    * failures, and at most one speculative duplicate while an attempt runs long.
    */
-  private runTask(st: StageRunState, task: number, mode: 'run' | 'sample', boundaries: string | null): Promise<ExecutorResponse | null> {
+  private runTask(st: StageRunState, task: number, mode: Mode, boundaries: string | null): Promise<ExecutorResponse | null> {
     const stageId = st.stage.id;
     const status = this.stageStatus(stageId);
     return new Promise<ExecutorResponse | null>((resolve, reject) => {
@@ -422,7 +494,7 @@ class JobRun {
         let request: ExecutorRequest;
         const abort = new AbortController();
         try {
-          attempt = this.nextAttempt(stageId, task);
+          attempt = this.nextAttempt(stageId, task, mode);
           request = await this.request(st, task, attempt, mode, boundaries);
         } catch (e) {
           release();
@@ -692,6 +764,9 @@ class JobRun {
     await this.statusWrite;
   }
 }
+
+/** What an attempt does: run the stage's task, sample its range keys, or combine a group of its map outputs. */
+type Mode = 'run' | 'sample' | 'combine';
 
 function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);

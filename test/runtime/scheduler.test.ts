@@ -15,7 +15,8 @@ import { batchesToRows, rowKeys } from '../../core/sdk/rows.ts';
 import { newJobId, resumeJob, submitJob } from '../../core/runtime/coordinator.ts';
 import { InProcessInvoker, TaskFailure, type TaskInvoker } from '../../core/runtime/invoker.ts';
 import type { JobSpec } from '../../core/runtime/job-spec.ts';
-import type { ExecutorRequest } from '../../core/runtime/protocol.ts';
+import { type ExecutorRequest, parseExecutorRequest } from '../../core/runtime/protocol.ts';
+import { runCombine } from '../../core/runtime/combine-task.ts';
 import { type JobEvent, type JobResult, JobFailedError } from '../../core/runtime/scheduler.ts';
 import { runTask } from '../../core/runtime/task-runner.ts';
 import { expectSameRows, plain } from '../support/compare.ts';
@@ -26,7 +27,10 @@ let instance: DuckDBInstance;
 let duck: DuckDBConnection;
 const stores = new ObjectStores();
 
-const executor = new InProcessInvoker((req) => runTask(req as ExecutorRequest, { stores }));
+const executor = new InProcessInvoker((raw) => {
+  const req = parseExecutorRequest(raw);
+  return req.mode === 'combine' ? runCombine(req, stores) : runTask(req, { stores });
+});
 
 function tables(): JobSpec['tables'] {
   return Object.fromEntries(TPCH_TABLES.map((t) => [t, { path: join(data, `${t}.parquet`) }]));
@@ -63,8 +67,7 @@ function faulty(misbehave: (req: ExecutorRequest, n: number) => void | Promise<v
   return {
     calls,
     async invoke(req, options) {
-      const task = req.task!;
-      const key = `${task.stage}.${task.task}.${req.mode}`;
+      const key = req.task ? `${req.task.stage}.${req.task.task}.${req.mode}` : `${req.combine!.stage}.c${req.combine!.combiner}.combine`;
       const n = calls.get(key) ?? 0;
       calls.set(key, n + 1);
       await misbehave(req, n);
@@ -78,6 +81,14 @@ async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 }
+
+/** Records which manifests tasks were told to read. */
+const combining = Object.assign(
+  faulty((req) => {
+    for (const i of req.inputs) combining.reads.push(i.manifest);
+  }),
+  { reads: [] as string[] },
+);
 
 const FAST_RETRY = { retryBaseMs: 1, retryMaxMs: 5 } as const;
 
@@ -120,7 +131,7 @@ const Q_SORT = `SELECT o_orderkey, o_totalprice FROM orders ORDER BY o_totalpric
 describe('failures', () => {
   it('retries a task that fails on its first attempt, with the expected retry count', async () => {
     const inv = faulty((req, n) => {
-      if (req.task!.stage === 0 && req.task!.task === 0 && n === 0) throw new TaskFailure('error', 'Error', 'injected: first attempt fails');
+      if (req.task?.stage === 0 && req.task.task === 0 && n === 0) throw new TaskFailure('error', 'Error', 'injected: first attempt fails');
     });
     const { result, events } = await run(Q_JOIN_AGG, inv, { scheduler: FAST_RETRY });
     expect(result.status.retries).toBe(1);
@@ -130,7 +141,7 @@ describe('failures', () => {
 
   it('fails the job after maxAttempts with the executor’s message, and publishes nothing', async () => {
     const inv = faulty((req) => {
-      if (req.task!.stage === 1) throw new TaskFailure('error', 'DataError', 'bad value in column l_quantity');
+      if (req.task?.stage === 1) throw new TaskFailure('error', 'DataError', 'bad value in column l_quantity');
     });
     const jobId = newJobId();
     await expect(run(Q_JOIN_AGG, inv, { scheduler: { ...FAST_RETRY, maxAttempts: 3 } }, jobId)).rejects.toThrow(
@@ -150,7 +161,7 @@ describe('failures', () => {
 
   it('backs off on throttling without using up attempts', async () => {
     const inv = faulty((req, n) => {
-      if (req.task!.task === 0 && n < 5) throw new TaskFailure('throttled', 'TooManyRequestsException', 'Rate Exceeded.');
+      if (req.task?.task === 0 && n < 5) throw new TaskFailure('throttled', 'TooManyRequestsException', 'Rate Exceeded.');
     });
     const { result } = await run(Q_JOIN_AGG, inv, { scheduler: { ...FAST_RETRY, maxAttempts: 2 } });
     expect(result.status.retries).toBe(0);
@@ -162,7 +173,7 @@ describe('failures', () => {
     let hung = 0;
     const inv = faulty(async (req, n) => {
       // The first attempt of stage 0's last task hangs far longer than its siblings.
-      const last = req.task!.task === 0 && req.task!.stage === 0;
+      const last = req.task?.task === 0 && req.task.stage === 0;
       if (last && n === 0) {
         hung++;
         await new Promise((r) => setTimeout(r, 3000));
@@ -194,6 +205,20 @@ describe('failures', () => {
     expectSameRows(rowsOf(result), await duckRows(Q_JOIN_AGG), { ordered: true });
   });
 
+  it('combines map outputs when map × reduce is large, and reducers read the combined outputs', async () => {
+    const sql = 'SELECT l_orderkey, count(*) AS n, sum(l_quantity) AS q FROM lineitem GROUP BY l_orderkey ORDER BY l_orderkey LIMIT 50';
+    const result = await submitJob(
+      { sql, tables: tables(), options: { targetBytesPerTask: 64 * 1024, maxPartitions: 8 } },
+      { store: stores.local, invoker: combining, jobsRoot: jobsRoot(), scheduler: { combineThreshold: 16 } },
+    );
+    expect(result.state).toBe('succeeded');
+    const combines = [...combining.calls.keys()].filter((k) => k.endsWith('.combine'));
+    expect(combines.length).toBeGreaterThan(1);
+    // Every reducer was pointed at the combined manifest of its input.
+    expect(combining.reads.some((m) => /combined-v\d+\.json$/.test(m))).toBe(true);
+    expectSameRows(rowsOf(result), await duckRows(sql), { ordered: true });
+  });
+
   it('samples range boundaries for a global sort and keeps the order', async () => {
     const { result, events } = await run(Q_SORT);
     expect(events.some((e) => e.type === 'stage_started' && e.pass === 'sample')).toBe(true);
@@ -205,7 +230,7 @@ describe('failures', () => {
     const stop = new AbortController();
     const first = faulty((req) => {
       // Stop the coordinator when the last stage is about to run: earlier stages are committed.
-      if (req.task!.stage >= 2) stop.abort();
+      if ((req.task?.stage ?? 0) >= 2) stop.abort();
     });
     // The deadline plays the coordinator's time limit: once passed, no new attempts start.
     const suspended = await submitJob(spec(Q_JOIN_AGG), { store: stores.local, invoker: first, jobsRoot: jobsRoot(), signal: stop.signal }, jobId);
