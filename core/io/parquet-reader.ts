@@ -13,7 +13,7 @@ import { localPath, storeFor } from './file-store.ts';
 import { normalizeBatch } from './normalize.ts';
 import { chunkToData, sliceChunk } from './parquet/assemble.ts';
 import type { ChunkSpec, DecodedChunk } from './parquet/chunk-decoder.ts';
-import { decoderPool } from './parquet/decode-pool.ts';
+import { FileReadError, decoderPool } from './parquet/decode-pool.ts';
 import { ParquetUnsupportedError } from './parquet/encodings.ts';
 import { type FileMeta, type LeafColumn, type LeafPlan, fileMeta, leafPlan } from './parquet/format.ts';
 import { type ThriftStruct, ThriftReader, type ThriftValue } from './thrift-compact.ts';
@@ -595,15 +595,23 @@ async function* scanFileWithDecoder(
       // Nearby chunks are read with one request each and decoded by one thread.
       await Promise.all(
         groupUnits.map(async (group) => {
-          const bytes = fetched ? fetched.get(group)! : await store.readRange(local, group.start, group.end);
-          if (bytes.length !== group.end - group.start) {
-            throw new DataError(`${where} is truncated: row group ${g.index} runs past the end of the file`);
-          }
+          const truncated = () => new DataError(`${where} is truncated: row group ${g.index} runs past the end of the file`);
           const tasks = group.members.map((m) => ({ offset: m.start - group.start, length: m.length, spec: m.spec }));
           let chunks: DecodedChunk[];
           try {
-            chunks = await pool.decode(bytes, tasks);
+            if (fetched) {
+              const bytes = fetched.get(group)!;
+              if (bytes.length !== group.end - group.start) throw truncated();
+              chunks = await pool.decode(bytes, tasks);
+            } else {
+              // Local files are read by the decoding thread, into a buffer it reuses.
+              chunks = await pool.decodeFile(local, group.start, group.end, tasks);
+            }
           } catch (e) {
+            if (e instanceof FileReadError) {
+              if (e.truncated) throw truncated();
+              throw new DataError(`${where} cannot be read: ${e.message}`, { cause: e });
+            }
             if (e instanceof ParquetUnsupportedError || e instanceof SquallError) throw e;
             const names = group.members.map((m) => `'${columns[m.col]!.leaf.name}'`).join(', ');
             throw new DataError(`${where}, row group ${g.index}, column ${names}: cannot decode Parquet data: ${describe(e)}`, { cause: e });

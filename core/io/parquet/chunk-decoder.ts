@@ -67,6 +67,13 @@ export function wordsPerValue(kind: ValueKind): number {
 
 const scratch = { buf: new Uint8Array(1 << 20) };
 
+/** Low words of an integer dictionary (see integerDictionary), reused: one chunk decodes at a time per thread. */
+let dictWordsScratch = new Int32Array(1 << 16);
+function dictScratch(count: number): Int32Array {
+  if (dictWordsScratch.length < count) dictWordsScratch = new Int32Array(Math.max(count, dictWordsScratch.length * 2));
+  return dictWordsScratch;
+}
+
 /** A growable string buffer: offsets + bytes. */
 class Strings {
   offsets: Int32Array;
@@ -237,27 +244,26 @@ class ChunkDecoder {
     if (count * width > data.length) throw new ParquetFormatError('values past the end of the page');
     const src = aligned(data, 0, count * width);
     let used: number;
+    let words: Int32Array | undefined;
     if (kind === 'i32dec') {
       let neg = 0;
       for (let e = 0; e < count; e++) neg |= src[e]!;
       used = neg < 0 ? 4 : 1;
+      if (used === 1) words = src.slice(0, count);
     } else {
-      let anyHi = 0;
-      let neg = 0;
+      // One pass copies the low words and ORs the high ones together (all zero for most dictionaries). The
+      // dictionary lives only while its chunk decodes, so it goes to a buffer reused from chunk to chunk.
+      const low = dictScratch(count);
+      let hiBits = 0;
       for (let e = 0; e < count; e++) {
-        const hi = src[2 * e + 1]!;
-        anyHi |= hi;
-        neg |= hi;
+        low[e] = src[2 * e]!;
+        hiBits |= src[2 * e + 1]!;
       }
-      used = anyHi === 0 ? 1 : kind === 'i64' || neg >= 0 ? 2 : 4;
+      used = hiBits === 0 ? 1 : kind === 'i64' || hiBits >= 0 ? 2 : 4;
+      if (used === 1) words = low;
+      else if (used === 2) words = src.slice(0, 2 * count);
     }
-    let words: Int32Array;
-    if (used === 1 && width === 4) words = src.slice(0, count);
-    else if (used === 1) {
-      words = new Int32Array(Math.max(1, count));
-      for (let e = 0; e < count; e++) words[e] = src[2 * e]!;
-    } else if (used === 2) words = src.slice(0, 2 * count);
-    else {
+    if (!words) {
       words = new Int32Array(Math.max(1, count * 4));
       this.plainFixed(data, 0, data.length, count, new Uint8Array(words.buffer), words, 0);
     }

@@ -1,29 +1,74 @@
 // Decodes column chunks on a pool of worker threads (one per core by default), falling back to the calling
 // thread when workers are disabled or cannot start. Chunk bytes are transferred to the worker and the decoded
 // buffers transferred back, so nothing is copied between threads.
+import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { type ChunkTask, type DecodedChunk, decodeChunks } from './chunk-decoder.ts';
 import { ParquetFormatError, ParquetUnsupportedError } from './encodings.ts';
+import { FileReadError, ReadBuffers } from './file-read.ts';
+
+export { FileReadError } from './file-read.ts';
 
 export interface ChunkDecoderPool {
   /** Worker threads in use; 0 decodes on the calling thread. */
   readonly threads: number;
   /** Decodes the chunks `tasks` locates inside `bytes` (whose buffer may be transferred away). */
   decode(bytes: Uint8Array, tasks: readonly ChunkTask[]): Promise<DecodedChunk[]>;
+  /**
+   * Reads bytes [start, end) of the local file `path` and decodes the chunks `tasks` locates in them. The
+   * bytes go to a buffer the decoding thread reuses, so no read allocates (or crosses threads). Raises
+   * FileReadError when the file cannot be read or ends before `end`.
+   */
+  decodeFile(path: string, start: number, end: number, tasks: readonly ChunkTask[]): Promise<DecodedChunk[]>;
 }
 
 /** Rebuilds the decoder's error classes from a worker's message, so callers can tell them apart. */
-function rebuildError(e: { name: string; message: string }): Error {
+function rebuildError(e: { name: string; message: string; code?: string; truncated?: boolean }): Error {
   if (e.name === 'ParquetUnsupportedError') return new ParquetUnsupportedError(e.message);
   if (e.name === 'ParquetFormatError') return new ParquetFormatError(e.message);
+  if (e.name === 'FileReadError') return new FileReadError(e.message, e.truncated ?? false, e.code);
   return new ParquetFormatError(`${e.name}: ${e.message}`);
+}
+
+/** Read buffers of the calling thread: one per read in flight, reused once its chunks are decoded. */
+const localBuffers = new ReadBuffers();
+
+async function readFileRange(path: string, start: number, end: number, buf: Uint8Array): Promise<void> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(path, 'r');
+  } catch (e) {
+    throw FileReadError.of(e);
+  }
+  try {
+    let got = 0;
+    while (got < buf.length) {
+      const { bytesRead } = await fh.read(buf, got, buf.length - got, start + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    if (got < end - start) throw new FileReadError(`only ${got} of ${end - start} bytes at offset ${start}`, true);
+  } catch (e) {
+    throw FileReadError.of(e);
+  } finally {
+    await fh.close();
+  }
 }
 
 const inThread: ChunkDecoderPool = {
   threads: 0,
   async decode(bytes, tasks) {
     return decodeChunks(bytes, tasks);
+  },
+  async decodeFile(path, start, end, tasks) {
+    const buf = localBuffers.take(end - start);
+    try {
+      await readFileRange(path, start, end, buf);
+      return decodeChunks(buf, tasks);
+    } finally {
+      localBuffers.give(buf);
+    }
   },
 };
 
@@ -32,7 +77,7 @@ interface Pending {
   reject(e: Error): void;
 }
 
-type Reply = { ready: true } | { id: number; chunks?: DecodedChunk[]; error?: { name: string; message: string } };
+type Reply = { ready: true } | { id: number; chunks?: DecodedChunk[]; error?: { name: string; message: string; code?: string; truncated?: boolean } };
 
 class WorkerSlot {
   readonly pending = new Map<number, Pending>();
@@ -87,8 +132,34 @@ class WorkerPool implements ChunkDecoderPool {
     return slot;
   }
 
-  async decode(bytes: Uint8Array, tasks: readonly ChunkTask[]): Promise<DecodedChunk[]> {
-    if (this.unavailable) return decodeChunks(bytes, tasks);
+  decode(bytes: Uint8Array, tasks: readonly ChunkTask[]): Promise<DecodedChunk[]> {
+    return this.send(
+      () => decodeChunks(bytes, tasks),
+      () => {
+        // Transfer the bytes when they own their buffer. A view into a larger buffer (a unit of a coalesced
+        // ranged read from S3 shares its request's buffer) is copied first, only its own bytes: posting the
+        // view itself would clone the whole backing buffer, and transferring that would detach the other
+        // units' views.
+        const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
+        const payload = own ? bytes : bytes.slice();
+        return { message: { bytes: payload, tasks }, transfer: [payload.buffer as ArrayBuffer] };
+      },
+    );
+  }
+
+  decodeFile(path: string, start: number, end: number, tasks: readonly ChunkTask[]): Promise<DecodedChunk[]> {
+    return this.send(
+      () => inThread.decodeFile(path, start, end, tasks),
+      () => ({ message: { file: { path, start, end }, tasks }, transfer: [] }),
+    );
+  }
+
+  /** Sends a request to the least busy worker; `local` runs it on this thread when no worker can. */
+  private async send(
+    local: () => DecodedChunk[] | Promise<DecodedChunk[]>,
+    request: () => { message: object; transfer: ArrayBuffer[] },
+  ): Promise<DecodedChunk[]> {
+    if (this.unavailable) return local();
     let best = 0;
     for (let i = 1; i < this.slots.length; i++) {
       if ((this.slots[i]?.pending.size ?? 0) < (this.slots[best]?.pending.size ?? 0)) best = i;
@@ -98,7 +169,7 @@ class WorkerPool implements ChunkDecoderPool {
       slot = this.slot(best);
     } catch {
       this.unavailable = true;
-      return decodeChunks(bytes, tasks);
+      return local();
     }
     const id = this.nextId++;
     // Counted as pending before it is sent, so concurrent callers spread over the workers.
@@ -107,15 +178,11 @@ class WorkerPool implements ChunkDecoderPool {
     if (!(await slot.ready)) {
       slot.pending.delete(id);
       this.unavailable = true;
-      return decodeChunks(bytes, tasks);
+      return local();
     }
-    // Transfer the bytes when they own their buffer. A view into a larger buffer (a unit of a coalesced ranged
-    // read from S3 shares its request's buffer) is copied first, only its own bytes: posting the view itself
-    // would clone the whole backing buffer, and transferring that would detach the other units' views.
-    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
-    const payload = own ? bytes : bytes.slice();
+    const { message, transfer } = request();
     slot.worker.ref();
-    slot.worker.postMessage({ id, bytes: payload, tasks }, [payload.buffer as ArrayBuffer]);
+    slot.worker.postMessage({ id, ...message }, transfer);
     return result;
   }
 }

@@ -1,20 +1,38 @@
-// Worker thread body: decodes column chunks sent by decode-pool.ts and transfers the buffers back.
+// Worker thread body: decodes column chunks sent by decode-pool.ts — bytes transferred with the request, or a
+// range of a local file that this thread reads into a buffer it reuses — and transfers the buffers back.
 import { parentPort } from 'node:worker_threads';
 import { type ChunkTask, chunkBuffers, decodeChunks } from './chunk-decoder.ts';
+import { FileReadError, ReadBuffers, readFileRangeSync } from './file-read.ts';
 
 interface Request {
   readonly id: number;
-  readonly bytes: Uint8Array;
+  readonly bytes?: Uint8Array;
+  readonly file?: { readonly path: string; readonly start: number; readonly end: number };
   readonly tasks: readonly ChunkTask[];
+}
+
+const buffers = new ReadBuffers();
+
+function decode(msg: Request) {
+  if (msg.bytes) return decodeChunks(msg.bytes, msg.tasks);
+  const { path, start, end } = msg.file!;
+  const buf = buffers.take(end - start);
+  try {
+    readFileRangeSync(path, start, end, buf);
+    return decodeChunks(buf, msg.tasks);
+  } finally {
+    buffers.give(buf);
+  }
 }
 
 parentPort!.on('message', (msg: Request) => {
   try {
-    const chunks = decodeChunks(msg.bytes, msg.tasks);
+    const chunks = decode(msg);
     parentPort!.postMessage({ id: msg.id, chunks }, chunks.flatMap(chunkBuffers));
   } catch (e) {
     const err = e as Error;
-    parentPort!.postMessage({ id: msg.id, error: { name: err?.name ?? 'Error', message: err?.message ?? String(e) } });
+    const extra = err instanceof FileReadError ? { truncated: err.truncated, ...(err.code ? { code: err.code } : {}) } : {};
+    parentPort!.postMessage({ id: msg.id, error: { name: err?.name ?? 'Error', message: err?.message ?? String(e), ...extra } });
   }
 });
 parentPort!.postMessage({ ready: true });

@@ -1,0 +1,75 @@
+// Reading a local file's byte range into a reused buffer, on the thread that decodes it (see decode-pool.ts).
+import * as fs from 'node:fs';
+
+/** A local file that cannot be read, or that ends before the range asked for (`truncated`). */
+export class FileReadError extends Error {
+  override readonly name = 'FileReadError';
+  constructor(
+    message: string,
+    readonly truncated: boolean,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+
+  static of(e: unknown): FileReadError {
+    if (e instanceof FileReadError) return e;
+    const err = e as NodeJS.ErrnoException;
+    return new FileReadError(err?.message ?? String(e), false, err?.code);
+  }
+}
+
+/** Larger read buffers are not kept for reuse. */
+const MAX_KEPT = 64 << 20;
+
+/**
+ * Reusable read buffers: `take` hands out a free buffer of at least `size` bytes (as a view of exactly
+ * `size`), `give` returns it. A few are kept; bigger ones replace smaller ones.
+ */
+export class ReadBuffers {
+  private free: Uint8Array[] = [];
+
+  take(size: number): Uint8Array {
+    let best = -1;
+    for (let i = 0; i < this.free.length; i++) {
+      if (this.free[i]!.length >= size && (best < 0 || this.free[i]!.length < this.free[best]!.length)) best = i;
+    }
+    if (best >= 0) return this.free.splice(best, 1)[0]!.subarray(0, size);
+    // A little room to spare, so row groups of slightly different sizes share buffers.
+    return new Uint8Array(Math.max(size + (size >> 3), 1 << 20)).subarray(0, size);
+  }
+
+  give(view: Uint8Array): void {
+    if (view.buffer.byteLength > MAX_KEPT) return;
+    const whole = new Uint8Array(view.buffer, 0, view.buffer.byteLength);
+    this.free.push(whole);
+    if (this.free.length > 4) {
+      this.free.sort((a, b) => b.length - a.length);
+      this.free.length = 4;
+    }
+  }
+}
+
+/** Bytes [start, end) of a local file into `buf` (its first end - start bytes), synchronously. */
+export function readFileRangeSync(path: string, start: number, end: number, buf: Uint8Array): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch (e) {
+    throw FileReadError.of(e);
+  }
+  try {
+    const want = end - start;
+    let got = 0;
+    while (got < want) {
+      const n = fs.readSync(fd, buf, got, want - got, start + got);
+      if (n === 0) break;
+      got += n;
+    }
+    if (got < want) throw new FileReadError(`only ${got} of ${want} bytes at offset ${start}`, true);
+  } catch (e) {
+    throw FileReadError.of(e);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
