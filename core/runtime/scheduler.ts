@@ -195,7 +195,7 @@ class JobRun {
   /** A per-stage lock so commits of one stage are serial (each writes the next manifest version). */
   private readonly commitChains = new Map<number, Promise<unknown>>();
   /** Stages being recomputed because an output was lost, so concurrent consumers wait for one recompute. */
-  private readonly recomputing = new Map<number, Promise<void>>();
+  private readonly recomputing = new Map<number, Promise<number>>();
 
   constructor(private readonly p: RunJobParams) {
     this.options = { ...DEFAULT_SCHEDULER_OPTIONS, ...p.options, speculation: { ...DEFAULT_SCHEDULER_OPTIONS.speculation, ...p.options?.speculation } };
@@ -652,42 +652,69 @@ class JobRun {
   private async recoverLostInputs(st: StageRunState): Promise<number> {
     let lost = 0;
     for (const id of st.stage.inputs) {
-      const pending = this.recomputing.get(id);
-      if (pending) {
-        await pending;
-        continue;
+      // Consumers failing together share one check and one recompute per producer stage.
+      let pending = this.recomputing.get(id);
+      if (!pending) {
+        pending = this.recoverStage(this.states.get(id)!).finally(() => this.recomputing.delete(id));
+        this.recomputing.set(id, pending);
       }
-      const producer = this.states.get(id)!;
-      const outputs = producer.manifest?.outputs ?? [];
-      const exists = await mapBounded(outputs, 16, async (o) => (await this.p.store.head(o.uri)) !== null);
-      const missing = outputs.filter((_, i) => !exists[i]);
-      if (missing.length === 0) continue;
-      lost += missing.length;
-      const work = this.serial(id, async () => {
-        for (const o of missing) this.emit({ type: 'output_lost', stage: id, task: o.task, uri: o.uri });
-        // Uncommit: the next manifest version lists only the surviving outputs.
-        const gone = new Set(missing.map((o) => o.task));
-        const next: StageManifest = { ...producer.manifest!, sequence: producer.manifest!.sequence + 1, outputs: producer.manifest!.outputs.filter((o) => !gone.has(o.task)) };
-        await this.p.store.put(manifestUri(this.p.paths.shuffleRoot, id, next.sequence), JSON.stringify(next), { contentType: 'application/json' });
-        producer.manifest = next;
-      }).then(async () => {
-        this.status.recomputed += missing.length;
-        const boundaries = producer.stage.output.kind === 'range' ? toBase64(await this.p.store.get(boundariesUri(this.p.paths, id))) : null;
-        await Promise.all(
-          missing.map(async (o) => {
-            const r = await this.runTask(producer, o.task, 'run', boundaries);
-            if (r) await this.commit(producer, r);
-          }),
-        );
-      });
-      this.recomputing.set(id, work);
-      try {
-        await work;
-      } finally {
-        this.recomputing.delete(id);
-      }
+      lost += await pending;
     }
     return lost;
+  }
+
+  private async recoverStage(producer: StageRunState): Promise<number> {
+    const id = producer.stage.id;
+    const readsCombined = producer.combined !== null && isComplete(producer.combined);
+    // Consumers read the combined outputs when there are any; those are rebuilt from the map outputs.
+    const checked = readsCombined ? producer.combined!.outputs : (producer.manifest?.outputs ?? []);
+    const missing = await this.missingOutputs(checked);
+    if (missing.length === 0) return 0;
+    for (const o of missing) this.emit({ type: 'output_lost', stage: id, task: o.task, uri: o.uri });
+    if (readsCombined) {
+      const groups = new Set(missing.map((o) => o.task));
+      const needed = new Set([...groups].flatMap((g) => producer.combineGroups[g]!));
+      await this.recomputeMapOutputs(producer, await this.missingOutputs(producer.manifest!.outputs.filter((o) => needed.has(o.task))));
+      await this.uncommit(producer, 'combined', groups);
+      await this.runCombiners(producer);
+    } else {
+      await this.recomputeMapOutputs(producer, missing);
+    }
+    return missing.length;
+  }
+
+  private async missingOutputs(outputs: readonly MapOutput[]): Promise<MapOutput[]> {
+    const exists = await mapBounded(outputs, 16, async (o) => (await this.p.store.head(o.uri)) !== null);
+    return outputs.filter((_, i) => !exists[i]);
+  }
+
+  /** Writes the next manifest version without the given tasks' outputs. */
+  private uncommit(producer: StageRunState, name: 'manifest' | 'combined', tasks: ReadonlySet<number>): Promise<void> {
+    return this.serial(producer.stage.id, async () => {
+      const current = name === 'manifest' ? producer.manifest! : producer.combined!;
+      const next: StageManifest = { ...current, sequence: current.sequence + 1, outputs: current.outputs.filter((o) => !tasks.has(o.task)) };
+      await this.p.store.put(manifestUri(this.p.paths.shuffleRoot, producer.stage.id, next.sequence, name), JSON.stringify(next), {
+        contentType: 'application/json',
+      });
+      if (name === 'manifest') producer.manifest = next;
+      else producer.combined = next;
+    });
+  }
+
+  /** Runs the producer's tasks of lost map outputs again (their lineage: the stage's plan and inputs). */
+  private async recomputeMapOutputs(producer: StageRunState, lost: readonly MapOutput[]): Promise<void> {
+    if (lost.length === 0) return;
+    await this.uncommit(producer, 'manifest', new Set(lost.map((o) => o.task)));
+    this.status.recomputed += lost.length;
+    this.stageStatus(producer.stage.id).done -= lost.length;
+    const id = producer.stage.id;
+    const boundaries = producer.stage.output.kind === 'range' ? toBase64(await this.p.store.get(boundariesUri(this.p.paths, id))) : null;
+    await Promise.all(
+      lost.map(async (o) => {
+        const r = await this.runTask(producer, o.task, 'run', boundaries);
+        if (r) await this.commit(producer, r);
+      }),
+    );
   }
 
   // --- the result ---------------------------------------------------------------------------------------------

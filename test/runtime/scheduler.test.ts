@@ -219,6 +219,28 @@ describe('failures', () => {
     expectSameRows(rowsOf(result), await duckRows(sql), { ordered: true });
   });
 
+  it('rebuilds a lost combined output (and the map outputs it came from) before the reducer retries', async () => {
+    const sql = 'SELECT l_suppkey, count(*) AS n FROM lineitem GROUP BY l_suppkey ORDER BY l_suppkey';
+    let deleted: string | null = null;
+    const lose = faulty(async (req) => {
+      const combined = req.inputs.find((i) => i.manifest.includes('combined-v'));
+      if (deleted === null && combined) {
+        const m = JSON.parse(new TextDecoder().decode(await stores.local.get(combined.manifest))) as { outputs: { uri: string }[] };
+        deleted = m.outputs[0]!.uri;
+        await unlink(deleted);
+      }
+    });
+    const events: JobEvent[] = [];
+    const result = await submitJob(
+      { sql, tables: tables(), options: { targetBytesPerTask: 64 * 1024, maxPartitions: 8 } },
+      { store: stores.local, invoker: lose, jobsRoot: jobsRoot(), scheduler: { ...FAST_RETRY, combineThreshold: 16 }, onEvent: (e) => events.push(e) },
+    );
+    expect(deleted).toMatch(/combine-0-attempt-0\.arrow$/);
+    expect(events.some((e) => e.type === 'output_lost' && e.uri === deleted)).toBe(true);
+    expect([...lose.calls.entries()].filter(([k, n]) => k.endsWith('c0.combine') && n === 2)).toHaveLength(1);
+    expectSameRows(rowsOf(result), await duckRows(sql), { ordered: true });
+  });
+
   it('samples range boundaries for a global sort and keeps the order', async () => {
     const { result, events } = await run(Q_SORT);
     expect(events.some((e) => e.type === 'stage_started' && e.pass === 'sample')).toBe(true);
