@@ -40,23 +40,55 @@ export function snappyDecompress(src: Uint8Array, out: Uint8Array): number {
   const fastOut = expected - 64;
   const fastIn = srcLen - 20;
   while (pos < srcLen) {
+    // Fast path: while there are 20 bytes of input ahead and 64 bytes of room in the declared output, the
+    // common operations (literals up to 16 bytes, 1- and 2-byte-offset copies from at least 8 bytes back)
+    // move whole 4-byte words with DataView's unaligned access; bytes written past `op + len` are
+    // overwritten by the next operation. Anything else leaves the loop for the general code below.
+    while (pos <= fastIn && op <= fastOut) {
+      const w = sv.getInt32(pos, true);
+      const tag = w & 0xff;
+      const kind = tag & 3;
+      if (kind === 0) {
+        const len = tag >>> 2;
+        if (len >= 16) break;
+        ov.setInt32(op, sv.getInt32(pos + 1, true), true);
+        if (len >= 4) {
+          ov.setInt32(op + 4, sv.getInt32(pos + 5, true), true);
+          if (len >= 8) {
+            ov.setInt32(op + 8, sv.getInt32(pos + 9, true), true);
+            ov.setInt32(op + 12, sv.getInt32(pos + 13, true), true);
+          }
+        }
+        pos += len + 2;
+        op += len + 1;
+        continue;
+      }
+      let len: number;
+      let offset: number;
+      if (kind === 1) {
+        len = ((tag >>> 2) & 7) + 4;
+        offset = ((tag >>> 5) << 8) | ((w >>> 8) & 0xff);
+      } else if (kind === 2) {
+        len = (tag >>> 2) + 1;
+        offset = (w >>> 8) & 0xffff;
+      } else break;
+      if (offset < 8 || offset > op) break;
+      const from = op - offset;
+      ov.setInt32(op, ov.getInt32(from, true), true);
+      ov.setInt32(op + 4, ov.getInt32(from + 4, true), true);
+      for (let k = 8; k < len; k += 8) {
+        ov.setInt32(op + k, ov.getInt32(from + k, true), true);
+        ov.setInt32(op + k + 4, ov.getInt32(from + k + 4, true), true);
+      }
+      pos += kind + 1;
+      op += len;
+    }
+    if (pos >= srcLen) break;
+    // One operation in general form.
     const tag = src[pos++]!;
     const kind = tag & 3;
     if (kind === 0) {
       let len = tag >>> 2;
-      if (len < 16 && pos <= fastIn && op <= fastOut) {
-        ov.setInt32(op, sv.getInt32(pos, true), true);
-        if (len >= 4) {
-          ov.setInt32(op + 4, sv.getInt32(pos + 4, true), true);
-          if (len >= 8) {
-            ov.setInt32(op + 8, sv.getInt32(pos + 8, true), true);
-            ov.setInt32(op + 12, sv.getInt32(pos + 12, true), true);
-          }
-        }
-        pos += len + 1;
-        op += len + 1;
-        continue;
-      }
       if (len >= 60) {
         const extra = len - 59;
         if (pos + extra > srcLen) throw new RangeError('snappy: truncated literal length');
@@ -96,16 +128,7 @@ export function snappyDecompress(src: Uint8Array, out: Uint8Array): number {
     }
     if (offset === 0 || offset > op || op + len > expected) throw new RangeError('snappy: bad copy');
     let from = op - offset;
-    if (offset >= 8 && op <= fastOut) {
-      // Word by word: with offset ≥ 8 each 8-byte source word is complete before it is read.
-      ov.setInt32(op, ov.getInt32(from, true), true);
-      ov.setInt32(op + 4, ov.getInt32(from + 4, true), true);
-      for (let k = 8; k < len; k += 8) {
-        ov.setInt32(op + k, ov.getInt32(from + k, true), true);
-        ov.setInt32(op + k + 4, ov.getInt32(from + k + 4, true), true);
-      }
-      op += len;
-    } else if (offset >= len && len > 16) {
+    if (offset >= len && len > 16) {
       out.copyWithin(op, from, from + len);
       op += len;
     } else {
