@@ -1,8 +1,17 @@
 // Hash aggregation: group keys → dense group ids through a KeyIndex, then every aggregate folds the batch in
 // with one loop over the group-id array. Modes: 'single' (raw rows → results), 'partial' (raw rows → state
 // columns, see partialStateFields), 'final' (state columns → results).
+//
+// Fused path: when the input is [Project over] [Filter over] a child, the keys are plain columns, and every
+// aggregate is a count, sum or avg, the aggregate reads the child's batches itself: the filter gives a selection
+// vector (nothing is copied), group ids come from the key columns through it, and one generated kernel computes
+// every aggregate input expression and folds it into the accumulators (see compileFusedAggregate). Rows whose
+// values leave the range doubles hold exactly go through the filter-project-update path instead.
 import type * as arrow from 'apache-arrow';
-import { type ColumnData, columnData } from '../arrow/column.ts';
+import { type ColumnData, columnData, takeBatch } from '../arrow/column.ts';
+import { type CompiledFusedAggregate, type CompiledPredicate, type FusedSlot, compileFusedAggregate, compilePredicate, compileProjection } from '../expr/compile.ts';
+import { type Expr, boundColumn } from '../expr/expr.ts';
+import { resolveField } from '../types/schema.ts';
 import type { DataType } from '../types/data-type.ts';
 import { ExecutionError } from '../types/errors.ts';
 import { type Field, type Schema, field, schema } from '../types/schema.ts';
@@ -15,7 +24,10 @@ import {
   partialStateFields,
 } from './aggregate/accumulators.ts';
 import { outputBatch } from './batch-utils.ts';
+import { FilterExec } from './filter.ts';
+import { GroupIds, RunSorter } from './hash/group-ids.ts';
 import { KeyIndex } from './hash/key-index.ts';
+import { ProjectExec } from './project.ts';
 import { type ExecContext, type PhysicalOperator, checkCancelled } from './operator.ts';
 
 export { type AggregateMode, type AggregateSpec, aggregateResultType, partialStateFields };
@@ -72,7 +84,11 @@ export class HashAggregateExec implements PhysicalOperator {
       }
     });
     this.schema = schema(out);
+    this.fusion = mode === 'final' ? null : planFusion(input, groupKeys, aggregates, this.accTypes, mode);
   }
+
+  /** The fused path's plan (see the file comment), or null. */
+  private readonly fusion: Fusion | null;
 
   describe(): string {
     const keys = this.groupKeys.map((k) => `#${k}`).join(', ');
@@ -83,30 +99,90 @@ export class HashAggregateExec implements PhysicalOperator {
   async *execute(ctx: ExecContext): AsyncIterable<arrow.RecordBatch> {
     const inFields = this.input.schema.fields;
     const keys = this.groupKeys.length > 0 ? new KeyIndex(this.groupKeys.map((k) => inFields[k]!.type), 'group key') : null;
+    const groupIds = keys ? new GroupIds(keys) : null;
     const accs: Accumulator[] = this.aggregates.map((a, k) => makeAccumulator(a, this.accTypes[k]!, this.mode));
     let zeros = new Int32Array(0);
     let groups = keys ? 0 : 1;
     accs.forEach((a) => a.resize(groups));
     const merge = this.mode === 'final';
-    for await (const batch of this.input.execute(ctx)) {
-      checkCancelled(ctx);
-      const n = batch.numRows;
-      if (n === 0) continue;
-      let gids: Int32Array;
-      if (keys) {
-        gids = keys.insert(
-          this.groupKeys.map((k) => columnData(batch, k)),
-          n,
-        );
-        groups = keys.size;
-      } else {
-        if (zeros.length < n) zeros = new Int32Array(n);
-        gids = zeros;
+    const fusion = this.fusion;
+    if (fusion) {
+      const access = accs.map((a) => a.fused!()!);
+      const sorter = new RunSorter();
+      for await (const batch of fusion.source.execute(ctx)) {
+        checkCancelled(ctx);
+        const n = batch.numRows;
+        if (n === 0) continue;
+        let sel: Int32Array | null = null;
+        let m = n;
+        if (fusion.predicate) {
+          const selected = fusion.predicate.select(batch);
+          m = selected.length;
+          if (m === 0) continue;
+          if (m < n) sel = selected;
+        }
+        let gids: Int32Array;
+        if (groupIds) {
+          gids = groupIds.assign(
+            fusion.keyColumns.map((k) => columnData(batch, k)),
+            sel,
+            m,
+          );
+          groups = keys!.size;
+        } else {
+          if (zeros.length < m) zeros = new Int32Array(m);
+          gids = zeros;
+        }
+        for (const a of accs) a.resize(groups);
+        const arrays = access.map((f) => f.arrays());
+        // Few groups for the rows at hand: fold runs of one group (sorted by group) with the state in locals.
+        const runs = !groupIds ? sorter.single(sel, m) : groups * 8 <= m ? sorter.sort(gids, sel, m, groups) : null;
+        const done = runs ? fusion.kernel.run(batch, runs.rows, m, null, arrays, runs) : fusion.kernel.run(batch, sel, m, gids, arrays);
+        if (done < m) {
+          // Values beyond ±2^53 from position `done` on: project those rows (exactly, in BigInt where needed).
+          let rows: Int32Array;
+          let rest: Int32Array;
+          if (runs) {
+            rows = runs.rows ? runs.rows.slice(done, m) : Int32Array.from({ length: m - done }, (_, j) => done + j);
+            rest = new Int32Array(m - done);
+            for (let r = 0, start = 0; r < runs.count; start = runs.ends[r]!, r++) {
+              for (let p = Math.max(start, done); p < runs.ends[r]!; p++) rest[p - done] = runs.groups[r]!;
+            }
+          } else {
+            rows = sel ? sel.slice(done, m) : Int32Array.from({ length: m - done }, (_, j) => done + j);
+            rest = gids.slice(done, m);
+          }
+          const projected = fusion.project(takeBatch(batch, rows, false));
+          for (const a of accs) a.update(rest, m - done, projected);
+        }
       }
-      for (const a of accs) {
-        a.resize(groups);
-        if (merge) a.merge(gids, n, batch);
-        else a.update(gids, n, batch);
+    } else {
+      for await (const batch of this.input.execute(ctx)) {
+        checkCancelled(ctx);
+        const n = batch.numRows;
+        if (n === 0) continue;
+        let gids: Int32Array;
+        if (groupIds) {
+          gids = merge
+            ? keys!.insert(
+                this.groupKeys.map((k) => columnData(batch, k)),
+                n,
+              )
+            : groupIds.assign(
+                this.groupKeys.map((k) => columnData(batch, k)),
+                null,
+                n,
+              );
+          groups = keys!.size;
+        } else {
+          if (zeros.length < n) zeros = new Int32Array(n);
+          gids = zeros;
+        }
+        for (const a of accs) {
+          a.resize(groups);
+          if (merge) a.merge(gids, n, batch);
+          else a.update(gids, n, batch);
+        }
       }
     }
     // A global aggregate has its one group even over empty input; grouped ones have a row per group seen.
@@ -144,3 +220,59 @@ function finalResultType(a: AggregateSpec, stateType: DataType | null): DataType
   }
 }
 
+
+interface Fusion {
+  /** The operator whose batches the aggregate reads (below the Project and Filter it absorbs). */
+  readonly source: PhysicalOperator;
+  readonly predicate: CompiledPredicate | null;
+  /** Key columns, as positions in the source's batches. */
+  readonly keyColumns: readonly number[];
+  readonly kernel: CompiledFusedAggregate;
+  /** The absorbed projection over source batches (for rows the kernel hands back). */
+  readonly project: (batch: arrow.RecordBatch) => arrow.RecordBatch;
+}
+
+function stripAlias(e: Expr): Expr {
+  return e.kind === 'alias' ? stripAlias(e.input) : e;
+}
+
+/** The fused path for an aggregate over `input`, when it applies (see the file comment). */
+function planFusion(
+  input: PhysicalOperator,
+  groupKeys: readonly number[],
+  aggregates: readonly AggregateSpec[],
+  accTypes: readonly (DataType | null)[],
+  mode: AggregateMode,
+): Fusion | null {
+  const project = input instanceof ProjectExec ? input : null;
+  const below = project ? project.input : input;
+  const filter = below instanceof FilterExec ? below : null;
+  const source = filter ? filter.input : below;
+  if (!project && !filter) return null;
+  const sourceSchema = source.schema;
+  const exprs: readonly Expr[] = project ? project.exprs : sourceSchema.fields.map((f, i) => boundColumn(i, f.name));
+  // Every projected column must be used, so the fused path evaluates (and may raise on) the same values.
+  const used = new Set<number>(groupKeys);
+  for (const a of aggregates) if (a.input !== null) used.add(a.input);
+  if (project && used.size !== exprs.length) return null;
+  const keyColumns: number[] = [];
+  for (const k of groupKeys) {
+    const e = stripAlias(exprs[k]!);
+    if (e.kind !== 'column') return null;
+    keyColumns.push(resolveField(sourceSchema, e.name, e.qualifier, e.index));
+  }
+  const slots: FusedSlot[] = [];
+  for (const [j, a] of aggregates.entries()) {
+    const access = makeAccumulator(a, accTypes[j]!, mode).fused?.() ?? null;
+    if (access === null) return null;
+    slots.push({ kind: access.kind, expr: a.input === null ? null : exprs[a.input]! });
+  }
+  const projection = project ? compileProjection(project.exprs, sourceSchema) : null;
+  return {
+    source,
+    predicate: filter ? compilePredicate(filter.condition, sourceSchema) : null,
+    keyColumns,
+    kernel: compileFusedAggregate(slots, sourceSchema),
+    project: (batch) => (projection ? projection.project(batch) : batch),
+  };
+}

@@ -131,6 +131,11 @@ class Generator {
   private readonly slots = new Map<number, number>();
   private readonly boundColumns = new Set<string>();
   private tmpCount = 0;
+  /** Generating a fused aggregation kernel (see finishFused). */
+  private fused = false;
+  /** Fused kernels: the loop body's top level, and the subexpressions emitted there. */
+  private top: string[] | null = null;
+  private readonly memo = new Map<string, Val>();
   private readonly types = new Map<Expr, DataType>();
 
   constructor(
@@ -223,6 +228,21 @@ class Generator {
   // ---- expressions ----
 
   emit(e: Expr, out: string[]): Val {
+    // Fused kernels compute each distinct subexpression once per row where it is evaluated unconditionally
+    // (at the top level of the loop body; lazily evaluated operands are emitted into nested blocks).
+    if (this.top !== null && out === this.top && e.kind !== 'literal' && e.kind !== 'alias') {
+      const key = JSON.stringify(e);
+      let v = this.memo.get(key);
+      if (!v) {
+        v = this.emitNode(e, out);
+        this.memo.set(key, v);
+      }
+      return v;
+    }
+    return this.emitNode(e, out);
+  }
+
+  private emitNode(e: Expr, out: string[]): Val {
     if (this.sub && e.kind !== 'column' && e.kind !== 'alias' && e.kind !== 'literal') {
       const dict = this.dictionaryColumn(e);
       if (dict !== null) return this.emitDictionary(e, dict, out);
@@ -365,7 +385,8 @@ class Generator {
           const beyond = t.kind === 'decimal'
             ? `${h} > 2097151 || ${h} < -2097152 || ${c}[4 * i + 3] !== (${h} >> 31)`
             : `${h} > 2097151 || ${h} < -2097152`;
-          this.failIf(out, beyond, valid, `value of ${typeToString(t)} column '${f.name}' is beyond ±2^53, which Squall computes exactly only within that range`);
+          // In a fused aggregation this hands the rows to the caller's exact path (which may not need doubles).
+          this.failIf(out, beyond, valid, `value of ${typeToString(t)} column '${f.name}' is beyond ±2^53, which Squall computes exactly only within that range`, this.fused);
         }
         const v = this.tmp();
         out.push(`const ${v} = ${h} * 4294967296 + (${c}[${stride} * i] >>> 0);`);
@@ -407,6 +428,12 @@ class Generator {
         if (isIntegral(from) || from.kind === 'decimal') {
           if (fromScale === to.scale) return as(v.code);
           if (fromScale < to.scale) {
+            const constant = /^k\d+$/.test(v.code) ? this.consts[Number(v.code.slice(1))] : undefined;
+            if (typeof constant === 'number') {
+              // A literal operand: rescaled once, here (the same check, at compile time).
+              const scaled = constant * POW10[to.scale - fromScale]!;
+              if (scaled <= MAX_SAFE && scaled >= -MAX_SAFE) return as(this.konst(scaled));
+            }
             return as(this.checkSafe(out, `${v.code} * ${POW10[to.scale - fromScale]}`, v.valid, typeToString(to), e));
           }
           return as(`lib.divRoundHalfAway(${v.code}, ${POW10[fromScale - to.scale]})`);
@@ -904,6 +931,142 @@ class Generator {
     ].join('\n');
     return { source, consts: this.consts, columns: this.columns, outType: t };
   }
+  /**
+   * A fused aggregation kernel `function (cols, n, k, lib, sel, m, gids, acc, st, runEnds, runGroups, runCount)`:
+   * folds rows sel[0..m) (or 0..m when `sel` is null) into per-group accumulators (`acc`, see FusedSlot),
+   * computing every slot's input expression in one loop. Per-row variant (`runs` false): row sel[s] belongs to
+   * group gids[s]. Run variant: positions [runEnds[r-1], runEnds[r]) all belong to group runGroups[r], and the
+   * group's state is kept in locals for the run (no memory round trip per row and slot).
+   * Each row's values are all computed before any accumulator is touched, so when a row raises, the rows
+   * before it are folded in completely and it is not at all: `st.stopped` tells where (for the caller's
+   * exact fallback). Identical subexpressions are computed once per row.
+   */
+  finishFused(slots: readonly FusedSlot[], runs: boolean): KernelSource {
+    this.fused = true;
+    const body: string[] = [];
+    this.top = body;
+    const lines: string[] = [];
+    const perRow: string[] = [];
+    const load: string[] = [];
+    const store: string[] = [];
+    const seen = new Map<string, { code: string; valid: string }>();
+    const C = '9007199254740992';
+    slots.forEach((slot, j) => {
+      const arrays = slot.kind === 'count' || slot.kind === 'count_valid' ? 1 : slot.kind === 'sum_float' ? 2 : 3;
+      lines.push(`const a${j} = acc[${j}][0]${arrays > 1 ? `, b${j} = acc[${j}][1]` : ''}${arrays > 2 ? `, x${j} = acc[${j}][2]` : ''};`);
+      let v = { code: '0', valid: 'true' };
+      if (slot.kind !== 'count') {
+        const key = JSON.stringify(slot.expr);
+        let found = seen.get(key);
+        if (!found) {
+          const val = this.emit(slot.expr!.kind === 'alias' ? stripAliases(slot.expr!) : slot.expr!, body);
+          if (slot.kind !== 'count_valid' && !['int32', 'int64', 'decimal', 'float64'].includes(val.type.kind)) {
+            throw new AnalysisError(`internal: cannot sum ${typeToString(val.type)} values in a fused aggregation`);
+          }
+          const code = slot.kind === 'count_valid' ? '0' : this.bind(body, val.code);
+          const validity = validCode(val.valid);
+          found = { code, valid: validity === 'true' ? 'true' : this.bind(body, `(${validity})`) };
+          seen.set(key, found);
+        }
+        v = found;
+      }
+      const guarded = (upd: string[]) => {
+        if (upd.length === 0) return;
+        if (v.valid === 'true') perRow.push(...upd);
+        else perRow.push(`if (${v.valid}) {`, ...upd.map((l) => `  ${l}`), '}');
+      };
+      // The counts array: a (count kinds) or b (sums).
+      const counts = arrays === 1 ? `a${j}` : `b${j}`;
+      if (!runs) {
+        const upd: string[] = [];
+        if (slot.kind === 'sum_float') upd.push(`a${j}[g] += ${v.code};`);
+        if (slot.kind === 'sum_exact') {
+          // Integers below 2^53 in magnitude add up exactly while the sum stays below 2^53; before it would
+          // not, the group's running sum moves to the exact accumulator (x: its carry function).
+          upd.push(
+            `let f${j} = a${j}[g] + ${v.code};`,
+            `if (f${j} >= ${C} || f${j} <= -${C}) { x${j}(g, a${j}[g]); f${j} = ${v.code}; }`,
+            `a${j}[g] = f${j};`,
+          );
+        }
+        upd.push(`${counts}[g]++;`);
+        guarded(upd);
+        return;
+      }
+      const upd: string[] = [];
+      if (slot.kind === 'sum_float') upd.push(`f${j} += ${v.code};`);
+      if (slot.kind === 'sum_exact') {
+        upd.push(`let u${j} = f${j} + ${v.code};`, `if (u${j} >= ${C} || u${j} <= -${C}) { x${j}(g, f${j}); u${j} = ${v.code}; }`, `f${j} = u${j};`);
+      }
+      if (slot.kind === 'sum_float' || slot.kind === 'sum_exact') {
+        lines.push(`let f${j} = 0;`);
+        load.push(`f${j} = a${j}[g];`);
+        store.push(`a${j}[g] = f${j};`);
+      }
+      if (v.valid === 'true') {
+        // Every row of the run counts.
+        store.push(`${counts}[g] += s - start;`);
+      } else {
+        lines.push(`let n${j} = 0;`);
+        load.push(`n${j} = ${counts}[g];`);
+        store.push(`${counts}[g] = n${j};`);
+        upd.push(`n${j}++;`);
+      }
+      guarded(upd);
+    });
+    const row = ['const i = sel === null ? s : sel[s];', ...(runs ? [] : ['const g = gids[s];']), ...body, ...perRow];
+    const loop = runs
+      ? [
+          'let g = -1, start = 0;',
+          'try {',
+          'for (let r = 0; r < runCount; r++) {',
+          '  g = runGroups[r];',
+          '  const end = runEnds[r];',
+          '  start = s;',
+          ...load.map((l) => `  ${l}`),
+          '  for (; s < end; s++) {',
+          ...row.map((l) => `    ${l}`),
+          '  }',
+          ...store.map((l) => `  ${l}`),
+          '  g = -1;',
+          '}',
+          '} catch (e) {',
+          '  if (g >= 0) {',
+          ...store.map((l) => `    ${l}`),
+          '  }',
+          '  st.stopped = s;',
+          '  throw e;',
+          '}',
+        ]
+      : ['try {', 'for (; s < m; s++) {', ...row.map((l) => `  ${l}`), '}', '} catch (e) { st.stopped = s; throw e; }'];
+    const source = ['"use strict";', ...this.prelude, ...lines, 'let s = 0;', ...loop].join('\n');
+    return { source, consts: this.consts, columns: this.columns, outType: DataTypes.null };
+  }
+}
+
+/**
+ * One accumulator a fused aggregation kernel folds rows into (arrays in `acc[j]`): `count` counts rows (acc:
+ * [counts]); `count_valid` counts rows where `expr` is not NULL ([counts]); `sum_float` adds float64 values
+ * ([sums, counts]); `sum_exact` adds integers (int or unscaled decimal) exactly ([running sums, counts, carry]).
+ */
+export interface FusedSlot {
+  readonly kind: 'count' | 'count_valid' | 'sum_float' | 'sum_exact';
+  readonly expr: Expr | null;
+}
+
+function stripAliases(e: Expr): Expr {
+  return e.kind === 'alias' ? stripAliases(e.input) : e;
+}
+
+/** Generate a fused aggregation kernel (see Generator.finishFused). */
+export function generateFusedKernel(
+  slots: readonly FusedSlot[],
+  input: Schema,
+  layout: (column: number) => ColumnLayout,
+  sub: SubCompiler | null,
+  runs: boolean,
+): KernelSource {
+  return new Generator(input, layout, sub).finishFused(slots, runs);
 }
 
 /** Comparison of float64 values with DuckDB's NaN semantics: NaN equals NaN and sorts above every number. */

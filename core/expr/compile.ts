@@ -10,7 +10,7 @@ import { toArrowType } from '../types/arrow-types.ts';
 import { type DataType, typeToString } from '../types/data-type.ts';
 import { AnalysisError, ExecutionError, SquallError } from '../types/errors.ts';
 import { type Field, type Schema, resolveField, schema } from '../types/schema.ts';
-import { type ColumnLayout, type KernelMode, type KernelSource, type SubCompiler, generateKernel } from './codegen.ts';
+import { type ColumnLayout, type FusedSlot, type KernelMode, type KernelSource, type SubCompiler, generateFusedKernel, generateKernel } from './codegen.ts';
 import { type Expr, exprToString, visit } from './expr.ts';
 import { type DictionaryEvaluator, type DictionaryResult, kernelLib } from './runtime.ts';
 import { toField, typeOf } from './type-of.ts';
@@ -248,4 +248,92 @@ export function explainKernel(
   const refs = referencedColumns(core, input);
   const layouts = new Map(refs.map((c) => [c, options.layouts?.get(c) ?? { dictionary: false, nulls: true }]));
   return kernelFor(core, input, layouts, options.mode ?? 'arrow').spec.source;
+}
+
+export type { FusedSlot };
+
+type FusedFn = (
+  cols: readonly arrow.Data[],
+  n: number,
+  k: readonly unknown[],
+  lib: typeof kernelLib,
+  sel: Int32Array | null,
+  m: number,
+  gids: Int32Array,
+  acc: readonly (readonly unknown[])[],
+  st: { stopped: number },
+  runEnds: Int32Array | null,
+  runGroups: Int32Array | null,
+  runCount: number,
+) => void;
+
+const fusedBySource = new Map<string, FusedFn>();
+const EMPTY = new Int32Array(0);
+
+/** Input expressions of an aggregation compiled into one kernel per column layout (see codegen's finishFused). */
+export interface CompiledFusedAggregate {
+  /**
+   * Folds rows sel[0..m) of `batch` (rows 0..m when `sel` is null), row sel[s] into group gids[s], into the
+   * arrays `acc` (per slot, see FusedSlot). Returns m, or the position of the first row not folded because a
+   * value left the range doubles hold exactly (rows before it are folded): the caller folds the rest exactly.
+   * With `runs`, positions are grouped in runs of one group instead (`gids` is not read): positions
+   * [ends[r-1], ends[r]) belong to group groups[r].
+   */
+  run(
+    batch: arrow.RecordBatch,
+    sel: Int32Array | null,
+    m: number,
+    gids: Int32Array | null,
+    acc: readonly (readonly unknown[])[],
+    runs?: { readonly ends: Int32Array; readonly groups: Int32Array; readonly count: number },
+  ): number;
+}
+
+export function compileFusedAggregate(slots: readonly FusedSlot[], input: Schema): CompiledFusedAggregate {
+  const refSet = new Set<number>();
+  for (const s of slots) if (s.expr) for (const c of referencedColumns(s.expr, input)) refSet.add(c);
+  const refs = [...refSet].sort((a, b) => a - b);
+  const variants = new Map<string, { spec: KernelSource; fn: FusedFn }>();
+  const st = { stopped: 0 };
+  const shown = slots.filter((s) => s.expr).map((s) => exprToString(s.expr!)).join(', ');
+  return {
+    run(batch, sel, m, gids, acc, runs) {
+      const datas = new Map<number, arrow.Data>();
+      const layouts = new Map<number, ColumnLayout>();
+      let key = '';
+      for (const c of refs) {
+        const d = columnData(batch, c);
+        datas.set(c, d);
+        const l = layoutOf(d);
+        layouts.set(c, l);
+        key += layoutCode(l);
+      }
+      if (runs) key += 'r';
+      let kernel = variants.get(key);
+      if (!kernel) {
+        const layout = (c: number): ColumnLayout => layouts.get(c) ?? { dictionary: false, nulls: true };
+        const spec = generateFusedKernel(slots, input, layout, subCompiler(input), runs !== undefined);
+        if (process.env.SQUALL_DUMP_KERNELS) console.error(spec.source);
+        stats.kernelsGenerated++;
+        let fn = fusedBySource.get(spec.source);
+        if (!fn) {
+          fn = new Function('cols', 'n', 'k', 'lib', 'sel', 'm', 'gids', 'acc', 'st', 'runEnds', 'runGroups', 'runCount', spec.source) as FusedFn;
+          fusedBySource.set(spec.source, fn);
+          stats.functionsCompiled++;
+        }
+        kernel = { spec, fn };
+        variants.set(key, kernel);
+      }
+      const cols = kernel.spec.columns.map((c) => datas.get(c)!);
+      st.stopped = m;
+      try {
+        kernel.fn(cols, batch.numRows, kernel.spec.consts, kernelLib, sel, m, gids ?? EMPTY, acc, st, runs?.ends ?? null, runs?.groups ?? null, runs?.count ?? 0);
+      } catch (err) {
+        if (err instanceof BeyondDoubleRange) return st.stopped;
+        if (err instanceof SquallError) throw err;
+        throw new ExecutionError(`internal error evaluating ${shown}: ${(err as Error).message}`, { cause: err });
+      }
+      return m;
+    },
+  };
 }

@@ -73,6 +73,18 @@ export interface Accumulator {
   state(start: number, end: number): ColumnData[];
   /** Final values of groups [start, end). */
   result(start: number, end: number): ColumnData;
+  /** How a fused aggregation kernel may fold raw rows into this accumulator, or null if it cannot. */
+  fused?(): FusedAccess | null;
+}
+
+/**
+ * An accumulator's state as a fused kernel sees it (see FusedSlot in core/expr/codegen.ts): `count` and
+ * `count_valid` fold into [counts]; `sum_float` into [sums, counts]; `sum_exact` into [running sums below 2^53,
+ * counts, carry(g, v) that moves a running sum into the exact state]. `arrays()` is valid until the next resize.
+ */
+export interface FusedAccess {
+  readonly kind: 'count' | 'count_valid' | 'sum_float' | 'sum_exact';
+  arrays(): readonly unknown[];
 }
 
 function capacityFor(groups: number, current: number): number {
@@ -135,6 +147,9 @@ class CountAcc implements Accumulator {
   result(start: number, end: number): ColumnData {
     void this.inputType;
     return columnFromNumbers(DataTypes.int64, this.counts, start, end, null);
+  }
+  fused(): FusedAccess {
+    return { kind: this.input === null ? 'count' : 'count_valid', arrays: () => [this.counts] };
   }
 }
 
@@ -243,6 +258,9 @@ class SumAvgAcc implements Accumulator {
   /** Exact sums only: high words (the float sums use `sums` alone). */
   private his = new Float64Array(16);
   private counts = new Float64Array(16);
+  /** Exact sums only: running sums of fused kernels, integers below 2^53 in magnitude, not yet in his/sums. */
+  private fast = new Float64Array(16);
+  private groups = 0;
   private readonly scratch = new Scratch();
   /** Type of the sum: sum's result type, also avg's `#sum` state. */
   private readonly sumType: DataType;
@@ -260,7 +278,39 @@ class SumAvgAcc implements Accumulator {
   resize(groups: number): void {
     this.sums = growF64(this.sums, groups);
     this.counts = growF64(this.counts, groups);
-    if (this.exact) this.his = growF64(this.his, groups);
+    if (this.exact) {
+      this.his = growF64(this.his, groups);
+      this.fast = growF64(this.fast, groups);
+    }
+    this.groups = Math.max(this.groups, groups);
+  }
+  fused(): FusedAccess | null {
+    if (this.inputType.kind === 'null') return null;
+    if (!this.exact) return { kind: 'sum_float', arrays: () => [this.sums, this.counts] };
+    return { kind: 'sum_exact', arrays: () => [this.fast, this.counts, this.carry] };
+  }
+  /** Adds integer `v` (|v| < 2^53) to group g's exact sum: its high word to `his`, its low word to `sums`. */
+  private readonly carry = (g: number, v: number): void => {
+    const h = Math.floor(v / TWO_32);
+    let sl = this.sums[g]! + (v - h * TWO_32);
+    this.his[g]! += h;
+    if (sl >= CARRY_AT) {
+      const carry = Math.floor(sl / TWO_32);
+      this.his[g]! += carry;
+      sl -= carry * TWO_32;
+    }
+    this.sums[g] = sl;
+  };
+  /** Moves the fused kernels' running sums into the exact state. */
+  private flush(): void {
+    if (!this.exact) return;
+    const fast = this.fast;
+    for (let g = 0; g < this.groups; g++) {
+      if (fast[g] !== 0) {
+        this.carry(g, fast[g]!);
+        fast[g] = 0;
+      }
+    }
   }
   update(gids: Int32Array, n: number, batch: arrow.RecordBatch): void {
     this.add(gids, n, columnData(batch, this.input), this.inputType, this.counts);
@@ -298,6 +348,7 @@ class SumAvgAcc implements Accumulator {
     return BigInt(this.his[g]!) * 4294967296n + BigInt(this.sums[g]!);
   }
   private sumColumn(start: number, end: number): ColumnData {
+    this.flush();
     const t = this.sumType;
     if (t.kind === 'null') return arrow.makeData({ type: new arrow.Null(), length: end - start });
     const has = this.hasValue(end);
@@ -324,6 +375,7 @@ class SumAvgAcc implements Accumulator {
   }
   result(start: number, end: number): ColumnData {
     if (!this.avg) return this.sumColumn(start, end);
+    this.flush();
     const n = end - start;
     const out = new Float64Array(n);
     const scale = this.sumType.kind === 'decimal' ? 10 ** this.sumType.scale : 1;

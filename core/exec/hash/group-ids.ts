@@ -1,0 +1,174 @@
+// Group ids for the rows of a batch, optionally through a selection vector, inserting new keys into a KeyIndex.
+// When every key column is dictionary-encoded (or bool) and the product of their cardinalities is small, as for
+// TPC-H Q1's l_returnflag × l_linestatus, rows are grouped by the combination of their codes in a direct array:
+// only one representative row per distinct combination goes through the KeyIndex (which interns strings and
+// hashes), so group ids and their order of first appearance are those the KeyIndex gives row by row.
+import * as arrow from 'apache-arrow';
+import { type ColumnData, isDictionary, takeData } from '../../arrow/column.ts';
+import { rowValidity } from '../batch-utils.ts';
+import type { KeyIndex } from './key-index.ts';
+
+/** Largest product of key cardinalities grouped through the direct array. */
+const MAX_COMBINATIONS = 1 << 16;
+
+export class GroupIds {
+  private slots = new Int32Array(0);
+  private combos = new Int32Array(0);
+  private out = new Int32Array(0);
+  private reps = new Int32Array(64);
+  private repCombos = new Int32Array(64);
+
+  constructor(private readonly keys: KeyIndex) {}
+
+  /** Group ids of rows sel[0..m) (rows 0..m when `sel` is null), valid until the next call. */
+  assign(cols: readonly ColumnData[], sel: Int32Array | null, m: number): Int32Array {
+    const total = this.combinations(cols);
+    if (total === 0) {
+      const keyCols = sel === null ? cols : cols.map((c) => takeData(c, sel.subarray(0, m), false));
+      return this.keys.insert(keyCols, m);
+    }
+    if (this.slots.length < total) this.slots = new Int32Array(Math.max(total, 64)).fill(-1);
+    if (this.combos.length < m) {
+      this.combos = new Int32Array(Math.max(m, 1024));
+      this.out = new Int32Array(Math.max(m, 1024));
+    }
+    const combos = this.combos;
+    cols.forEach((c, k) => codesInto(c, sel, m, combos, k === 0));
+    // Local ids in order of first appearance, one representative row per combination.
+    const slots = this.slots;
+    const out = this.out;
+    let reps = 0;
+    for (let s = 0; s < m; s++) {
+      const c = combos[s]!;
+      let l = slots[c]!;
+      if (l < 0) {
+        l = reps++;
+        slots[c] = l;
+        if (l >= this.reps.length) this.growReps();
+        this.reps[l] = sel === null ? s : sel[s]!;
+        this.repCombos[l] = c;
+      }
+      out[s] = l;
+    }
+    const repRows = this.reps.subarray(0, reps);
+    const gids = this.keys.insert(cols.map((c) => takeData(c, repRows, false)), reps).slice(0, reps);
+    for (let s = 0; s < m; s++) out[s] = gids[out[s]!]!;
+    for (let l = 0; l < reps; l++) slots[this.repCombos[l]!] = -1;
+    return out;
+  }
+
+  private growReps(): void {
+    const r = new Int32Array(this.reps.length * 2);
+    r.set(this.reps);
+    this.reps = r;
+    const c = new Int32Array(this.repCombos.length * 2);
+    c.set(this.repCombos);
+    this.repCombos = c;
+  }
+
+  /** Product of the key columns' cardinalities (NULL counted as a value), or 0 when the direct array is not used. */
+  private combinations(cols: readonly ColumnData[]): number {
+    let total = 1;
+    for (const c of cols) {
+      const card = cardinality(c);
+      if (card === 0) return 0;
+      total *= card;
+      if (total > MAX_COMBINATIONS) return 0;
+    }
+    return total;
+  }
+}
+
+function cardinality(c: ColumnData): number {
+  if (isDictionary(c)) return c.values instanceof Int32Array ? c.dictionary!.length + 1 : 0;
+  if (c.type.typeId === arrow.Type.Bool) return 3;
+  return 0;
+}
+
+/** combos[s] = combos[s] * cardinality + code of row sel[s] (or the code alone when `first`); NULL's code is the last. */
+function codesInto(c: ColumnData, sel: Int32Array | null, m: number, combos: Int32Array, first: boolean): void {
+  const card = cardinality(c);
+  const valid = rowValidity(c);
+  const nullCode = card - 1;
+  const mul = first ? 0 : card;
+  if (isDictionary(c)) {
+    const codes = c.values as Int32Array;
+    if (valid === null) {
+      if (sel === null) for (let s = 0; s < m; s++) combos[s] = combos[s]! * mul + codes[s]!;
+      else for (let s = 0; s < m; s++) combos[s] = combos[s]! * mul + codes[sel[s]!]!;
+    } else {
+      for (let s = 0; s < m; s++) {
+        const i = sel === null ? s : sel[s]!;
+        combos[s] = combos[s]! * mul + (((valid[i >> 3]! >> (i & 7)) & 1) === 1 ? codes[i]! : nullCode);
+      }
+    }
+    return;
+  }
+  const bits = c.values as Uint8Array;
+  for (let s = 0; s < m; s++) {
+    const i = sel === null ? s : sel[s]!;
+    const code = valid !== null && ((valid[i >> 3]! >> (i & 7)) & 1) === 0 ? nullCode : (bits[i >> 3]! >> (i & 7)) & 1;
+    combos[s] = combos[s]! * mul + code;
+  }
+}
+
+/** Positions grouped into runs of one group: positions [ends[r-1], ends[r]) of `rows` belong to groups[r]. */
+export interface GroupRuns {
+  /** Row indices in run order (null: the identity, rows 0..m). */
+  readonly rows: Int32Array | null;
+  readonly ends: Int32Array;
+  readonly groups: Int32Array;
+  readonly count: number;
+}
+
+/**
+ * Reorders selected rows by group with a stable counting sort, so that a fused kernel keeps each group's state
+ * in locals for a whole run. Rows of one group stay in input order (float sums add up in the same order).
+ */
+export class RunSorter {
+  private counts = new Int32Array(0);
+  private rows = new Int32Array(0);
+  private ends = new Int32Array(0);
+  private groups = new Int32Array(0);
+
+  /** The one run of a global aggregate (group 0). */
+  single(sel: Int32Array | null, m: number): GroupRuns {
+    if (this.ends.length < 1) this.alloc(1);
+    this.ends[0] = m;
+    this.groups[0] = 0;
+    return { rows: sel, ends: this.ends, groups: this.groups, count: 1 };
+  }
+
+  /** Rows sel[s] (or s) for s < m, of groups gids[s] < groupCount, sorted into runs. */
+  sort(gids: Int32Array, sel: Int32Array | null, m: number, groupCount: number): GroupRuns {
+    if (this.counts.length < groupCount) this.counts = new Int32Array(Math.max(groupCount, 64));
+    if (this.rows.length < m) this.rows = new Int32Array(Math.max(m, 1024));
+    this.alloc(groupCount);
+    const counts = this.counts;
+    counts.fill(0, 0, groupCount);
+    for (let s = 0; s < m; s++) counts[gids[s]!]!++;
+    const ends = this.ends;
+    const groups = this.groups;
+    let runs = 0;
+    let pos = 0;
+    for (let g = 0; g < groupCount; g++) {
+      const c = counts[g]!;
+      if (c === 0) continue;
+      counts[g] = pos; // start of the group's run
+      pos += c;
+      ends[runs] = pos;
+      groups[runs++] = g;
+    }
+    const rows = this.rows;
+    if (sel === null) for (let s = 0; s < m; s++) rows[counts[gids[s]!]!++] = s;
+    else for (let s = 0; s < m; s++) rows[counts[gids[s]!]!++] = sel[s]!;
+    return { rows, ends, groups, count: runs };
+  }
+
+  private alloc(groupCount: number): void {
+    if (this.ends.length < groupCount) {
+      this.ends = new Int32Array(Math.max(groupCount, 64));
+      this.groups = new Int32Array(Math.max(groupCount, 64));
+    }
+  }
+}
