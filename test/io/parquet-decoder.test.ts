@@ -314,9 +314,13 @@ describe('corrupt input', () => {
     const len = src.readUInt32LE(src.length - 8);
     const tail = src.subarray(src.length - 8 - len);
     fs.writeFileSync(f, Buffer.concat([src.subarray(0, 2000), tail]));
-    const err = await collect(scanParquet([f], { columns: null })).catch((e) => e);
-    expect(err).toBeInstanceOf(DataError);
-    expect(err.message).toContain(f);
+    // Read by the decoding thread: a worker, or this thread.
+    for (const threads of [undefined, 0, 1]) {
+      const err = await collect(scanParquet([f], { columns: null, ...(threads !== undefined ? { threads } : {}) })).catch((e) => e);
+      expect(err).toBeInstanceOf(DataError);
+      expect(err.message).toContain(f);
+      expect(err.message).toMatch(/truncated/);
+    }
   });
 });
 
