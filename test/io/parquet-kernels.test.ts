@@ -1,8 +1,8 @@
 // The decoder's inner loops against simple reference implementations on random input: the bit-unpacking
 // kernels generated per bit width (RLE / bit-packed hybrid, fused dictionary gathers) and the word-at-a-time
 // snappy decoder (random literal / copy streams, overlapping copies, output ends).
-import { describe, expect, it } from 'vitest';
-import { decodeRle, gatherDictionary, unpackBits } from '../../core/io/parquet/encodings.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { decodeRle, gatherDictionary, unpackBits, useGeneratedKernels } from '../../core/io/parquet/encodings.ts';
 import { snappyDecompress } from '../../core/io/parquet/snappy.ts';
 
 /** A deterministic PRNG (mulberry32). */
@@ -58,7 +58,9 @@ function hybrid(r: () => number, bw: number, n: number, max: number): { bytes: U
   return { bytes: new Uint8Array(bytes), values: values.slice(0, n) };
 }
 
-describe('bit unpacking kernels', () => {
+for (const generated of [true, false]) describe(`bit unpacking kernels (${generated ? 'generated' : 'plain loops'})`, () => {
+  it('switches kernels', () => useGeneratedKernels(generated));
+
   it('unpackBits and decodeRle read every bit width 0..32 as the reference does, ragged ends included', () => {
     const r = rng(7);
     for (let bw = 0; bw <= 32; bw++) {
@@ -122,6 +124,8 @@ describe('bit unpacking kernels', () => {
     }
   });
 });
+
+afterAll(() => useGeneratedKernels(true));
 
 /** A random valid snappy block: literals and copies (overlapping ones too) over a small alphabet. */
 function snappyBlock(r: () => number, size: number): { block: Uint8Array; data: Uint8Array } {

@@ -387,6 +387,13 @@ function tailScratch(n: number): Int32Array {
 type GroupKernel = (buf: Uint8Array, p: number, groups: number, dict: Int32Array | null, out: Int32Array, o: number, cnt1: number) => number;
 
 const kernels = new Map<string, GroupKernel>();
+let generate = true;
+
+/** Turns kernel generation off (the plain-loop kernels are used, as where code generation is disabled) or on. */
+export function useGeneratedKernels(on: boolean): void {
+  generate = on;
+  kernels.clear();
+}
 
 /** The kernel for bit width `bw` (1..32); words 0 writes the indices themselves (stride 1). */
 function groupKernel(bw: number, words: number, stride: number): GroupKernel {
@@ -426,7 +433,33 @@ ${lines.join('\n')}
 p += ${bw}; o += ${step};
 }
 return bad;`;
-  k = new Function('buf', 'p', 'groups', 'dict', 'out', 'o', 'cnt1', src) as GroupKernel;
+  try {
+    if (!generate) throw new EvalError('kernel generation is off');
+    k = new Function('buf', 'p', 'groups', 'dict', 'out', 'o', 'cnt1', src) as GroupKernel;
+  } catch {
+    // Code generation from strings is disabled (--disallow-code-generation-from-strings): a plain loop.
+    k = genericKernel(bw, words, stride);
+  }
   kernels.set(key, k);
   return k;
+}
+
+/** The same contract as a generated kernel, as one loop over variable shifts. */
+function genericKernel(bw: number, words: number, stride: number): GroupKernel {
+  const mask = bw === 32 ? -1 : 2 ** bw - 1;
+  return (buf, p, groups, dict, out, o, cnt1) => {
+    let bad = 0;
+    for (let i = 0, n = groups * 8, bit = p * 8; i < n; i++, bit += bw) {
+      let v = 0;
+      for (let b = 0; b < bw; b += 8) {
+        const k = (bit + b) >>> 3;
+        v |= (((buf[k]! | (buf[k + 1]! << 8)) >>> ((bit + b) & 7)) & 0xff) << b;
+      }
+      v &= mask;
+      bad |= (cnt1 - v) | v;
+      if (words === 0) out[o + i] = v;
+      else for (let w = 0; w < words; w++) out[o + i * stride + w] = dict![v * words + w]!;
+    }
+    return bad;
+  };
 }
