@@ -4,6 +4,7 @@
 //   scan (Parquet decoding alone: Squall's decoder vs parquet-wasm vs DuckDB, then Q1 and Q6 end to end),
 //   tpch (all 22 TPC-H queries through session.sql() vs DuckDB, with the geometric mean; --queries 1,3,5)
 import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { type DataFrame, Session, col, functions as F } from '../core/sdk/index.ts';
@@ -103,6 +104,9 @@ async function time(fn: () => Promise<unknown>, runs: number): Promise<number> {
 
 // ---- scan: decoding throughput ----------------------------------------------------------------------------
 
+/** Runs per reader in the scan benchmark (after one warm-up run). */
+const SCAN_RUNS = 5;
+
 /** TPC-H Q1's lineitem columns: the decoding work of the aggregate workload. */
 const SCAN_COLUMNS = ['l_quantity', 'l_extendedprice', 'l_discount', 'l_tax', 'l_returnflag', 'l_linestatus', 'l_shipdate'];
 
@@ -112,18 +116,20 @@ interface Measured {
   readonly cpuMs: number;
 }
 
+/** Best wall time and best CPU time over `runs` runs after a warm-up (each the least disturbed by other load). */
 async function measure(fn: () => Promise<unknown>, runs: number): Promise<Measured> {
   await fn();
-  let best: Measured = { wallMs: Infinity, cpuMs: Infinity };
+  let wallMs = Infinity;
+  let cpuMs = Infinity;
   for (let i = 0; i < runs; i++) {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await fn();
-    const wallMs = performance.now() - t0;
+    wallMs = Math.min(wallMs, performance.now() - t0);
     const cpu = process.cpuUsage(cpu0);
-    if (wallMs < best.wallMs) best = { wallMs, cpuMs: (cpu.user + cpu.system) / 1000 };
+    cpuMs = Math.min(cpuMs, (cpu.user + cpu.system) / 1000);
   }
-  return best;
+  return { wallMs, cpuMs };
 }
 
 async function scanBenchmark(lineitem: string, duck: DuckDBConnection, session: Session, tables: Tables): Promise<void> {
@@ -132,7 +138,8 @@ async function scanBenchmark(lineitem: string, duck: DuckDBConnection, session: 
   const bytes = meta.rowGroups.reduce((s, rg) => s + leaves.reduce((t, l) => t + rg.chunks[l.index]!.length, 0), 0);
   const rows = meta.numRows;
   console.log(`scan: ${SCAN_COLUMNS.length} columns of lineitem (TPC-H Q1's), ${(bytes / 1e6).toFixed(1)} MB compressed, ${rows.toLocaleString()} rows, ${meta.rowGroups.length} row groups`);
-  console.log('MB/s = compressed column bytes / wall time; per core = / CPU time of all threads. Best of 3 after a warm-up.\n');
+  console.log('MB/s = compressed column bytes / wall time; per core = / CPU time of all threads (process.cpuUsage).');
+  console.log(`Best wall and best CPU time of ${SCAN_RUNS} runs after a warm-up; ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)}.\n`);
   const squall = (opts: { threads?: number; decoder?: 'auto' | 'parquet-wasm' }) => async () => {
     let n = 0;
     for await (const b of scanParquet([lineitem], { columns: SCAN_COLUMNS, ...opts })) n += b.numRows;
@@ -154,7 +161,7 @@ async function scanBenchmark(lineitem: string, duck: DuckDBConnection, session: 
   ];
   console.log(`${'reader'.padEnd(24)} ${'wall ms'.padStart(8)} ${'cpu ms'.padStart(8)} ${'MB/s'.padStart(7)} ${'MB/s/core'.padStart(10)} ${'Mrows/s/core'.padStart(13)}`);
   for (const [name, fn] of cases) {
-    const m = await measure(fn, 3);
+    const m = await measure(fn, SCAN_RUNS);
     const perCore = bytes / 1e3 / m.cpuMs;
     console.log(
       `${name.padEnd(24)} ${m.wallMs.toFixed(0).padStart(8)} ${m.cpuMs.toFixed(0).padStart(8)} ${(bytes / 1e3 / m.wallMs).toFixed(0).padStart(7)} ${perCore.toFixed(0).padStart(10)} ${(rows / 1e3 / m.cpuMs).toFixed(1).padStart(13)}`,
