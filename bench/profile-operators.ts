@@ -47,8 +47,15 @@ async function bench(name: string, df: typeof q1): Promise<void> {
   console.log(tree(root));
   const leaf = leafOf(root) as PhysicalOperator & { execute: PhysicalOperator['execute'] };
   const real = leaf.execute.bind(leaf);
-  const cached: arrow.RecordBatch[] = [];
-  for await (const b of real({ batchSize: 65536 })) cached.push(b);
+  let cached: arrow.RecordBatch[] = [];
+  const scanTimes: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const t0 = performance.now();
+    cached = [];
+    for await (const b of real({ batchSize: 65536 })) cached.push(b);
+    scanTimes.push(performance.now() - t0);
+  }
+  console.log(`${name} scan alone: ${scanTimes.map((t) => t.toFixed(0)).join(' ')} ms`);
   (leaf as { execute: PhysicalOperator['execute'] }).execute = async function* () {
     for (const b of cached) yield b;
   };
@@ -72,3 +79,15 @@ async function bench(name: string, df: typeof q1): Promise<void> {
 
 if (which !== 'q6') await bench('Q1', q1);
 if (which !== 'q1') await bench('Q6', q6);
+
+const e2eRuns = Number(process.argv[4] ?? 0);
+for (const [name, df] of [['Q1', q1], ['Q6', q6]] as const) {
+  if (which !== 'both' && which !== name.toLowerCase()) continue;
+  const times: number[] = [];
+  for (let r = 0; r < e2eRuns; r++) {
+    const t0 = performance.now();
+    await session.execute(df.plan);
+    times.push(performance.now() - t0);
+  }
+  if (e2eRuns) console.log(`${name} end to end: ${times.map((t) => t.toFixed(0)).join(' ')} ms`);
+}

@@ -25,7 +25,7 @@ import {
 } from './aggregate/accumulators.ts';
 import { outputBatch } from './batch-utils.ts';
 import { FilterExec } from './filter.ts';
-import { GroupIds, RunSorter } from './hash/group-ids.ts';
+import { type GroupRuns, GroupIds, RunSorter } from './hash/group-ids.ts';
 import { KeyIndex } from './hash/key-index.ts';
 import { ProjectExec } from './project.ts';
 import { type ExecContext, type PhysicalOperator, checkCancelled } from './operator.ts';
@@ -109,6 +109,7 @@ export class HashAggregateExec implements PhysicalOperator {
     if (fusion) {
       const access = accs.map((a) => a.fused!()!);
       const sorter = new RunSorter();
+      let selBuf = new Int32Array(0);
       for await (const batch of fusion.source.execute(ctx)) {
         checkCancelled(ctx);
         const n = batch.numRows;
@@ -116,28 +117,29 @@ export class HashAggregateExec implements PhysicalOperator {
         let sel: Int32Array | null = null;
         let m = n;
         if (fusion.predicate) {
-          const selected = fusion.predicate.select(batch);
+          if (selBuf.length < n) selBuf = new Int32Array(n);
+          const selected = fusion.predicate.selectInto(batch, selBuf);
           m = selected.length;
           if (m === 0) continue;
           if (m < n) sel = selected;
         }
-        let gids: Int32Array;
+        let gids: Int32Array | null = null;
+        let runs: GroupRuns | null = null;
         if (groupIds) {
-          gids = groupIds.assign(
-            fusion.keyColumns.map((k) => columnData(batch, k)),
-            sel,
-            m,
-          );
+          const keyCols = fusion.keyColumns.map((k) => columnData(batch, k));
+          runs = groupIds.runs(keyCols, sel, m);
+          if (!runs) {
+            gids = groupIds.assign(keyCols, sel, m);
+            // Few groups for the rows at hand: fold runs of one group with the state in locals.
+            if (keys!.size * 8 <= m) runs = sorter.sort(gids, sel, m, keys!.size);
+          }
           groups = keys!.size;
         } else {
-          if (zeros.length < m) zeros = new Int32Array(m);
-          gids = zeros;
+          runs = sorter.single(sel, m);
         }
         for (const a of accs) a.resize(groups);
         const arrays = access.map((f) => f.arrays());
-        // Few groups for the rows at hand: fold runs of one group (sorted by group) with the state in locals.
-        const runs = !groupIds ? sorter.single(sel, m) : groups * 8 <= m ? sorter.sort(gids, sel, m, groups) : null;
-        const done = runs ? fusion.kernel.run(batch, runs.rows, m, null, arrays, runs) : fusion.kernel.run(batch, sel, m, gids, arrays);
+        const done = runs ? fusion.kernel.run(batch, runs.rows, m, null, arrays, runs) : fusion.kernel.run(batch, sel, m, gids!, arrays);
         if (done < m) {
           // Values beyond ±2^53 from position `done` on: project those rows (exactly, in BigInt where needed).
           let rows: Int32Array;
@@ -150,7 +152,7 @@ export class HashAggregateExec implements PhysicalOperator {
             }
           } else {
             rows = sel ? sel.slice(done, m) : Int32Array.from({ length: m - done }, (_, j) => done + j);
-            rest = gids.slice(done, m);
+            rest = gids!.slice(done, m);
           }
           const projected = fusion.project(takeBatch(batch, rows, false));
           for (const a of accs) a.update(rest, m - done, projected);

@@ -32,7 +32,8 @@ export interface ColumnLayout {
 /**
  * `arrow`: write the output in the column's Arrow layout; `internal`: write numbers to a Float64Array, bools to
  * a Uint8Array and strings to an array (for per-dictionary-entry results); `select`: write the indices of the
- * rows where a bool expression is TRUE.
+ * rows where a bool expression is TRUE (into the kernel's `buf` argument when it is large enough, returning a
+ * view of it; otherwise into a new array).
  */
 export type KernelMode = 'arrow' | 'internal' | 'select';
 
@@ -475,13 +476,22 @@ class Generator {
         const l = this.coerceExpr(e.left, ct, out);
         const r = this.coerceExpr(e.right, ct, out);
         const valid = merge(l.valid, r.valid);
-        if (ct.kind === 'float64') return { code: floatComparison(e.op, this.bind(out, l.code), this.bind(out, r.code)), valid, type: DataTypes.bool };
+        if (ct.kind === 'float64' && (this.mayBeNaN(e.left) || this.mayBeNaN(e.right))) {
+          return { code: floatComparison(e.op, this.bind(out, l.code), this.bind(out, r.code)), valid, type: DataTypes.bool };
+        }
         const op = e.op === '=' ? '===' : e.op === '!=' ? '!==' : e.op;
         return { code: `(${l.code} ${op} ${r.code})`, valid, type: DataTypes.bool };
       }
       default:
         return this.emitArithmetic(e, out);
     }
+  }
+
+  /** Whether `e` may evaluate to NaN as a float64 (only float64 values may; numeric literals are known). */
+  private mayBeNaN(e: Expr): boolean {
+    const inner = e.kind === 'alias' ? e.input : e;
+    if (this.typeOf(inner).kind !== 'float64') return false;
+    return !(inner.kind === 'literal' && typeof inner.value === 'number' && !Number.isNaN(inner.value));
   }
 
   private emitArithmetic(e: Expr & { kind: 'binary' }, out: string[]): Val {
@@ -901,10 +911,10 @@ class Generator {
       if (t.kind !== 'bool' && t.kind !== 'null') throw new AnalysisError(`a filter condition must be bool, got ${typeToString(t)} in ${exprToString(root)}`);
       const vb = v.valid.bits.length === 1 ? v.valid.bits[0]! : v.valid.bits.length > 1 ? 'vb' : null;
       if (vb === 'vb') lines.push(`const vb = lib.andBitmaps(n, [${v.valid.bits.join(', ')}]);`);
-      lines.push('const sel = new Int32Array(n);', 'let count = 0;');
+      lines.push('const sel = buf !== undefined && buf.length >= n ? buf : new Int32Array(n);', 'let count = 0;');
       const conds = [...(vb ? [bitAt(vb)] : []), ...v.valid.rows, v.code];
       body.push(`if (${conds.join(' && ')}) sel[count++] = i;`);
-      post.push('return sel.slice(0, count);');
+      post.push('return sel === buf ? sel.subarray(0, count) : sel.slice(0, count);');
     } else {
       const write = mode === 'arrow' ? arrowWriter(t) : internalWriter(t);
       lines.push(write.alloc);
@@ -931,6 +941,69 @@ class Generator {
     ].join('\n');
     return { source, consts: this.consts, columns: this.columns, outType: t };
   }
+  /**
+   * A selection kernel for a conjunction whose conjuncts cannot raise errors: conjuncts over the same columns
+   * are evaluated together without branches (`count += a & b`) over all rows, and each following group
+   * refines the selection in place, reading its columns only for the rows still selected. A row is kept
+   * when every conjunct is TRUE, which is when the conjunction is TRUE. Null when a conjunct could raise
+   * (its code calls the kernel library), where evaluating it on fewer rows than the lazy AND would differ.
+   */
+  finishStagedSelect(root: Expr): KernelSource | null {
+    if (this.typeOf(root).kind !== 'bool') return null;
+    const parts = conjuncts(root);
+    const refsOf = (e: Expr) => {
+      const refs = new Set<number>();
+      visit(e, (n) => {
+        if (n.kind === 'column') refs.add(resolveField(this.input, n.name, n.qualifier, n.index));
+      });
+      return [...refs].sort((a, b) => a - b).join(',');
+    };
+    const stages: { refs: string; exprs: Expr[] }[] = [];
+    for (const p of parts) {
+      const refs = refsOf(p);
+      const last = stages[stages.length - 1];
+      if (last && last.refs === refs) last.exprs.push(p);
+      else stages.push({ refs, exprs: [p] });
+    }
+    const loops: string[] = [];
+    for (const [k, stage] of stages.entries()) {
+      const body: string[] = [];
+      const terms: string[] = [];
+      // Shared subexpressions (a column read twice by BETWEEN) once per row, within this stage's loop.
+      this.top = body;
+      this.memo.clear();
+      for (const p of stage.exprs) {
+        const v = this.emit(p, body);
+        if (v.type.kind !== 'bool') return null;
+        for (const b of v.valid.bits) terms.push(bitAt(b));
+        terms.push(...v.valid.rows.map((r) => `(${r})`), `(${v.code})`);
+      }
+      if (body.some((l) => l.includes('lib.')) || terms.some((t) => t.includes('lib.'))) return null;
+      const keep = [`sel[count] = i;`, `count += ${terms.join(' & ')};`];
+      if (k === 0) loops.push('for (let i = 0; i < n; i++) {', ...body.map((l) => `  ${l}`), ...keep.map((l) => `  ${l}`), '}');
+      else {
+        loops.push(
+          'm = count;',
+          'count = 0;',
+          'for (let s = 0; s < m; s++) {',
+          '  const i = sel[s];',
+          ...body.map((l) => `  ${l}`),
+          ...keep.map((l) => `  ${l}`),
+          '}',
+        );
+      }
+    }
+    const source = [
+      '"use strict";',
+      ...this.prelude,
+      'const sel = buf !== undefined && buf.length >= n ? buf : new Int32Array(n);',
+      'let count = 0, m = 0;',
+      ...loops,
+      'return sel === buf ? sel.subarray(0, count) : sel.slice(0, count);',
+    ].join('\n');
+    return { source, consts: this.consts, columns: this.columns, outType: DataTypes.bool };
+  }
+
   /**
    * A fused aggregation kernel `function (cols, n, k, lib, sel, m, gids, acc, st, runEnds, runGroups, runCount)`:
    * folds rows sel[0..m) (or 0..m when `sel` is null) into per-group accumulators (`acc`, see FusedSlot),
@@ -1172,5 +1245,23 @@ export function generateKernel(
   mode: KernelMode,
   sub: SubCompiler | null,
 ): KernelSource {
+  if (mode === 'select') {
+    const staged = new Generator(input, layout, sub).finishStagedSelect(e);
+    if (staged) return staged;
+  }
   return new Generator(input, layout, sub).finish(e, mode);
+}
+
+/** The conjuncts of a top-level AND chain (BETWEEN counts as two), in order. */
+function conjuncts(e: Expr, out: Expr[] = []): Expr[] {
+  if (e.kind === 'alias') return conjuncts(e.input, out);
+  if (e.kind === 'binary' && e.op === 'and') {
+    conjuncts(e.left, out);
+    conjuncts(e.right, out);
+  } else if (e.kind === 'between' && !e.negated) {
+    out.push(binary('<=', e.low, e.input), binary('<=', e.input, e.high));
+  } else {
+    out.push(e);
+  }
+  return out;
 }

@@ -15,7 +15,7 @@ import { type Expr, exprToString, visit } from './expr.ts';
 import { type DictionaryEvaluator, type DictionaryResult, kernelLib } from './runtime.ts';
 import { toField, typeOf } from './type-of.ts';
 
-type KernelFn = (cols: readonly arrow.Data[], n: number, k: readonly unknown[], lib: typeof kernelLib) => unknown;
+type KernelFn = (cols: readonly arrow.Data[], n: number, k: readonly unknown[], lib: typeof kernelLib, buf?: Int32Array) => unknown;
 
 interface Kernel {
   readonly spec: KernelSource;
@@ -62,10 +62,11 @@ function kernelFor(e: Expr, input: Schema, layouts: ReadonlyMap<number, ColumnLa
   }
   const layout = (c: number): ColumnLayout => layouts.get(c) ?? { dictionary: false, nulls: true };
   const spec = generateKernel(e, input, layout, mode, mode === 'internal' ? null : subCompiler(input));
+  if (process.env.SQUALL_DUMP_KERNELS) console.error(spec.source);
   stats.kernelsGenerated++;
   let fn = functionsBySource.get(spec.source);
   if (!fn) {
-    fn = new Function('cols', 'n', 'k', 'lib', spec.source) as KernelFn;
+    fn = new Function('cols', 'n', 'k', 'lib', 'buf', spec.source) as KernelFn;
     functionsBySource.set(spec.source, fn);
     stats.functionsCompiled++;
   }
@@ -74,9 +75,9 @@ function kernelFor(e: Expr, input: Schema, layouts: ReadonlyMap<number, ColumnLa
   return kernel;
 }
 
-function runKernel(kernel: Kernel, cols: readonly arrow.Data[], n: number, e: Expr): unknown {
+function runKernel(kernel: Kernel, cols: readonly arrow.Data[], n: number, e: Expr, buf?: Int32Array): unknown {
   try {
-    return kernel.fn(cols, n, kernel.spec.consts, kernelLib);
+    return kernel.fn(cols, n, kernel.spec.consts, kernelLib, buf);
   } catch (err) {
     if (err instanceof SquallError) throw err;
     throw new ExecutionError(`internal error evaluating ${exprToString(e)}: ${(err as Error).message}`, { cause: err });
@@ -147,7 +148,7 @@ class ExprEvaluator {
     this.refs = referencedColumns(expr, input);
   }
 
-  run(batch: arrow.RecordBatch): unknown {
+  run(batch: arrow.RecordBatch, buf?: Int32Array): unknown {
     const datas = new Map<number, arrow.Data>();
     const layouts = new Map<number, ColumnLayout>();
     let key = '';
@@ -164,7 +165,7 @@ class ExprEvaluator {
       this.variants.set(key, kernel);
     }
     const cols = kernel.spec.columns.map((c) => datas.get(c)!);
-    return runKernel(kernel, cols, batch.numRows, this.expr);
+    return runKernel(kernel, cols, batch.numRows, this.expr, buf);
   }
 }
 
@@ -224,7 +225,10 @@ export function compileProjection(exprs: readonly Expr[], input: Schema): Compil
   };
 }
 
-export interface CompiledPredicate extends BatchPredicate {}
+export interface CompiledPredicate extends BatchPredicate {
+  /** Like select, but the indices are a view of `buf` (when it holds `batch.numRows`), valid until it is reused. */
+  selectInto(batch: arrow.RecordBatch, buf: Int32Array): Int32Array;
+}
 
 export function compilePredicate(condition: Expr, input: Schema): CompiledPredicate {
   const t = typeOf(condition, input);
@@ -232,7 +236,10 @@ export function compilePredicate(condition: Expr, input: Schema): CompiledPredic
     throw new AnalysisError(`a filter condition must be bool, got ${typeToString(t)} in ${exprToString(condition)}`);
   }
   const evaluator = new ExprEvaluator(stripAlias(condition), input, 'select');
-  return { select: (batch) => evaluator.run(batch) as Int32Array };
+  return {
+    select: (batch) => evaluator.run(batch) as Int32Array,
+    selectInto: (batch, buf) => evaluator.run(batch, buf) as Int32Array,
+  };
 }
 
 /**

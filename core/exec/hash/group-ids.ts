@@ -57,6 +57,91 @@ export class GroupIds {
     return out;
   }
 
+  /**
+   * Rows sel[0..m) (rows 0..m when `sel` is null) sorted into runs of one group, straight from the key columns'
+   * codes (a counting sort by code combination), when the direct array applies and every combination is a
+   * group of its own; otherwise null (use assign, then RunSorter). Inserts new keys like assign.
+   */
+  runs(cols: readonly ColumnData[], sel: Int32Array | null, m: number): GroupRuns | null {
+    const total = this.combinations(cols);
+    if (total === 0) return null;
+    if (this.combos.length < m) {
+      this.combos = new Int32Array(Math.max(m, 1024));
+      this.out = new Int32Array(Math.max(m, 1024));
+    }
+    if (this.counts.length < total) {
+      this.counts = new Int32Array(Math.max(total, 64));
+      this.firsts = new Int32Array(Math.max(total, 64));
+    }
+    const combos = this.combos;
+    const counts = this.counts;
+    const firsts = this.firsts;
+    counts.fill(0, 0, total);
+    const a = cols[0]!;
+    const b = cols.length === 2 ? cols[1]! : null;
+    let distinct = 0;
+    const order = this.order.length < total ? (this.order = new Int32Array(Math.max(total, 64))) : this.order;
+    if (cols.length <= 2 && isDictionary(a) && rowValidity(a) === null && (b === null || (isDictionary(b) && rowValidity(b) === null))) {
+      // One or two dictionary keys without NULLs: codes, combination and count in one pass.
+      const ca = a.values as Int32Array;
+      const cb = b ? (b.values as Int32Array) : ca;
+      const mul = b ? cardinality(b) : 0;
+      for (let s = 0; s < m; s++) {
+        const i = sel === null ? s : sel[s]!;
+        const c = b === null ? ca[i]! : ca[i]! * mul + cb[i]!;
+        combos[s] = c;
+        if (counts[c]!++ === 0) {
+          firsts[c] = i;
+          order[distinct++] = c;
+        }
+      }
+    } else {
+      cols.forEach((col, k) => codesInto(col, sel, m, combos, k === 0));
+      for (let s = 0; s < m; s++) {
+        const c = combos[s]!;
+        if (counts[c]!++ === 0) {
+          firsts[c] = sel === null ? s : sel[s]!;
+          order[distinct++] = c;
+        }
+      }
+    }
+    // One representative row per combination, in order of first appearance, through the KeyIndex.
+    if (this.reps.length < distinct) while (this.reps.length < distinct) this.growReps();
+    for (let d = 0; d < distinct; d++) this.reps[d] = firsts[order[d]!]!;
+    const repRows = this.reps.subarray(0, distinct);
+    const gids = this.keys.insert(cols.map((c) => takeData(c, repRows, false)), distinct);
+    const sorter = this.sorter;
+    sorter.alloc(distinct);
+    const ends = sorter.ends;
+    const groups = sorter.groups;
+    let pos = 0;
+    for (let d = 0; d < distinct; d++) {
+      const g = gids[d]!;
+      // Two combinations of one group (a dictionary repeating an entry): their runs would not keep row order.
+      for (let e = 0; e < d; e++) if (groups[e] === g) return this.fallbackRuns(cols, sel, m);
+      const c = order[d]!;
+      const n = counts[c]!;
+      counts[c] = pos;
+      pos += n;
+      ends[d] = pos;
+      groups[d] = g;
+    }
+    const rows = sorter.rowBuffer(m);
+    if (sel === null) for (let s = 0; s < m; s++) rows[counts[combos[s]!]!++] = s;
+    else for (let s = 0; s < m; s++) rows[counts[combos[s]!]!++] = sel[s]!;
+    return { rows, ends, groups, count: distinct };
+  }
+
+  private fallbackRuns(cols: readonly ColumnData[], sel: Int32Array | null, m: number): GroupRuns {
+    const gids = this.assign(cols, sel, m);
+    return this.sorter.sort(gids, sel, m, this.keys.size);
+  }
+
+  private counts = new Int32Array(0);
+  private firsts = new Int32Array(0);
+  private order = new Int32Array(0);
+  private readonly sorter = new RunSorter();
+
   private growReps(): void {
     const r = new Int32Array(this.reps.length * 2);
     r.set(this.reps);
@@ -128,8 +213,14 @@ export interface GroupRuns {
 export class RunSorter {
   private counts = new Int32Array(0);
   private rows = new Int32Array(0);
-  private ends = new Int32Array(0);
-  private groups = new Int32Array(0);
+  ends = new Int32Array(0);
+  groups = new Int32Array(0);
+
+  /** A buffer for `m` row indices (reused). */
+  rowBuffer(m: number): Int32Array {
+    if (this.rows.length < m) this.rows = new Int32Array(Math.max(m, 1024));
+    return this.rows;
+  }
 
   /** The one run of a global aggregate (group 0). */
   single(sel: Int32Array | null, m: number): GroupRuns {
@@ -142,7 +233,7 @@ export class RunSorter {
   /** Rows sel[s] (or s) for s < m, of groups gids[s] < groupCount, sorted into runs. */
   sort(gids: Int32Array, sel: Int32Array | null, m: number, groupCount: number): GroupRuns {
     if (this.counts.length < groupCount) this.counts = new Int32Array(Math.max(groupCount, 64));
-    if (this.rows.length < m) this.rows = new Int32Array(Math.max(m, 1024));
+    this.rowBuffer(m);
     this.alloc(groupCount);
     const counts = this.counts;
     counts.fill(0, 0, groupCount);
@@ -165,7 +256,7 @@ export class RunSorter {
     return { rows, ends, groups, count: runs };
   }
 
-  private alloc(groupCount: number): void {
+  alloc(groupCount: number): void {
     if (this.ends.length < groupCount) {
       this.ends = new Int32Array(Math.max(groupCount, 64));
       this.groups = new Int32Array(Math.max(groupCount, 64));
