@@ -10,7 +10,7 @@ import type { TaskInvoker } from './invoker.ts';
 import { type JobPaths, type JobStatus, jobPaths, readJobRecord } from './job-store.ts';
 import { type JobSpec, compileJob } from './job-spec.ts';
 import { toBase64 } from './protocol.ts';
-import { type JobEvent, type JobResult, type SchedulerOptions, runJob } from './scheduler.ts';
+import { type JobEvent, type JobResult, type SchedulerOverrides, runJob } from './scheduler.ts';
 
 /** A fresh job id: sortable by time, unguessable. */
 export function newJobId(now = new Date()): string {
@@ -37,7 +37,7 @@ export interface CoordinatorDeps {
   readonly signal?: AbortSignal;
   readonly deadline?: number;
   /** Options for tests (fault injection) and operators; the job's own scheduler options override these. */
-  readonly scheduler?: Partial<SchedulerOptions>;
+  readonly scheduler?: SchedulerOverrides;
 }
 
 /** Compiles and runs a new job (or continues it, when a job with this id was already started). */
@@ -51,7 +51,7 @@ export async function submitJob(spec: JobSpec, deps: CoordinatorDeps, jobId = ne
     graph,
     store: deps.store,
     invoker: deps.invoker,
-    options: { ...deps.scheduler, ...spec.options?.scheduler },
+    options: { ...deps.scheduler, ...spec.options?.scheduler, speculation: { ...deps.scheduler?.speculation, ...spec.options?.scheduler?.speculation } },
     onEvent: deps.onEvent,
     signal: deps.signal,
     deadline: deps.deadline,

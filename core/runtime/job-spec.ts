@@ -7,7 +7,7 @@ import { deserializePlan } from '../plan/serialize.ts';
 import type { StageGraph } from '../physical/stages.ts';
 import { Session } from '../sdk/session.ts';
 import { AnalysisError } from '../types/errors.ts';
-import type { SchedulerOptions } from './scheduler.ts';
+import type { SchedulerOverrides } from './scheduler.ts';
 
 export interface TableRef {
   /** One or more files or folders (`s3://…` or local paths). */
@@ -24,7 +24,7 @@ export interface JobOptions {
   readonly broadcastThreshold?: number;
   /** Where the result is written (a folder URI); `<jobRoot>/result` by default. */
   readonly resultUri?: string;
-  readonly scheduler?: Partial<Omit<SchedulerOptions, 'faults'>>;
+  readonly scheduler?: Omit<SchedulerOverrides, 'faults'>;
 }
 
 export interface JobSpec {

@@ -81,6 +81,9 @@ export interface SchedulerOptions {
   readonly faults?: readonly FaultPlan[];
 }
 
+/** Options as callers give them: any subset, speculation settings included. */
+export type SchedulerOverrides = Partial<Omit<SchedulerOptions, 'speculation'>> & { readonly speculation?: Partial<SpeculationOptions> };
+
 export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
   concurrency: 64,
   maxAttempts: 4,
@@ -144,7 +147,7 @@ export interface RunJobParams {
   readonly graph?: StageGraph;
   readonly store: ObjectStore;
   readonly invoker: TaskInvoker;
-  readonly options?: Partial<SchedulerOptions>;
+  readonly options?: SchedulerOverrides;
   readonly onEvent?: (e: JobEvent) => void;
   /** Cancels the job: no new attempts; the job ends `cancelled`. */
   readonly signal?: AbortSignal;
