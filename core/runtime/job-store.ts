@@ -7,6 +7,8 @@
 //   <jobRoot>/job.json                                 JobRecord
 //   <jobRoot>/runs/run-<NNNNNN>                        one empty object per coordinator run
 //   <jobRoot>/status.json                              JobStatus, rewritten as the job progresses
+//   <jobRoot>/events/r<RRRRRR>-<SSSSSSSS>.json          progress events, appended in batches (read by the API)
+//   <jobRoot>/cancel                                   present once someone asked to cancel the job
 //   <jobRoot>/tasks/stage-<S>/task-<T>-attempt-<A>.json  task payloads too large to send inline
 //   <jobRoot>/shuffle/stage-<S>/…                      map outputs and manifests; boundaries.arrow for range outputs
 //   <resultRoot>/_temporary/part-<T>-attempt-<A>.parquet   result attempts; committed ones are copied to
@@ -37,6 +39,10 @@ export interface JobRecord {
   readonly createdAt: string;
   readonly graph: StageGraph;
   readonly resultRoot: string;
+  /** Who submitted the job (the API's caller); absent for jobs started without the API. */
+  readonly owner?: string;
+  /** The SQL text, when the job was submitted as SQL (shown by status and job lists). */
+  readonly sql?: string;
 }
 
 const recordSchema = z.object({
@@ -45,6 +51,8 @@ const recordSchema = z.object({
   createdAt: z.string(),
   graph: z.unknown(),
   resultRoot: z.string().min(1),
+  owner: z.string().optional(),
+  sql: z.string().optional(),
 });
 
 const jobJson = (p: JobPaths) => `${p.jobRoot}/job.json`;
@@ -62,7 +70,93 @@ export async function readJobRecord(store: ObjectStore, paths: JobPaths): Promis
   const text = new TextDecoder().decode(await store.get(jobJson(paths)));
   const parsed = recordSchema.safeParse(JSON.parse(text));
   if (!parsed.success) throw new ExecutionError(`${jobJson(paths)}: not a Squall job record (${parsed.error.issues[0]?.message ?? 'invalid'})`);
-  return { ...parsed.data, version: JOB_RECORD_VERSION, graph: deserializeStageGraph(parsed.data.graph) };
+  const { owner, sql, ...rest } = parsed.data;
+  return {
+    ...rest,
+    version: JOB_RECORD_VERSION,
+    graph: deserializeStageGraph(parsed.data.graph),
+    ...(owner !== undefined ? { owner } : {}),
+    ...(sql !== undefined ? { sql } : {}),
+  };
+}
+
+// --- cancellation -----------------------------------------------------------------------------------------------
+
+export function cancelUri(paths: JobPaths): string {
+  return `${paths.jobRoot}/cancel`;
+}
+
+/** Asks the job's coordinator to stop; it notices within a second or so and cleans up partial output. */
+export async function requestCancel(store: ObjectStore, paths: JobPaths, by: string): Promise<void> {
+  await store.put(cancelUri(paths), JSON.stringify({ by, at: new Date().toISOString() }), { contentType: 'application/json' });
+}
+
+export async function cancelRequested(store: ObjectStore, paths: JobPaths): Promise<boolean> {
+  return (await store.head(cancelUri(paths))) !== null;
+}
+
+// --- progress events --------------------------------------------------------------------------------------------
+
+export interface LoggedEvent<E = unknown> {
+  /** Position in the job's log: `<object>#<index>`, ordered; pass the last one back as `after`. */
+  readonly cursor: string;
+  readonly time: string;
+  readonly event: E;
+}
+
+const eventsPrefix = (paths: JobPaths) => `${paths.jobRoot}/events/`;
+
+/** Appends events in batches: one object per flush, named so that listing order is log order. */
+export class EventLog<E> {
+  private buffer: { time: string; event: E }[] = [];
+  private sequence = 0;
+  private writing: Promise<void> = Promise.resolve();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly paths: JobPaths,
+    private readonly run: number,
+    private readonly flushMs = 500,
+  ) {}
+
+  append(event: E): void {
+    this.buffer.push({ time: new Date().toISOString(), event });
+    if (!this.timer) {
+      this.timer = setTimeout(() => void this.flush(), this.flushMs);
+      this.timer.unref?.();
+    }
+  }
+
+  /** Writes what is buffered (events are advisory: a failed write is dropped, never fails the job). */
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const batch = this.buffer;
+    this.buffer = [];
+    if (batch.length === 0) return this.writing;
+    const uri = `${eventsPrefix(this.paths)}r${String(this.run).padStart(6, '0')}-${String(this.sequence++).padStart(8, '0')}.json`;
+    this.writing = this.writing.then(() => this.store.put(uri, JSON.stringify(batch), { contentType: 'application/json' }).then(() => {}, () => {}));
+    return this.writing;
+  }
+}
+
+/** Events logged after `after` (a cursor from an earlier read), oldest first, at most `limit`. */
+export async function readEvents<E = unknown>(store: ObjectStore, paths: JobPaths, after: string | null, limit = 1000): Promise<LoggedEvent<E>[]> {
+  const [afterObject, afterIndex] = after ? [after.slice(0, after.lastIndexOf('#')), Number(after.slice(after.lastIndexOf('#') + 1))] : [null, -1];
+  const prefix = eventsPrefix(paths);
+  const out: LoggedEvent<E>[] = [];
+  for await (const e of store.listAll(prefix)) {
+    const name = e.uri.slice(prefix.length);
+    if (afterObject !== null && name < afterObject) continue;
+    const batch = JSON.parse(new TextDecoder().decode(await store.get(e.uri))) as { time: string; event: E }[];
+    batch.forEach((b, i) => {
+      if (afterObject !== null && name === afterObject && i <= afterIndex) return;
+      if (out.length < limit) out.push({ cursor: `${name}#${i}`, time: b.time, event: b.event });
+    });
+    if (out.length >= limit) break;
+  }
+  return out;
 }
 
 /** Registers a new coordinator run and returns its number (0 for the first run of the job). */
@@ -105,7 +199,7 @@ export async function committedResultTasks(store: ObjectStore, paths: JobPaths):
   return out;
 }
 
-export type JobState = 'running' | 'suspended' | 'succeeded' | 'failed' | 'cancelled';
+export type JobState = 'queued' | 'running' | 'suspended' | 'succeeded' | 'failed' | 'cancelled';
 
 export interface StageStatus {
   readonly id: number;

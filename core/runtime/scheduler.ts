@@ -34,7 +34,10 @@ import {
   boundariesUri,
   committedResultTasks,
   committedResultUri,
+  EventLog,
+  cancelRequested,
   readJobRecord,
+  readJobStatus,
   resultAttemptPrefix,
   startRun,
   taskPayloadUri,
@@ -77,6 +80,10 @@ export interface SchedulerOptions {
    * map outputs, so reducers make M + √M·R requests instead of M·R); 0 turns it off.
    */
   readonly combineThreshold: number;
+  /** Append progress events to the job's event log in the object store (what the API's events route reads). */
+  readonly eventLog: boolean;
+  /** How often the coordinator looks for the job's cancel marker. */
+  readonly cancelPollMs: number;
   /** Fault injection, passed to executors that allow it (tests). */
   readonly faults?: readonly FaultPlan[];
 }
@@ -96,6 +103,8 @@ export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
   samplePerPartition: 60,
   cleanupShuffle: true,
   combineThreshold: 4096,
+  eventLog: true,
+  cancelPollMs: 1000,
 };
 
 export type JobEvent =
@@ -149,7 +158,10 @@ export interface RunJobParams {
   readonly invoker: TaskInvoker;
   readonly options?: SchedulerOverrides;
   readonly onEvent?: (e: JobEvent) => void;
-  /** Cancels the job: no new attempts; the job ends `cancelled`. */
+  /**
+   * Stops this run (the coordinator's host is shutting down): no new attempts, the run ends `suspended` and a
+   * later run continues. Users cancel a job with its cancel marker (job-store.ts `requestCancel`) instead.
+   */
   readonly signal?: AbortSignal;
   /** Epoch ms after which no new attempt starts (the coordinator's own time limit, with margin). */
   readonly deadline?: number;
@@ -199,6 +211,9 @@ class JobRun {
   private readonly commitChains = new Map<number, Promise<unknown>>();
   /** Stages being recomputed because an output was lost, so concurrent consumers wait for one recompute. */
   private readonly recomputing = new Map<number, Promise<number>>();
+  private log: EventLog<JobEvent> | null = null;
+  /** Set when the job's cancel marker appeared (an API DELETE). */
+  private cancelled = false;
 
   constructor(private readonly p: RunJobParams) {
     this.options = { ...DEFAULT_SCHEDULER_OPTIONS, ...p.options, speculation: { ...DEFAULT_SCHEDULER_OPTIONS.speculation, ...p.options?.speculation } };
@@ -206,6 +221,7 @@ class JobRun {
   }
 
   private emit(e: JobEvent): void {
+    this.log?.append(e);
     try {
       this.p.onEvent?.(e);
     } catch {
@@ -218,12 +234,55 @@ class JobRun {
     const record = await readJobRecord(store, paths);
     if (record) {
       this.graph = record.graph;
+      // A finished job is not run again (a duplicate submission or trigger gets the outcome it had).
+      const prior = await readJobStatus(store, paths);
+      if (prior && (prior.state === 'succeeded' || prior.state === 'cancelled')) return this.finished(prior);
     } else {
       if (!this.p.graph) throw new ExecutionError(`job ${this.p.jobId} has no record at ${paths.jobRoot} and no stage graph was given`);
       this.graph = this.p.graph;
       await writeJobRecord(store, paths, { version: 1, jobId: this.p.jobId, createdAt: new Date().toISOString(), graph: this.graph, resultRoot: paths.resultRoot });
     }
     this.runNumber = await startRun(store, paths);
+    this.log = this.options.eventLog ? new EventLog<JobEvent>(store, paths, this.runNumber) : null;
+    const watch = setInterval(() => {
+      cancelRequested(store, paths).then(
+        (yes) => {
+          if (yes) this.cancelled = true;
+        },
+        () => {},
+      );
+    }, this.options.cancelPollMs);
+    watch.unref?.();
+    try {
+      return await this.runWithState();
+    } finally {
+      clearInterval(watch);
+      await this.log?.flush();
+    }
+  }
+
+  /** The outcome of a job an earlier run finished. */
+  private async finished(prior: JobStatus): Promise<JobResult> {
+    let files: string[] = [];
+    if (prior.state === 'succeeded') {
+      const text = new TextDecoder().decode(await this.p.store.get(`${this.p.paths.resultRoot}/${OUTPUT_MARKERS.success}`));
+      files = (JSON.parse(text) as { files: string[] }).files;
+    }
+    const last = this.graph.stages[this.graph.stages.length - 1]!;
+    return {
+      jobId: this.p.jobId,
+      state: prior.state === 'succeeded' ? 'succeeded' : 'cancelled',
+      resultUri: prior.state === 'succeeded' ? this.p.paths.resultRoot : null,
+      files,
+      rows: prior.stages[last.id]?.rows ?? 0,
+      batches: null,
+      schema: this.resultSchema(),
+      status: prior,
+    };
+  }
+
+  private async runWithState(): Promise<JobResult> {
+    if (await cancelRequested(this.p.store, this.p.paths)) this.cancelled = true;
     this.status = {
       jobId: this.p.jobId,
       state: 'running',
@@ -241,8 +300,9 @@ class JobRun {
     this.emit({ type: 'job_started', job: this.p.jobId, run: this.runNumber, stages: this.graph.stages.map((s) => ({ id: s.id, tasks: s.tasks })) });
     try {
       await this.runStages();
-      if (this.p.signal?.aborted) return await this.finish('cancelled');
-      if (this.suspended) return await this.finish('suspended');
+      if (this.cancelled) return await this.finish('cancelled');
+      // The host stopping the coordinator (its signal) or its time limit: committed work stays for the next run.
+      if (this.suspended || this.p.signal?.aborted) return await this.finish('suspended');
       return await this.commitResult();
     } catch (e) {
       if (e instanceof Suspend) return this.finish('suspended');
@@ -253,6 +313,7 @@ class JobRun {
       await this.flushStatus(true);
       this.emit({ type: 'job_finished', state: 'failed', durationMs: Date.now() - this.started, error: message });
       await this.cleanupStray();
+      await this.removePartialOutput();
       throw e instanceof JobFailedError ? e : new JobFailedError(`job ${this.p.jobId} failed: ${message}`, { cause: e });
     }
   }
@@ -261,7 +322,10 @@ class JobRun {
     this.status.state = state;
     await this.flushStatus(true);
     this.emit({ type: 'job_finished', state, durationMs: Date.now() - this.started, error: null });
-    if (state === 'cancelled') await this.cleanupStray();
+    if (state === 'cancelled') {
+      await this.cleanupStray();
+      await this.removePartialOutput();
+    }
     return { jobId: this.p.jobId, state, resultUri: null, files: [], rows: 0, batches: null, schema: this.resultSchema(), status: this.status };
   }
 
@@ -286,7 +350,7 @@ class JobRun {
   }
 
   private stopping(): boolean {
-    if (this.halted || this.p.signal?.aborted) return true;
+    if (this.halted || this.cancelled || this.p.signal?.aborted) return true;
     if (this.p.deadline !== undefined && Date.now() >= this.p.deadline) this.suspended = true;
     return this.suspended;
   }
@@ -754,6 +818,17 @@ class JobRun {
 
   private resultSchema(): Schema {
     return physicalSchema(this.graph.stages[this.graph.stages.length - 1]!.plan);
+  }
+
+  /** A job that did not succeed leaves nothing behind: no shuffle data, no attempts, no result parts. */
+  private async removePartialOutput(): Promise<void> {
+    try {
+      await this.deletePrefix(`${this.p.paths.shuffleRoot}/`);
+      await this.deletePrefix(resultAttemptPrefix(this.p.paths));
+      await this.deletePrefix(`${this.p.paths.resultRoot}/part-`);
+    } catch {
+      // Best effort: the bucket's lifecycle rule expires job data anyway.
+    }
   }
 
   private async deletePrefix(prefix: string): Promise<void> {

@@ -12,7 +12,8 @@ import { TPCH_TABLES, generateTpch } from '../../bench/tpch/generate.ts';
 import { TPCH_QUERY_NUMBERS, duckdbTpchViews, tpchQuery } from '../../bench/tpch/queries.ts';
 import { ObjectStores } from '../../core/io/object-store.ts';
 import { batchesToRows, rowKeys } from '../../core/sdk/rows.ts';
-import { newJobId, resumeJob, submitJob } from '../../core/runtime/coordinator.ts';
+import { newJobId, pathsForJob, resumeJob, submitJob } from '../../core/runtime/coordinator.ts';
+import { readEvents, requestCancel } from '../../core/runtime/job-store.ts';
 import { InProcessInvoker, TaskFailure, type TaskInvoker } from '../../core/runtime/invoker.ts';
 import type { JobSpec } from '../../core/runtime/job-spec.ts';
 import { type ExecutorRequest, parseExecutorRequest } from '../../core/runtime/protocol.ts';
@@ -256,7 +257,7 @@ describe('failures', () => {
     });
     // The deadline plays the coordinator's time limit: once passed, no new attempts start.
     const suspended = await submitJob(spec(Q_JOIN_AGG), { store: stores.local, invoker: first, jobsRoot: jobsRoot(), signal: stop.signal }, jobId);
-    expect(suspended.state).toBe('cancelled');
+    expect(suspended.state).toBe('suspended');
     expect(existsSync(join(jobsRoot(), jobId, 'result', '_SUCCESS'))).toBe(false);
     const second = faulty(() => {});
     const events: JobEvent[] = [];
@@ -267,6 +268,46 @@ describe('failures', () => {
     expect([...second.calls.keys()].some((k) => k.startsWith('0.'))).toBe(false);
     expect(resumed.status.run).toBe(1);
     expectSameRows(rowsOf(resumed), await duckRows(Q_JOIN_AGG), { ordered: true });
+  });
+
+  it('a cancelled job stops, removes its partial output and stays cancelled', async () => {
+    const jobId = newJobId();
+    const paths = pathsForJob(jobsRoot(), jobId);
+    const inv = faulty(async (req) => {
+      if ((req.task?.stage ?? 0) >= 1) await requestCancel(stores.local, paths, 'test');
+    });
+    const r = await submitJob(spec(Q_JOIN_AGG), { store: stores.local, invoker: inv, jobsRoot: jobsRoot(), scheduler: { cancelPollMs: 20 } }, jobId);
+    expect(r.state).toBe('cancelled');
+    expect(r.status.state).toBe('cancelled');
+    expect(await filesUnder(join(jobsRoot(), jobId, 'shuffle'))).toEqual([]);
+    expect(await filesUnder(join(jobsRoot(), jobId, 'result'))).toEqual([]);
+    const events = await readEvents<JobEvent>(stores.local, paths, null);
+    expect(events.at(-1)?.event).toMatchObject({ type: 'job_finished', state: 'cancelled' });
+    // Resuming a cancelled job does not run it again.
+    const again = await resumeJob(jobId, { store: stores.local, invoker: inv, jobsRoot: jobsRoot() });
+    expect(again.state).toBe('cancelled');
+    expect(again.status.run).toBe(0);
+  });
+
+  it('a finished job submitted again returns its result without running', async () => {
+    const jobId = newJobId();
+    const first = await submitJob(spec(Q_JOIN_AGG), { store: stores.local, invoker: executor, jobsRoot: jobsRoot() }, jobId);
+    const inv = faulty(() => {
+      throw new Error('must not run');
+    });
+    const second = await submitJob(spec(Q_JOIN_AGG), { store: stores.local, invoker: inv, jobsRoot: jobsRoot() }, jobId);
+    expect(second.state).toBe('succeeded');
+    expect(second.files).toEqual(first.files);
+    expect(inv.calls.size).toBe(0);
+  });
+
+  it('logs progress events in the object store, readable after a cursor', async () => {
+    const { result, events } = await run(Q_JOIN_AGG);
+    const paths = pathsForJob(jobsRoot(), result.jobId);
+    const logged = await readEvents<JobEvent>(stores.local, paths, null);
+    expect(logged.map((l) => l.event.type)).toEqual(events.map((e) => e.type));
+    const rest = await readEvents<JobEvent>(stores.local, paths, logged[4]!.cursor);
+    expect(rest.map((l) => l.cursor)).toEqual(logged.slice(5).map((l) => l.cursor));
   });
 
   it('a run past its deadline suspends and the next run finishes the job', async () => {
