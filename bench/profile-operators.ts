@@ -62,8 +62,10 @@ async function bench(name: string, df: typeof q1): Promise<void> {
   console.log(`${name}: ${cached.length} scan batches, ${cached.reduce((s, b) => s + b.numRows, 0)} rows`);
   const times: number[] = [];
   const cpu: number[] = [];
+  const parts: string[] = [];
   let result: arrow.RecordBatch[] = [];
   for (let r = 0; r < runs + 1; r++) {
+    (globalThis as any).TT = [0, 0, 0];
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     result = [];
@@ -71,9 +73,10 @@ async function bench(name: string, df: typeof q1): Promise<void> {
     times.push(performance.now() - t0);
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1000);
+    if ((globalThis as any).TT) parts.push((globalThis as any).TT.map((x: number) => x.toFixed(0)).join('/'));
   }
   const best = Math.min(...times.slice(1));
-  console.log(`${name} operators: best ${best.toFixed(1)} ms, all ${times.map((t) => t.toFixed(0)).join(' ')}; cpu ms ${cpu.map((t) => t.toFixed(0)).join(' ')}`);
+  console.log(`${name} operators: best ${best.toFixed(1)} ms, all ${times.map((t) => t.toFixed(0)).join(' ')}; cpu ms ${cpu.map((t) => t.toFixed(0)).join(' ')}; select/groups/kernel ${parts.join(' ')}`);
   for (const b of result) for (const row of b.toArray().slice(0, 4)) console.log('  ', JSON.stringify(row.toJSON(), (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
 }
 

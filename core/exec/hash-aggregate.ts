@@ -49,6 +49,9 @@ export function partialStateWidth(fn: AggregateSpec['fn']): number {
   }
 }
 
+/** Selected rows per step of the fused path when grouping (its sort arrays and gathered rows stay in cache). */
+const CHUNK = 8192;
+
 export class HashAggregateExec implements PhysicalOperator {
   readonly name = 'HashAggregate';
   readonly children: readonly PhysicalOperator[];
@@ -110,35 +113,26 @@ export class HashAggregateExec implements PhysicalOperator {
       const access = accs.map((a) => a.fused!()!);
       const sorter = new RunSorter();
       let selBuf = new Int32Array(0);
-      for await (const batch of fusion.source.execute(ctx)) {
-        checkCancelled(ctx);
-        const n = batch.numRows;
-        if (n === 0) continue;
-        let sel: Int32Array | null = null;
-        let m = n;
-        if (fusion.predicate) {
-          if (selBuf.length < n) selBuf = new Int32Array(n);
-          const selected = fusion.predicate.selectInto(batch, selBuf);
-          m = selected.length;
-          if (m === 0) continue;
-          if (m < n) sel = selected;
-        }
+      let iota = new Int32Array(0);
+      /** Folds rows sel[0..m) (0..m when null) of `batch` into the accumulators. */
+      const fold = (batch: arrow.RecordBatch, sel: Int32Array | null, m: number, keyCols?: ColumnData[]): void => {
         let gids: Int32Array | null = null;
         let runs: GroupRuns | null = null;
         if (groupIds) {
-          const keyCols = fusion.keyColumns.map((k) => columnData(batch, k));
-          runs = groupIds.runs(keyCols, sel, m);
+          runs = groupIds.runs(keyCols!, sel, m);
           if (!runs) {
-            gids = groupIds.assign(keyCols, sel, m);
+            gids = groupIds.assign(keyCols!, sel, m);
             // Few groups for the rows at hand: fold runs of one group with the state in locals.
             if (keys!.size * 8 <= m) runs = sorter.sort(gids, sel, m, keys!.size);
           }
-          groups = keys!.size;
+          if (groups !== keys!.size) {
+            groups = keys!.size;
+            for (const a of accs) a.resize(groups);
+            arrays = access.map((f) => f.arrays());
+          }
         } else {
           runs = sorter.single(sel, m);
         }
-        for (const a of accs) a.resize(groups);
-        const arrays = access.map((f) => f.arrays());
         const done = runs ? fusion.kernel.run(batch, runs.rows, m, null, arrays, runs) : fusion.kernel.run(batch, sel, m, gids!, arrays);
         if (done < m) {
           // Values beyond ±2^53 from position `done` on: project those rows (exactly, in BigInt where needed).
@@ -157,6 +151,32 @@ export class HashAggregateExec implements PhysicalOperator {
           const projected = fusion.project(takeBatch(batch, rows, false));
           for (const a of accs) a.update(rest, m - done, projected);
         }
+      };
+      let arrays = access.map((f) => f.arrays());
+      for await (const batch of fusion.source.execute(ctx)) {
+        checkCancelled(ctx);
+        const n = batch.numRows;
+        if (n === 0) continue;
+        let sel: Int32Array | null = null;
+        let m = n;
+        if (fusion.predicate) {
+          if (selBuf.length < n) selBuf = new Int32Array(n);
+          const selected = fusion.predicate.selectInto(batch, selBuf);
+          m = selected.length;
+          if (m === 0) continue;
+          if (m < n) sel = selected;
+        }
+        if (!groupIds) {
+          fold(batch, sel, m);
+          continue;
+        }
+        // Grouped: chunks of the selection, so the sort's arrays and the rows it gathers stay in cache.
+        if (sel === null) {
+          if (iota.length < n) iota = Int32Array.from({ length: n }, (_, i) => i);
+          sel = iota;
+        }
+        const keyCols = fusion.keyColumns.map((k) => columnData(batch, k));
+        for (let a = 0; a < m; a += CHUNK) fold(batch, sel.subarray(a, Math.min(m, a + CHUNK)), Math.min(m, a + CHUNK) - a, keyCols);
       }
     } else {
       for await (const batch of this.input.execute(ctx)) {

@@ -84,51 +84,57 @@ export class GroupIds {
     if (cols.length <= 2 && isDictionary(a) && rowValidity(a) === null && (b === null || (isDictionary(b) && rowValidity(b) === null))) {
       // One or two dictionary keys without NULLs: codes, combination and count in one pass.
       const ca = a.values as Int32Array;
-      const cb = b ? (b.values as Int32Array) : ca;
-      const mul = b ? cardinality(b) : 0;
-      for (let s = 0; s < m; s++) {
-        const i = sel === null ? s : sel[s]!;
-        const c = b === null ? ca[i]! : ca[i]! * mul + cb[i]!;
-        combos[s] = c;
-        if (counts[c]!++ === 0) {
-          firsts[c] = i;
-          order[distinct++] = c;
-        }
-      }
+      distinct = b === null ? countCodes(ca, sel, m, combos, counts, firsts, order) : countCodePairs(ca, b.values as Int32Array, cardinality(b), sel, m, combos, counts, firsts, order);
     } else {
       cols.forEach((col, k) => codesInto(col, sel, m, combos, k === 0));
-      for (let s = 0; s < m; s++) {
-        const c = combos[s]!;
-        if (counts[c]!++ === 0) {
-          firsts[c] = sel === null ? s : sel[s]!;
-          order[distinct++] = c;
-        }
+      distinct = countCombos(combos, sel, m, counts, firsts, order);
+    }
+    // Group ids by combination, kept while the key columns' dictionaries stay the same (the batches of one
+    // Parquet column chunk, and the chunks of one batch); new combinations go through the KeyIndex with one
+    // representative row each, in order of first appearance.
+    if (!this.sameDictionaries(cols, total)) {
+      this.comboGids.fill(-1, 0, total);
+      this.usedGids.clear();
+    }
+    const comboGids = this.comboGids;
+    let fresh = 0;
+    for (let d = 0; d < distinct; d++) {
+      const c = order[d]!;
+      if (comboGids[c]! < 0) {
+        if (fresh >= this.reps.length) this.growReps();
+        this.reps[fresh] = firsts[c]!;
+        this.repCombos[fresh++] = c;
       }
     }
-    // One representative row per combination, in order of first appearance, through the KeyIndex.
-    if (this.reps.length < distinct) while (this.reps.length < distinct) this.growReps();
-    for (let d = 0; d < distinct; d++) this.reps[d] = firsts[order[d]!]!;
-    const repRows = this.reps.subarray(0, distinct);
-    const gids = this.keys.insert(cols.map((c) => takeData(c, repRows, false)), distinct);
+    if (fresh > 0) {
+      const repRows = this.reps.subarray(0, fresh);
+      const gids = this.keys.insert(cols.map((c) => takeData(c, repRows, false)), fresh);
+      for (let f = 0; f < fresh; f++) {
+        const g = gids[f]!;
+        // Two combinations of one group (a dictionary repeating an entry): their runs would not keep row order.
+        if (this.usedGids.has(g)) {
+          this.mapDicts = [];
+          return this.fallbackRuns(cols, sel, m);
+        }
+        this.usedGids.add(g);
+        comboGids[this.repCombos[f]!] = g;
+      }
+    }
     const sorter = this.sorter;
     sorter.alloc(distinct);
     const ends = sorter.ends;
     const groups = sorter.groups;
     let pos = 0;
     for (let d = 0; d < distinct; d++) {
-      const g = gids[d]!;
-      // Two combinations of one group (a dictionary repeating an entry): their runs would not keep row order.
-      for (let e = 0; e < d; e++) if (groups[e] === g) return this.fallbackRuns(cols, sel, m);
       const c = order[d]!;
       const n = counts[c]!;
       counts[c] = pos;
       pos += n;
       ends[d] = pos;
-      groups[d] = g;
+      groups[d] = comboGids[c]!;
     }
     const rows = sorter.rowBuffer(m);
-    if (sel === null) for (let s = 0; s < m; s++) rows[counts[combos[s]!]!++] = s;
-    else for (let s = 0; s < m; s++) rows[counts[combos[s]!]!++] = sel[s]!;
+    scatter(combos, sel, m, counts, rows);
     return { rows, ends, groups, count: distinct };
   }
 
@@ -141,6 +147,20 @@ export class GroupIds {
   private firsts = new Int32Array(0);
   private order = new Int32Array(0);
   private readonly sorter = new RunSorter();
+  private comboGids = new Int32Array(0);
+  private readonly usedGids = new Set<number>();
+  /** The dictionaries (or column kinds) comboGids was built for. */
+  private mapDicts: unknown[] = [];
+
+  private sameDictionaries(cols: readonly ColumnData[], total: number): boolean {
+    const dicts = cols.map((c) => (isDictionary(c) ? c.dictionary : c.type.typeId));
+    const same = dicts.length === this.mapDicts.length && dicts.every((d, k) => d === this.mapDicts[k]) && this.comboGids.length >= total;
+    if (!same) {
+      this.mapDicts = dicts;
+      if (this.comboGids.length < total) this.comboGids = new Int32Array(Math.max(total, 64));
+    }
+    return same;
+  }
 
   private growReps(): void {
     const r = new Int32Array(this.reps.length * 2);
@@ -262,4 +282,71 @@ export class RunSorter {
       this.groups = new Int32Array(Math.max(groupCount, 64));
     }
   }
+}
+
+// The loops of GroupIds.runs, over typed arrays only: kept apart from the code that reads Arrow objects, whose
+// varying shapes would otherwise deoptimize the function holding the loop again and again.
+
+function countCodes(
+  ca: Int32Array,
+  sel: Int32Array | null,
+  m: number,
+  combos: Int32Array,
+  counts: Int32Array,
+  firsts: Int32Array,
+  order: Int32Array,
+): number {
+  let distinct = 0;
+  for (let s = 0; s < m; s++) {
+    const i = sel === null ? s : sel[s]!;
+    const c = ca[i]!;
+    combos[s] = c;
+    if (counts[c]!++ === 0) {
+      firsts[c] = i;
+      order[distinct++] = c;
+    }
+  }
+  return distinct;
+}
+
+function countCodePairs(
+  ca: Int32Array,
+  cb: Int32Array,
+  mul: number,
+  sel: Int32Array | null,
+  m: number,
+  combos: Int32Array,
+  counts: Int32Array,
+  firsts: Int32Array,
+  order: Int32Array,
+): number {
+  let distinct = 0;
+  for (let s = 0; s < m; s++) {
+    const i = sel === null ? s : sel[s]!;
+    const c = ca[i]! * mul + cb[i]!;
+    combos[s] = c;
+    if (counts[c]!++ === 0) {
+      firsts[c] = i;
+      order[distinct++] = c;
+    }
+  }
+  return distinct;
+}
+
+function countCombos(combos: Int32Array, sel: Int32Array | null, m: number, counts: Int32Array, firsts: Int32Array, order: Int32Array): number {
+  let distinct = 0;
+  for (let s = 0; s < m; s++) {
+    const c = combos[s]!;
+    if (counts[c]!++ === 0) {
+      firsts[c] = sel === null ? s : sel[s]!;
+      order[distinct++] = c;
+    }
+  }
+  return distinct;
+}
+
+/** rows[counts[combos[s]]++] = row of position s: counts holds each combination's start. */
+function scatter(combos: Int32Array, sel: Int32Array | null, m: number, counts: Int32Array, rows: Int32Array): void {
+  if (sel === null) for (let s = 0; s < m; s++) rows[counts[combos[s]!]!++] = s;
+  else for (let s = 0; s < m; s++) rows[counts[combos[s]!]!++] = sel[s]!;
 }
