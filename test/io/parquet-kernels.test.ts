@@ -2,7 +2,7 @@
 // kernels generated per bit width (RLE / bit-packed hybrid, fused dictionary gathers) and the word-at-a-time
 // snappy decoder (random literal / copy streams, overlapping copies, output ends).
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeRle, gatherDictionary, unpackBits, useGeneratedKernels } from '../../core/io/parquet/encodings.ts';
+import { decodeRle, defLevelsToBitmap, gatherDictionary, unpackBits, useGeneratedKernels } from '../../core/io/parquet/encodings.ts';
 import { snappyDecompress } from '../../core/io/parquet/snappy.ts';
 
 /** A deterministic PRNG (mulberry32). */
@@ -126,6 +126,27 @@ for (const generated of [true, false]) describe(`bit unpacking kernels (${genera
 });
 
 afterAll(() => useGeneratedKernels(true));
+
+describe('definition levels', () => {
+  it('bit-packed and RLE levels of width 1 land in a validity bitmap at any starting row', () => {
+    const r = rng(13);
+    for (let k = 0; k < 200; k++) {
+      const n = 1 + Math.floor(r() * 3000);
+      const { bytes, values } = hybrid(r, 1, n, 2);
+      const row = Math.floor(r() * 70);
+      const bitmap = new Uint8Array(((row + n + 63) >> 6) << 3);
+      // Bits of earlier pages stay as they are.
+      for (let i = 0; i < row; i++) if (r() < 0.5) bitmap[i >> 3]! |= 1 << (i & 7);
+      const before = bitmap.slice();
+      const valid = defLevelsToBitmap(bytes, 0, bytes.length, n, bitmap, row);
+      expect(valid).toBe(values.filter((v) => v === 1).length);
+      for (let i = 0; i < row; i++) expect(bitmap[i >> 3]! & (1 << (i & 7))).toBe(before[i >> 3]! & (1 << (i & 7)));
+      const got = Array.from({ length: n }, (_, i) => (bitmap[(row + i) >> 3]! >> ((row + i) & 7)) & 1);
+      expect(got, `case ${k}`).toEqual(values);
+      for (let i = row + n; i < bitmap.length * 8; i++) expect(bitmap[i >> 3]! & (1 << (i & 7)), `bit ${i} past the page`).toBe(0);
+    }
+  });
+});
 
 /** A random valid snappy block: literals and copies (overlapping ones too) over a small alphabet. */
 function snappyBlock(r: () => number, size: number): { block: Uint8Array; data: Uint8Array } {

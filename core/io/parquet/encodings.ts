@@ -252,15 +252,19 @@ export function defLevelsToBitmap(buf: Uint8Array, pos: number, end: number, n: 
       const count = Math.min(groups * 8, n - i);
       if (c.pos >= end && count > 0) throw new ParquetFormatError('bit-packed levels past the end of the data');
       const avail = Math.min(end, c.pos + groups);
-      // Bit-packed levels of width 1 are already a bitmap, LSB first.
-      let r = row + i;
-      let bit = c.pos * 8;
-      for (let k = 0; k < count; k++, r++, bit++) {
-        const byte = bit >>> 3;
-        if (byte < avail && buf[byte]! & (1 << (bit & 7))) {
-          bitmap[r >> 3]! |= 1 << (r & 7);
-          valid++;
-        }
+      // Bit-packed levels of width 1 are already a bitmap, LSB first: OR'ed in a byte at a time, shifted to
+      // the first row's bit (bytes past the end of the data count as zeros).
+      const r0 = row + i;
+      const s = r0 & 7;
+      let o = r0 >> 3;
+      const bytes = (count + 7) >> 3;
+      for (let k = 0, p = c.pos; k < bytes; k++, p++, o++) {
+        let b = p < avail ? buf[p]! : 0;
+        if (k === bytes - 1 && count & 7) b &= (1 << (count & 7)) - 1;
+        if (b === 0) continue;
+        valid += POPCOUNT8[b]!;
+        bitmap[o]! |= b << s;
+        if (s) bitmap[o + 1]! |= b >>> (8 - s);
       }
       c.pos += groups;
       i += count;
@@ -278,6 +282,12 @@ export function defLevelsToBitmap(buf: Uint8Array, pos: number, end: number, n: 
   }
   return valid;
 }
+
+const POPCOUNT8 = (() => {
+  const t = new Uint8Array(256);
+  for (let i = 1; i < 256; i++) t[i] = (i & 1) + t[i >> 1]!;
+  return t;
+})();
 
 /** Sets bits [start, start + n) of a bitmap. */
 export function setBitRange(bitmap: Uint8Array, start: number, n: number): void {
