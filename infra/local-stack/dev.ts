@@ -48,7 +48,9 @@ const stack = await startLocalStack({
   s3Port: args.s3Port,
   lambdaPort: args.lambdaPort,
   s3Directory: args.dir,
-  notifications: functions.trigger ? [{ bucket: 'squall', prefix: 'jobs/', suffix: '.json', function: 'trigger' }] : [],
+  // Objects landing under incoming/ go to the trigger, whose rules pick the job (never jobs/: the coordinator
+  // writes job state there). As in sst.config.ts.
+  notifications: functions.trigger ? [{ bucket: 'squall', prefix: 'incoming/', function: 'trigger' }] : [],
   logs: 'inherit',
 });
 const lines = [
