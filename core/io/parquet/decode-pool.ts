@@ -1,6 +1,7 @@
 // Decodes column chunks on a pool of worker threads (one per core by default), falling back to the calling
-// thread when workers are disabled or cannot start. Chunk bytes are transferred to the worker and the decoded
-// buffers transferred back, so nothing is copied between threads.
+// thread when workers are disabled or cannot start. Local files are read by the decoding thread itself into a
+// buffer it reuses; bytes fetched from an object store are transferred to the worker. Decoded buffers are
+// transferred back, so nothing is copied between threads.
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
