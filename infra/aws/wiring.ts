@@ -1,0 +1,167 @@
+// What the SST app (sst.config.ts) declares, as plain data and pure functions: the deploy-time settings, the
+// handler paths, the HTTP routes, the bucket's key layout and lifecycle rules, the environment each function
+// reads and the IAM statements each one gets. sst.config.ts only turns these into SST components, so this
+// module is type-checked with the rest of the project and tested without SST (test/infra/sst-config.test.ts).
+import { ENV } from '../../core/io/object-store/aws-config.ts';
+
+/** Deploy-time settings, read from the environment of the machine that runs `sst deploy`. */
+export const SETTINGS_ENV = {
+  /** Executor memory in MB (128..10240); Lambda's vCPUs scale with it (1769 MB = 1 vCPU, 10240 MB = 6). */
+  executorMemoryMb: 'SQUALL_EXECUTOR_MEMORY_MB',
+  /** Coordinator memory in MB: it compiles plans and reads Parquet footers, it does not move data. */
+  coordinatorMemoryMb: 'SQUALL_COORDINATOR_MEMORY_MB',
+  /** Days after which everything under `jobs/` (job state, shuffle data, default result folders) expires. */
+  jobRetentionDays: 'SQUALL_JOB_RETENTION_DAYS',
+  /** The key prefix whose new objects go to the trigger function. */
+  triggerPrefix: 'SQUALL_TRIGGER_PREFIX',
+  /** Other buckets jobs may read input from (comma-separated names); read-only for executor and coordinator. */
+  dataBuckets: 'SQUALL_DATA_BUCKETS',
+} as const;
+
+export interface DeploySettings {
+  readonly executorMemoryMb: number;
+  readonly coordinatorMemoryMb: number;
+  readonly jobRetentionDays: number;
+  readonly triggerPrefix: string;
+  readonly dataBuckets: readonly string[];
+}
+
+export const DEFAULT_SETTINGS: DeploySettings = Object.freeze({
+  executorMemoryMb: 3008,
+  coordinatorMemoryMb: 1024,
+  jobRetentionDays: 2,
+  triggerPrefix: 'incoming/',
+  dataBuckets: Object.freeze([]) as readonly string[],
+});
+
+/** Key prefixes inside the project's bucket. `jobs/` is the coordinator's jobs root (SQUALL_JOBS_ROOT). */
+export const BUCKET_LAYOUT = {
+  jobs: 'jobs/',
+  data: 'data/',
+  results: 'results/',
+} as const;
+
+/** Handler paths as SST wants them (`{file without extension}.{export}`), relative to sst.config.ts. */
+export const HANDLERS = {
+  executor: 'functions/executor.handler',
+  coordinator: 'functions/coordinator.handler',
+  api: 'functions/api.handler',
+  trigger: 'functions/trigger.handler',
+} as const;
+
+/** The HTTP API's routes (API Gateway HTTP API, payload format 2.0), all served by `functions/api.ts`. */
+export const API_ROUTES = [
+  'POST /jobs',
+  'GET /jobs',
+  'GET /jobs/{id}',
+  'GET /jobs/{id}/result',
+  'GET /jobs/{id}/events',
+  'DELETE /jobs/{id}',
+] as const;
+
+/** Environment variables the functions read (the object-store ones come from core/io/object-store/aws-config.ts). */
+export const FUNCTION_ENV = {
+  bucket: ENV.bucket,
+  jobsRoot: 'SQUALL_JOBS_ROOT',
+  executorFunction: 'SQUALL_EXECUTOR_FUNCTION',
+  coordinatorFunction: 'SQUALL_COORDINATOR_FUNCTION',
+  apiKeys: 'SQUALL_API_KEYS',
+  triggerPrefix: 'SQUALL_TRIGGER_PREFIX',
+  parquetThreads: 'SQUALL_PARQUET_THREADS',
+} as const;
+
+const MB_MIN = 128;
+const MB_MAX = 10_240;
+
+function intSetting(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new Error(`${name} must be a whole number between ${min} and ${max}, got '${raw}'`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new Error(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+/** An S3 bucket name as AWS allows it (3..63 lowercase letters, digits, dots, hyphens). */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** The settings from the environment, defaults for what is unset; a bad value throws naming the variable. */
+export function deploySettings(env: NodeJS.ProcessEnv = process.env): DeploySettings {
+  const prefix = env[SETTINGS_ENV.triggerPrefix]?.trim() || DEFAULT_SETTINGS.triggerPrefix;
+  if (!prefix.endsWith('/') || prefix.startsWith('/'))
+    throw new Error(`${SETTINGS_ENV.triggerPrefix} must be a key prefix ending in '/' (like 'incoming/'), got '${prefix}'`);
+  // The functions write under jobs/; a trigger there would start a job for every object a job writes.
+  if (prefix.startsWith(BUCKET_LAYOUT.jobs) || BUCKET_LAYOUT.jobs.startsWith(prefix))
+    throw new Error(`${SETTINGS_ENV.triggerPrefix} must not overlap '${BUCKET_LAYOUT.jobs}', where jobs write their state`);
+  const dataBuckets = (env[SETTINGS_ENV.dataBuckets] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const b of dataBuckets) {
+    if (!BUCKET_NAME.test(b)) throw new Error(`${SETTINGS_ENV.dataBuckets}: '${b}' is not an S3 bucket name`);
+  }
+  return Object.freeze({
+    executorMemoryMb: intSetting(env, SETTINGS_ENV.executorMemoryMb, DEFAULT_SETTINGS.executorMemoryMb, MB_MIN, MB_MAX),
+    coordinatorMemoryMb: intSetting(env, SETTINGS_ENV.coordinatorMemoryMb, DEFAULT_SETTINGS.coordinatorMemoryMb, MB_MIN, MB_MAX),
+    jobRetentionDays: intSetting(env, SETTINGS_ENV.jobRetentionDays, DEFAULT_SETTINGS.jobRetentionDays, 1, 3650),
+    triggerPrefix: prefix,
+    dataBuckets: Object.freeze(dataBuckets),
+  });
+}
+
+/** Rules in the shape of sst.aws.Bucket's `lifecycle` argument. */
+export interface LifecycleRule {
+  readonly id: string;
+  readonly prefix: string;
+  readonly expiresIn: `${number} days`;
+}
+
+/**
+ * S3 lifecycle filters match a literal key prefix, so `jobs/<id>/shuffle/` cannot be selected for every job by
+ * itself: the rule covers the whole jobs root, i.e. each job's shuffle objects, task payloads, run markers,
+ * status and events, and its result folder when the job did not name one (`resultUri`). Results meant to be
+ * kept go to `results/` or another location, which no rule touches.
+ */
+export function lifecycleRules(s: DeploySettings): LifecycleRule[] {
+  return [{ id: 'expire-job-scratch', prefix: BUCKET_LAYOUT.jobs, expiresIn: `${s.jobRetentionDays} days` }];
+}
+
+/** A rule in the shape of aws.s3.BucketLifecycleConfiguration's `rules`, added through the bucket's transform. */
+export const ABORT_INCOMPLETE_UPLOADS_RULE = Object.freeze({
+  id: 'abort-incomplete-multipart-uploads',
+  status: 'Enabled',
+  filter: Object.freeze({ prefix: '' }),
+  abortIncompleteMultipartUpload: Object.freeze({ daysAfterInitiation: 1 }),
+});
+
+/** An IAM statement in the shape of sst.aws.Function's `permissions` entries; `R` is a string or a deploy-time output. */
+export interface Statement<R> {
+  readonly actions: string[];
+  readonly resources: R[];
+}
+
+/** List the bucket and read its objects. */
+export function s3Read<R>(bucketArn: R, objectsArn: R): Statement<R>[] {
+  return [
+    { actions: ['s3:ListBucket'], resources: [bucketArn] },
+    { actions: ['s3:GetObject'], resources: [objectsArn] },
+  ];
+}
+
+/** Write and delete objects (multipart uploads included) under `objectsArn`. */
+export function s3Write<R>(objectsArn: R): Statement<R> {
+  return { actions: ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], resources: [objectsArn] };
+}
+
+/** Write only the objects `objectsArn` names (the API's cancel markers). */
+export function s3PutOnly<R>(objectsArn: R): Statement<R> {
+  return { actions: ['s3:PutObject'], resources: [objectsArn] };
+}
+
+/** Invoke these functions (synchronously or asynchronously). */
+export function lambdaInvoke<R>(...functionArns: R[]): Statement<R> {
+  return { actions: ['lambda:InvokeFunction'], resources: functionArns };
+}
+
+/** The key pattern of the cancel marker the API writes for a job (`<jobRoot>/cancel`, core/runtime/job-store.ts). */
+export const CANCEL_MARKER_PATTERN = `${BUCKET_LAYOUT.jobs}*/cancel`;
