@@ -32,8 +32,8 @@ function rebuildError(e: { name: string; message: string; code?: string; truncat
   return new ParquetFormatError(`${e.name}: ${e.message}`);
 }
 
-/** Read buffers of the calling thread: one per read in flight, reused once its chunks are decoded. */
-const localBuffers = new ReadBuffers();
+/** Read buffers of the calling thread: one per read in flight (the scan keeps two row groups going). */
+const localBuffers = new ReadBuffers(2);
 
 async function readFileRange(path: string, start: number, end: number, buf: Uint8Array): Promise<void> {
   let fh: fsp.FileHandle;

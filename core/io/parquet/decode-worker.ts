@@ -11,7 +11,8 @@ interface Request {
   readonly tasks: readonly ChunkTask[];
 }
 
-const buffers = new ReadBuffers();
+/** A worker decodes one request at a time, so one buffer is reused. */
+const buffers = new ReadBuffers(1);
 
 function decode(msg: Request) {
   if (msg.bytes) return decodeChunks(msg.bytes, msg.tasks);

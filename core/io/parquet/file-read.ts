@@ -19,15 +19,17 @@ export class FileReadError extends Error {
   }
 }
 
-/** Larger read buffers are not kept for reuse. */
-const MAX_KEPT = 64 << 20;
+/** Larger read buffers are not kept for reuse (a row group's unit is usually a few MB). */
+const MAX_KEPT = 32 << 20;
 
 /**
  * Reusable read buffers: `take` hands out a free buffer of at least `size` bytes (as a view of exactly
- * `size`), `give` returns it. A few are kept; bigger ones replace smaller ones.
+ * `size`), `give` returns it. At most `keep` are kept (the reads a thread has in flight), the largest.
  */
 export class ReadBuffers {
   private free: Uint8Array[] = [];
+
+  constructor(private readonly keep: number) {}
 
   take(size: number): Uint8Array {
     let best = -1;
@@ -43,9 +45,9 @@ export class ReadBuffers {
     if (view.buffer.byteLength > MAX_KEPT) return;
     const whole = new Uint8Array(view.buffer, 0, view.buffer.byteLength);
     this.free.push(whole);
-    if (this.free.length > 4) {
+    if (this.free.length > this.keep) {
       this.free.sort((a, b) => b.length - a.length);
-      this.free.length = 4;
+      this.free.length = this.keep;
     }
   }
 }
