@@ -11,11 +11,12 @@
 //   SQUALL_JOBS_ROOT              where jobs live (s3://<SQUALL_BUCKET>/jobs), as for the coordinator
 //   SQUALL_TRIGGER_STATE_ROOT     where claim markers go (s3://<SQUALL_BUCKET>/triggers)
 //   SQUALL_TRIGGER_CLAIM_TTL_S    how long a claim without a job record keeps duplicates away (900)
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { z } from 'zod';
 import { DEFAULT_BUCKET, ENV, endpointsFromEnv, lambdaClientConfig } from '../core/io/object-store/aws-config.ts';
-import { type ObjectStore, ObjectStores, parseObjectUri } from '../core/io/object-store.ts';
+import { type ObjectStore, ObjectStoreError, ObjectStores, S3ObjectStore, parseObjectUri } from '../core/io/object-store.ts';
 import { checkJobId, pathsForJob } from '../core/runtime/coordinator.ts';
 import type { JobSpec } from '../core/runtime/job-spec.ts';
 import { readJobRecord } from '../core/runtime/job-store.ts';
@@ -170,10 +171,21 @@ export async function processS3Event(event: unknown, deps: TriggerDeps): Promise
       log({ trigger: 'skipped', uri, rule: rule.id, jobId, reason: 'claimed' });
       continue;
     }
-    await deps.store.put(claimUri, JSON.stringify({ jobId, rule: rule.id, uri, version: recordVersion(r), claimedAt: new Date(now()).toISOString() }), {
-      contentType: 'application/json',
-    });
+    const nonce = randomUUID();
+    const body = JSON.stringify({ jobId, rule: rule.id, uri, version: recordVersion(r), claimedAt: new Date(now()).toISOString(), nonce });
+    // Where the store can, the claim is created only if absent (S3's If-None-Match: *); a stale claim is
+    // replaced. Reading the claim back keeps only the last writer when the store ignores the condition.
+    if (!(await putClaim(deps.store, claimUri, body, claim === null))) {
+      summary.skipped.push(jobId);
+      log({ trigger: 'skipped', uri, rule: rule.id, jobId, reason: 'claimed concurrently' });
+      continue;
+    }
     try {
+      if (!(await ownsClaim(deps.store, claimUri, nonce))) {
+        summary.skipped.push(jobId);
+        log({ trigger: 'skipped', uri, rule: rule.id, jobId, reason: 'claimed concurrently' });
+        continue;
+      }
       await deps.submit(jobId, job);
     } catch (e) {
       // Without the claim the retried notification submits again.
@@ -184,6 +196,40 @@ export async function processS3Event(event: unknown, deps: TriggerDeps): Promise
     log({ trigger: 'submitted', uri, rule: rule.id, jobId });
   }
   return summary;
+}
+
+/** Writes a claim; false when `exclusive` and the object already exists (only S3 stores check this). */
+async function putClaim(store: ObjectStore, uri: string, body: string, exclusive: boolean): Promise<boolean> {
+  const p = parseObjectUri(uri);
+  if (exclusive && store instanceof S3ObjectStore && p.scheme === 's3') {
+    try {
+      await store.client.send(new PutObjectCommand({ Bucket: p.bucket, Key: p.key, Body: body, ContentType: 'application/json', IfNoneMatch: '*' }));
+      return true;
+    } catch (e) {
+      const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      // 412: the claim exists; 409: a concurrent conditional write to the same key is in flight.
+      if (status === 412 || status === 409) return false;
+      throw e;
+    }
+  }
+  await store.put(uri, body, { contentType: 'application/json' });
+  return true;
+}
+
+/** Whether the claim read back is this invocation's (a concurrent writer's replaced it, or it was released). */
+async function ownsClaim(store: ObjectStore, uri: string, nonce: string): Promise<boolean> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.get(uri);
+  } catch (e) {
+    if (e instanceof ObjectStoreError && e.notFound) return false;
+    throw e;
+  }
+  try {
+    return (JSON.parse(new TextDecoder().decode(bytes)) as { nonce?: string }).nonce === nonce;
+  } catch {
+    return false;
+  }
 }
 
 /** Refuses a job whose own output would match a rule (each result would start another job). */

@@ -206,6 +206,40 @@ describe('job ids and dedup', () => {
     expect(overwritten.submitted[0]).not.toBe(first.submitted[0]);
   });
 
+  it('two deliveries at the same moment: reading the claim back lets one submit', async () => {
+    // Both see no claim and both write one (a local store, like s3rver, has no conditional put); the claim
+    // reads happen after both writes, so only the last writer goes on.
+    const inner = new LocalObjectStore();
+    let puts = 0;
+    let release!: () => void;
+    const bothPut = new Promise<void>((r) => (release = r));
+    const store = new Proxy(inner, {
+      get(target, prop) {
+        if (prop === 'put') {
+          return async (uri: string, data: string, o?: object) => {
+            const r = await target.put(uri, data, o);
+            if (uri.includes('/triggers/') && ++puts === 2) release();
+            return r;
+          };
+        }
+        if (prop === 'get') {
+          return async (uri: string) => {
+            if (uri.includes('/triggers/')) await bothPut;
+            return target.get(uri);
+          };
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const { d, submitted } = deps('concurrent', { store });
+    const [a, b] = await Promise.all([processS3Event({ Records: [record('incoming/c.parquet')] }, d), processS3Event({ Records: [record('incoming/c.parquet')] }, d)]);
+    expect(puts).toBe(2);
+    expect(submitted).toHaveLength(1);
+    expect([...a.submitted, ...b.submitted]).toEqual([submitted[0]!.jobId]);
+    expect([...a.skipped, ...b.skipped]).toEqual([submitted[0]!.jobId]);
+  });
+
   it('a failed submit releases its claim, so the retried notification submits', async () => {
     let fail = true;
     const calls: string[] = [];
