@@ -223,6 +223,10 @@ export interface JobStatus {
   speculative: number;
   recomputed: number;
   throttled: number;
+  /** Executor time of every attempt so far (ms), finished or failed: what the job costs. */
+  taskMs: number;
+  /** Executor invocations so far. */
+  attempts: number;
   error: string | null;
   /** The result folder, once committed. */
   result: string | null;

@@ -294,6 +294,8 @@ class JobRun {
       speculative: 0,
       recomputed: 0,
       throttled: 0,
+      taskMs: 0,
+      attempts: 0,
       error: null,
       result: null,
     };
@@ -584,8 +586,12 @@ class JobRun {
           release();
           running.delete(attempt);
           status.running--;
+          this.status.attempts++;
+          this.status.taskMs += Date.now() - started;
         }
         if (outcome.ok) {
+          // Additive increase back towards the configured concurrency after throttling lowered it.
+          if (this.semaphore.current < this.options.concurrency) this.semaphore.setLimit(this.semaphore.current + 1 / Math.max(1, this.semaphore.current));
           const r = outcome.response;
           if (settled) {
             // A duplicate finished second: its output is never committed.
@@ -627,6 +633,8 @@ class JobRun {
         if (failure.kind === 'throttled') {
           throttles++;
           this.status.throttled++;
+          // Multiplicative decrease: the account (or function) allows fewer concurrent invocations than we ran.
+          this.semaphore.setLimit(Math.min(this.semaphore.current, (this.semaphore.active + 1) * 0.7));
           if (throttles > this.options.maxThrottles) {
             settle(() => reject(new JobFailedError(`stage ${stageId} task ${task} was throttled ${throttles} times: ${failure.message}`)));
             return;

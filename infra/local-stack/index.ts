@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { type AwsCredentials, type AwsEndpoints, DEFAULT_BUCKET, ENV, endpointsToEnv } from '../../core/io/object-store/aws-config.ts';
 import { LocalS3Server, S3RVER_CREDENTIALS, type S3EventFilter, type S3EventRecord } from './s3-server.ts';
 import { LocalLambda } from './lambda-server.ts';
+import { LocalHttpApi } from './http-api.ts';
 import type { FunctionDefinition, LogSink } from './worker-pool.ts';
 
 export { LocalS3Server, S3RVER_CREDENTIALS, decodeS3EventKey } from './s3-server.ts';
@@ -44,6 +45,8 @@ export interface LocalStackOptions {
   readonly eventRetryDelayMs?: number;
   readonly idleTimeoutMs?: number;
   readonly verboseS3?: boolean;
+  /** Serve this function over HTTP as API Gateway's HTTP API would (payload format 2.0). */
+  readonly httpApi?: { readonly function: string; readonly port?: number };
 }
 
 export interface LocalStack extends AwsEndpoints {
@@ -54,6 +57,8 @@ export interface LocalStack extends AwsEndpoints {
   readonly bucket: string;
   readonly s3: LocalS3Server;
   readonly lambda: LocalLambda;
+  /** The HTTP API's base URL, when `httpApi` was given. */
+  readonly apiEndpoint: string | null;
   /** The endpoints as a plain value for `s3ClientConfig` / `lambdaClientConfig`. */
   endpoints(): AwsEndpoints;
   /** Environment variables that point `endpointsFromEnv` (and so any process) at this stack. */
@@ -107,7 +112,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       }, { events: ['ObjectCreated:*'], ...n }),
     );
   }
+  let api: LocalHttpApi | null = null;
+  if (options.httpApi) {
+    if (!lambda.functionNames.includes(options.httpApi.function)) {
+      await lambda.stop();
+      await s3.stop();
+      throw new Error(`httpApi names unknown function '${options.httpApi.function}'`);
+    }
+    api = await LocalHttpApi.start(lambda, options.httpApi.function, options.httpApi.port);
+  }
   return {
+    apiEndpoint: api?.endpoint ?? null,
     s3Endpoint: s3.endpoint,
     lambdaEndpoint: lambda.endpoint,
     region,
@@ -120,6 +135,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     env: () => ({ ...env }),
     async stop() {
       for (const u of unsubscribe) u();
+      await api?.stop();
       await lambda.stop();
       await s3.stop();
     },
