@@ -50,7 +50,7 @@ export function partialStateWidth(fn: AggregateSpec['fn']): number {
 }
 
 /** Selected rows per step of the fused path when grouping (its sort arrays and gathered rows stay in cache). */
-const CHUNK = 8192;
+const CHUNK = 16384;
 
 export class HashAggregateExec implements PhysicalOperator {
   readonly name = 'HashAggregate';
@@ -153,30 +153,34 @@ export class HashAggregateExec implements PhysicalOperator {
         }
       };
       let arrays = access.map((f) => f.arrays());
-      for await (const batch of fusion.source.execute(ctx)) {
-        checkCancelled(ctx);
-        const n = batch.numRows;
-        if (n === 0) continue;
-        let sel: Int32Array | null = null;
-        let m = n;
-        if (fusion.predicate) {
-          if (selBuf.length < n) selBuf = new Int32Array(n);
-          const selected = fusion.predicate.selectInto(batch, selBuf);
-          m = selected.length;
-          if (m === 0) continue;
-          if (m < n) sel = selected;
+      try {
+        for await (const batch of fusion.source.execute(ctx)) {
+          checkCancelled(ctx);
+          const n = batch.numRows;
+          if (n === 0) continue;
+          let sel: Int32Array | null = null;
+          let m = n;
+          if (fusion.predicate) {
+            if (selBuf.length < n) selBuf = new Int32Array(n);
+            const selected = fusion.predicate.selectInto(batch, selBuf);
+            m = selected.length;
+            if (m === 0) continue;
+            if (m < n) sel = selected;
+          }
+          if (!groupIds) {
+            fold(batch, sel, m);
+            continue;
+          }
+          // Grouped: chunks of the selection, so the sort's arrays and the rows it gathers stay in cache.
+          if (sel === null) {
+            if (iota.length < n) iota = Int32Array.from({ length: n }, (_, i) => i);
+            sel = iota;
+          }
+          const keyCols = fusion.keyColumns.map((k) => columnData(batch, k));
+          for (let a = 0; a < m; a += CHUNK) fold(batch, sel.subarray(a, Math.min(m, a + CHUNK)), Math.min(m, a + CHUNK) - a, keyCols);
         }
-        if (!groupIds) {
-          fold(batch, sel, m);
-          continue;
-        }
-        // Grouped: chunks of the selection, so the sort's arrays and the rows it gathers stay in cache.
-        if (sel === null) {
-          if (iota.length < n) iota = Int32Array.from({ length: n }, (_, i) => i);
-          sel = iota;
-        }
-        const keyCols = fusion.keyColumns.map((k) => columnData(batch, k));
-        for (let a = 0; a < m; a += CHUNK) fold(batch, sel.subarray(a, Math.min(m, a + CHUNK)), Math.min(m, a + CHUNK) - a, keyCols);
+      } finally {
+        fusion.kernel.release();
       }
     } else {
       for await (const batch of this.input.execute(ctx)) {

@@ -66,7 +66,7 @@ function kernelFor(e: Expr, input: Schema, layouts: ReadonlyMap<number, ColumnLa
   stats.kernelsGenerated++;
   let fn = functionsBySource.get(spec.source);
   if (!fn) {
-    fn = new Function('cols', 'n', 'k', 'lib', 'buf', spec.source) as KernelFn;
+    fn = new Function('cols', 'n', 'k', 'lib', 'buf', `${spec.source}\n//# sourceURL=squall-kernel-${mode}-${functionsBySource.size}.js`) as KernelFn;
     functionsBySource.set(spec.source, fn);
     stats.functionsCompiled++;
   }
@@ -294,6 +294,8 @@ export interface CompiledFusedAggregate {
     acc: readonly (readonly unknown[])[],
     runs?: { readonly ends: Int32Array; readonly groups: Int32Array; readonly count: number },
   ): number;
+  /** Drops the reference to the last batch run (kept so that the calls for one batch share their setup). */
+  release(): void;
 }
 
 export function compileFusedAggregate(slots: readonly FusedSlot[], input: Schema): CompiledFusedAggregate {
@@ -303,35 +305,47 @@ export function compileFusedAggregate(slots: readonly FusedSlot[], input: Schema
   const variants = new Map<string, { spec: KernelSource; fn: FusedFn }>();
   const st = { stopped: 0 };
   const shown = slots.filter((s) => s.expr).map((s) => exprToString(s.expr!)).join(', ');
+  let lastBatch: arrow.RecordBatch | null = null;
+  let lastRuns = false;
+  let lastKernel: { spec: KernelSource; fn: FusedFn } | null = null;
+  let lastCols: arrow.Data[] = [];
   return {
     run(batch, sel, m, gids, acc, runs) {
-      const datas = new Map<number, arrow.Data>();
-      const layouts = new Map<number, ColumnLayout>();
-      let key = '';
-      for (const c of refs) {
-        const d = columnData(batch, c);
-        datas.set(c, d);
-        const l = layoutOf(d);
-        layouts.set(c, l);
-        key += layoutCode(l);
-      }
-      if (runs) key += 'r';
-      let kernel = variants.get(key);
-      if (!kernel) {
-        const layout = (c: number): ColumnLayout => layouts.get(c) ?? { dictionary: false, nulls: true };
-        const spec = generateFusedKernel(slots, input, layout, subCompiler(input), runs !== undefined);
-        if (process.env.SQUALL_DUMP_KERNELS) console.error(spec.source);
-        stats.kernelsGenerated++;
-        let fn = fusedBySource.get(spec.source);
-        if (!fn) {
-          fn = new Function('cols', 'n', 'k', 'lib', 'sel', 'm', 'gids', 'acc', 'st', 'runEnds', 'runGroups', 'runCount', spec.source) as FusedFn;
-          fusedBySource.set(spec.source, fn);
-          stats.functionsCompiled++;
+      // Several calls per batch (chunks of its rows): the columns and kernel are looked up once per batch.
+      if (batch !== lastBatch || (runs !== undefined) !== lastRuns) {
+        const datas = new Map<number, arrow.Data>();
+        const layouts = new Map<number, ColumnLayout>();
+        let key = '';
+        for (const c of refs) {
+          const d = columnData(batch, c);
+          datas.set(c, d);
+          const l = layoutOf(d);
+          layouts.set(c, l);
+          key += layoutCode(l);
         }
-        kernel = { spec, fn };
-        variants.set(key, kernel);
+        if (runs) key += 'r';
+        let kernel = variants.get(key);
+        if (!kernel) {
+          const layout = (c: number): ColumnLayout => layouts.get(c) ?? { dictionary: false, nulls: true };
+          const spec = generateFusedKernel(slots, input, layout, subCompiler(input), runs !== undefined);
+          if (process.env.SQUALL_DUMP_KERNELS) console.error(spec.source);
+          stats.kernelsGenerated++;
+          let fn = fusedBySource.get(spec.source);
+          if (!fn) {
+            fn = new Function('cols', 'n', 'k', 'lib', 'sel', 'm', 'gids', 'acc', 'st', 'runEnds', 'runGroups', 'runCount', `${spec.source}\n//# sourceURL=squall-kernel-fused-${fusedBySource.size}.js`) as FusedFn;
+            fusedBySource.set(spec.source, fn);
+            stats.functionsCompiled++;
+          }
+          kernel = { spec, fn };
+          variants.set(key, kernel);
+        }
+        lastBatch = batch;
+        lastRuns = runs !== undefined;
+        lastKernel = kernel;
+        lastCols = kernel.spec.columns.map((c) => datas.get(c)!);
       }
-      const cols = kernel.spec.columns.map((c) => datas.get(c)!);
+      const kernel = lastKernel!;
+      const cols = lastCols;
       st.stopped = m;
       try {
         kernel.fn(cols, batch.numRows, kernel.spec.consts, kernelLib, sel, m, gids ?? EMPTY, acc, st, runs?.ends ?? null, runs?.groups ?? null, runs?.count ?? 0);
@@ -341,6 +355,11 @@ export function compileFusedAggregate(slots: readonly FusedSlot[], input: Schema
         throw new ExecutionError(`internal error evaluating ${shown}: ${(err as Error).message}`, { cause: err });
       }
       return m;
+    },
+    release() {
+      lastBatch = null;
+      lastKernel = null;
+      lastCols = [];
     },
   };
 }
