@@ -1027,7 +1027,7 @@ class Generator {
     const C = '9007199254740992';
     slots.forEach((slot, j) => {
       const arrays = slot.kind === 'count' || slot.kind === 'count_valid' ? 1 : slot.kind === 'sum_float' ? 2 : 3;
-      lines.push(`const a${j} = acc[${j}][0]${arrays > 1 ? `, b${j} = acc[${j}][1]` : ''}${arrays > 2 ? `, x${j} = acc[${j}][2]` : ''};`);
+      lines.push(`const $a${j} = acc[${j}][0]${arrays > 1 ? `, $b${j} = acc[${j}][1]` : ''}${arrays > 2 ? `, $x${j} = acc[${j}][2]` : ''};`);
       let v = { code: '0', valid: 'true' };
       if (slot.kind !== 'count') {
         const key = JSON.stringify(slot.expr);
@@ -1050,17 +1050,17 @@ class Generator {
         else perRow.push(`if (${v.valid}) {`, ...upd.map((l) => `  ${l}`), '}');
       };
       // The counts array: a (count kinds) or b (sums).
-      const counts = arrays === 1 ? `a${j}` : `b${j}`;
+      const counts = arrays === 1 ? `$a${j}` : `$b${j}`;
       if (!runs) {
         const upd: string[] = [];
-        if (slot.kind === 'sum_float') upd.push(`a${j}[g] += ${v.code};`);
+        if (slot.kind === 'sum_float') upd.push(`$a${j}[g] += ${v.code};`);
         if (slot.kind === 'sum_exact') {
           // Integers below 2^53 in magnitude add up exactly while the sum stays below 2^53; before it would
           // not, the group's running sum moves to the exact accumulator (x: its carry function).
           upd.push(
-            `let f${j} = a${j}[g] + ${v.code};`,
-            `if (f${j} >= ${C} || f${j} <= -${C}) { x${j}(g, a${j}[g]); f${j} = ${v.code}; }`,
-            `a${j}[g] = f${j};`,
+            `let $f${j} = $a${j}[g] + ${v.code};`,
+            `if ($f${j} >= ${C} || $f${j} <= -${C}) { $x${j}(g, $a${j}[g]); $f${j} = ${v.code}; }`,
+            `$a${j}[g] = $f${j};`,
           );
         }
         upd.push(`${counts}[g]++;`);
@@ -1068,23 +1068,23 @@ class Generator {
         return;
       }
       const upd: string[] = [];
-      if (slot.kind === 'sum_float') upd.push(`f${j} += ${v.code};`);
+      if (slot.kind === 'sum_float') upd.push(`$f${j} += ${v.code};`);
       if (slot.kind === 'sum_exact') {
-        upd.push(`let u${j} = f${j} + ${v.code};`, `if (u${j} >= ${C} || u${j} <= -${C}) { x${j}(g, f${j}); u${j} = ${v.code}; }`, `f${j} = u${j};`);
+        upd.push(`let $u${j} = $f${j} + ${v.code};`, `if ($u${j} >= ${C} || $u${j} <= -${C}) { $x${j}(g, $f${j}); $u${j} = ${v.code}; }`, `$f${j} = $u${j};`);
       }
       if (slot.kind === 'sum_float' || slot.kind === 'sum_exact') {
-        lines.push(`let f${j} = 0;`);
-        load.push(`f${j} = a${j}[g];`);
-        store.push(`a${j}[g] = f${j};`);
+        lines.push(`let $f${j} = 0;`);
+        load.push(`$f${j} = $a${j}[g];`);
+        store.push(`$a${j}[g] = $f${j};`);
       }
       if (v.valid === 'true') {
         // Every row of the run counts.
         store.push(`${counts}[g] += s - start;`);
       } else {
-        lines.push(`let n${j} = 0;`);
-        load.push(`n${j} = ${counts}[g];`);
-        store.push(`${counts}[g] = n${j};`);
-        upd.push(`n${j}++;`);
+        lines.push(`let $n${j} = 0;`);
+        load.push(`$n${j} = ${counts}[g];`);
+        store.push(`${counts}[g] = $n${j};`);
+        upd.push(`$n${j}++;`);
       }
       guarded(upd);
     });

@@ -10,7 +10,7 @@ import { type AggregateSpec, HashAggregateExec } from '../../core/exec/hash-aggr
 import { MemoryScanExec } from '../../core/exec/memory-scan.ts';
 import type { ExecContext, PhysicalOperator } from '../../core/exec/operator.ts';
 import { ProjectExec } from '../../core/exec/project.ts';
-import { type Expr, alias, binary, column, literal } from '../../core/expr/expr.ts';
+import { type Expr, alias, binary, caseWhen, column, literal } from '../../core/expr/expr.ts';
 import { DataTypes } from '../../core/types/data-type.ts';
 import { DataError } from '../../core/types/errors.ts';
 import { type ColSpec, type Value, makeBatches, rowsOf, schemaOf } from './support.ts';
@@ -128,10 +128,12 @@ describe('fused aggregation', () => {
         binary('*', c('vd'), binary('-', lit(1), c('vd'))),
         binary('*', binary('+', c('vi'), lit(3)), binary('+', lit(1), c('vd'))),
         binary('+', c('vf'), c('vi')),
+        // A dictionary-evaluated subexpression (k1 = 'A') inside an aggregate input.
+        caseWhen([{ when: binary('=', c('k1'), literal('A', DataTypes.utf8)), then: c('vd') }], lit(0)),
       ];
       for (const keys of [[c('k1'), c('k2')], [c('kb')], [c('k1'), c('kb'), c('k2')], [c('ki')], [c('vb')], []]) {
-        const fns: AggregateSpec['fn'][] = ['sum', 'avg', 'sum', 'sum', 'sum', 'avg', 'avg', 'count', 'count'];
-        const specInputs = [inputs[0]!, inputs[1]!, inputs[2]!, inputs[3]!, inputs[4]!, inputs[5]!, inputs[6]!, inputs[3]!];
+        const fns: AggregateSpec['fn'][] = ['sum', 'avg', 'sum', 'sum', 'sum', 'avg', 'avg', 'sum', 'count', 'count'];
+        const specInputs = [inputs[0]!, inputs[1]!, inputs[2]!, inputs[3]!, inputs[4]!, inputs[5]!, inputs[6]!, inputs[7]!, inputs[3]!];
         const [fused, plain] = pipelines(batches, dictionary, condition, keys, specInputs, fns);
         expect(await exact(fused)).toEqual(await exact(plain));
       }
