@@ -328,15 +328,18 @@ class ParquetPartWriter implements PartWriter {
   }
 
   async close(): Promise<void> {
-    const table = parquetTable(this.schema, this.batches);
-    const ipc = arrow.tableToIPC(table, 'stream');
+    const bytes = encodeParquet(this.schema, this.batches, this.options);
     this.batches.length = 0;
-    let builder = new WriterPropertiesBuilder().setCompression(COMPRESSION[this.options.compression ?? 'snappy']);
-    if (this.options.rowGroupSize) builder = builder.setMaxRowGroupSize(this.options.rowGroupSize);
-    const wasmTable = WasmTable.fromIPCStream(ipc);
-    const bytes = writeParquet(wasmTable, builder.build());
     await this.store.writeFile(this.file, bytes);
   }
+}
+
+/** The bytes of one Parquet file holding `batches` (dictionary strings kept where every batch has them). */
+export function encodeParquet(schema: Schema, batches: readonly arrow.RecordBatch[], options: Pick<WriteOptions, 'compression' | 'rowGroupSize'> = {}): Uint8Array {
+  const ipc = arrow.tableToIPC(parquetTable(schema, batches), 'stream');
+  let builder = new WriterPropertiesBuilder().setCompression(COMPRESSION[options.compression ?? 'snappy']);
+  if (options.rowGroupSize) builder = builder.setMaxRowGroupSize(options.rowGroupSize);
+  return writeParquet(WasmTable.fromIPCStream(ipc), builder.build());
 }
 
 /**

@@ -16,14 +16,11 @@
 //   errors (AnalysisError, DataError, UnsupportedError: retrying cannot help), everything else becomes an
 //   ExecutionError, and a committed shuffle object that has disappeared is a ShuffleOutputLostError naming the
 //   stage to recompute.
-import * as fsp from 'node:fs/promises';
-import * as os from 'node:os';
-import * as nodePath from 'node:path';
 import type * as arrow from 'apache-arrow';
 import { type ExecContext, type PhysicalOperator, checkCancelled } from '../exec/operator.ts';
 import type { ObjectStore } from '../io/object-store/object-store.ts';
 import { ObjectStoreError } from '../io/object-store/object-store.ts';
-import { writeBatches } from '../io/writers.ts';
+import { encodeParquet } from '../io/writers.ts';
 import { instantiate } from '../physical/instantiate.ts';
 import { type Partitioning, type PhysicalPlan, physicalInputs, physicalSchema } from '../physical/physical-plan.ts';
 import { type TaskDescription, type TaskInput, deserializeTask } from '../physical/task.ts';
@@ -50,8 +47,6 @@ export interface TaskRunEnv {
   readonly shuffleRead?: ShuffleReadOptions;
   /** Resident-memory sampling period (50 ms by default); memory is also sampled at every batch. */
   readonly memorySampleMs?: number;
-  /** Where a result task stages its Parquet part before the PUT (the OS temp folder, /tmp on Lambda). */
-  readonly tmpDir?: string;
 }
 
 /** A committed shuffle object is gone: the stage that wrote it must run again (recompute from lineage). */
@@ -310,7 +305,7 @@ class TaskRun {
     let bytes = 0;
     if (rows > 0) {
       uri = resultPartUri(request.resultRoot, task.task, task.attempt);
-      const parquet = await parquetBytes(this.schema, all, this.env.tmpDir);
+      const parquet = encodeParquet(this.schema, all);
       await this.storeFor(uri).put(uri, parquet, { contentType: 'application/vnd.apache.parquet' });
       bytes = parquet.length;
     }
@@ -336,24 +331,6 @@ function estimatedBytes(batches: readonly arrow.RecordBatch[]): number {
   let n = 0;
   for (const b of batches) for (const c of b.data.children) n += c.byteLength;
   return n;
-}
-
-/**
- * The batches as the bytes of one Parquet file, through the project's writer (core/io/writers.ts: dictionary
- * handling, snappy) into a private temporary folder.
- */
-async function parquetBytes(schema: Schema, batches: readonly arrow.RecordBatch[], tmpDir = os.tmpdir()): Promise<Uint8Array> {
-  const dir = await fsp.mkdtemp(nodePath.join(tmpDir, 'squall-result-'));
-  try {
-    async function* source() {
-      yield* batches;
-    }
-    const written = await writeBatches(source(), schema, nodePath.join(dir, 'out'), 'parquet', 'error', { maxRowsPerFile: Number.MAX_SAFE_INTEGER });
-    if (written.files.length !== 1) throw new ExecutionError(`internal: the result part was written as ${written.files.length} files`);
-    return new Uint8Array(await fsp.readFile(written.files[0]!));
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
-  }
 }
 
 /** A stage input read from S3 (or local files): the task's partition of every committed output, streamed. */
