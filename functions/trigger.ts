@@ -9,7 +9,8 @@
 //                                 s3://<SQUALL_BUCKET>/config/trigger-rules.json if it exists, else no rules
 //   SQUALL_COORDINATOR_FUNCTION   the coordinator's function name ('coordinator')
 //   SQUALL_JOBS_ROOT              where jobs live (s3://<SQUALL_BUCKET>/jobs), as for the coordinator
-//   SQUALL_TRIGGER_STATE_ROOT     where claim markers go (s3://<SQUALL_BUCKET>/triggers)
+//   SQUALL_TRIGGER_STATE_ROOT     where claim markers go (<SQUALL_JOBS_ROOT>/_triggers); the function needs
+//                                 s3:PutObject and s3:DeleteObject there (without, dedup uses job records only)
 //   SQUALL_TRIGGER_CLAIM_TTL_S    how long a claim without a job record keeps duplicates away (900)
 import { createHash, randomUUID } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -175,13 +176,16 @@ export async function processS3Event(event: unknown, deps: TriggerDeps): Promise
     const body = JSON.stringify({ jobId, rule: rule.id, uri, version: recordVersion(r), claimedAt: new Date(now()).toISOString(), nonce });
     // Where the store can, the claim is created only if absent (S3's If-None-Match: *); a stale claim is
     // replaced. Reading the claim back keeps only the last writer when the store ignores the condition.
-    if (!(await putClaim(deps.store, claimUri, body, claim === null))) {
+    const put = await putClaim(deps.store, claimUri, body, claim === null);
+    if (put === 'taken') {
       summary.skipped.push(jobId);
       log({ trigger: 'skipped', uri, rule: rule.id, jobId, reason: 'claimed concurrently' });
       continue;
     }
+    // Without permission to write claims, dedup rests on the job record alone (logged, so it gets fixed).
+    if (put === 'denied') log({ trigger: 'claim_unavailable', uri, rule: rule.id, jobId, claim: claimUri, reason: 'AccessDenied writing the claim' });
     try {
-      if (!(await ownsClaim(deps.store, claimUri, nonce))) {
+      if (put === 'claimed' && !(await ownsClaim(deps.store, claimUri, nonce))) {
         summary.skipped.push(jobId);
         log({ trigger: 'skipped', uri, rule: rule.id, jobId, reason: 'claimed concurrently' });
         continue;
@@ -189,7 +193,7 @@ export async function processS3Event(event: unknown, deps: TriggerDeps): Promise
       await deps.submit(jobId, job);
     } catch (e) {
       // Without the claim the retried notification submits again.
-      await deps.store.delete([claimUri]).catch(() => {});
+      if (put === 'claimed') await deps.store.delete([claimUri]).catch(() => {});
       throw e;
     }
     summary.submitted.push(jobId);
@@ -198,22 +202,30 @@ export async function processS3Event(event: unknown, deps: TriggerDeps): Promise
   return summary;
 }
 
-/** Writes a claim; false when `exclusive` and the object already exists (only S3 stores check this). */
-async function putClaim(store: ObjectStore, uri: string, body: string, exclusive: boolean): Promise<boolean> {
+const statusOf = (e: unknown) => (e instanceof ObjectStoreError ? e.status : (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode);
+const deniedError = (e: unknown) => statusOf(e) === 403 || (e instanceof ObjectStoreError && e.code === 'AccessDenied');
+
+/**
+ * Writes a claim: 'taken' when `exclusive` and the object already exists (only S3 stores check this), 'denied'
+ * when the function may not write there.
+ */
+async function putClaim(store: ObjectStore, uri: string, body: string, exclusive: boolean): Promise<'claimed' | 'taken' | 'denied'> {
   const p = parseObjectUri(uri);
-  if (exclusive && store instanceof S3ObjectStore && p.scheme === 's3') {
-    try {
-      await store.client.send(new PutObjectCommand({ Bucket: p.bucket, Key: p.key, Body: body, ContentType: 'application/json', IfNoneMatch: '*' }));
-      return true;
-    } catch (e) {
-      const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      // 412: the claim exists; 409: a concurrent conditional write to the same key is in flight.
-      if (status === 412 || status === 409) return false;
-      throw e;
-    }
+  try {
+    if (exclusive && store instanceof S3ObjectStore && p.scheme === 's3') {
+      try {
+        await store.client.send(new PutObjectCommand({ Bucket: p.bucket, Key: p.key, Body: body, ContentType: 'application/json', IfNoneMatch: '*' }));
+      } catch (e) {
+        // 412: the claim exists; 409: a concurrent conditional write to the same key is in flight.
+        if (statusOf(e) === 412 || statusOf(e) === 409) return 'taken';
+        throw e;
+      }
+    } else await store.put(uri, body, { contentType: 'application/json' });
+    return 'claimed';
+  } catch (e) {
+    if (deniedError(e)) return 'denied';
+    throw e;
   }
-  await store.put(uri, body, { contentType: 'application/json' });
-  return true;
 }
 
 /** Whether the claim read back is this invocation's (a concurrent writer's replaced it, or it was released). */
@@ -286,7 +298,8 @@ export async function handler(event: unknown): Promise<TriggerSummary> {
   const env = process.env;
   const bucket = env[ENV.bucket] || DEFAULT_BUCKET;
   const jobsRoot = env.SQUALL_JOBS_ROOT || `s3://${bucket}/jobs`;
-  const claimsRoot = env.SQUALL_TRIGGER_STATE_ROOT || `s3://${bucket}/triggers`;
+  // Under the jobs root: ignored as trigger input, and expired with job state by the bucket's lifecycle rule.
+  const claimsRoot = env.SQUALL_TRIGGER_STATE_ROOT || `${jobsRoot.replace(/\/+$/, '')}/_triggers`;
   const coordinator = env.SQUALL_COORDINATOR_FUNCTION || 'coordinator';
   const ttl = Number(env.SQUALL_TRIGGER_CLAIM_TTL_S || 900);
   const rules = await loadRules(stores);

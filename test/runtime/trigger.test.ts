@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalObjectStore, ObjectStores, S3ObjectStore, lambdaClientConfig } from '../../core/io/object-store.ts';
+import { LocalObjectStore, ObjectStoreError, ObjectStores, S3ObjectStore, lambdaClientConfig } from '../../core/io/object-store.ts';
 import { setS3Store } from '../../core/io/s3-file-store.ts';
 import { checkJobId } from '../../core/runtime/coordinator.ts';
 import type { JobSpec } from '../../core/runtime/job-spec.ts';
@@ -240,6 +240,27 @@ describe('job ids and dedup', () => {
     expect([...a.skipped, ...b.skipped]).toEqual([submitted[0]!.jobId]);
   });
 
+  it('without permission to write claims, jobs still start (dedup by job record only) and the gap is logged', async () => {
+    const inner = new LocalObjectStore();
+    const store = new Proxy(inner, {
+      get(target, prop) {
+        if (prop === 'put') {
+          return async (uri: string) => {
+            throw new ObjectStoreError(uri, 'PUT', 'AccessDenied', 'Access Denied', 403);
+          };
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const logged: Record<string, unknown>[] = [];
+    const { d, submitted } = deps('denied', { store, log: (e) => void logged.push(e) });
+    const s = await processS3Event({ Records: [record('incoming/d.parquet')] }, d);
+    expect(s.submitted).toHaveLength(1);
+    expect(submitted).toHaveLength(1);
+    expect(logged.map((e) => e.trigger)).toEqual(['claim_unavailable', 'submitted']);
+  });
+
   it('a failed submit releases its claim, so the retried notification submits', async () => {
     let fail = true;
     const calls: string[] = [];
@@ -405,6 +426,7 @@ describe('end to end on the local stack', () => {
     };
     expect(await runs()).toHaveLength(1);
     expect(await store.head(`s3://squall/jobs/${jobId}/job.json`)).not.toBeNull();
+    expect(await store.head(`s3://squall/jobs/_triggers/${jobId}.json`), 'the claim').not.toBeNull();
 
     // S3 delivers at least once: the same record again (directly to the trigger, and through the queue).
     const again = await invokeTrigger({ Records: [record] });
