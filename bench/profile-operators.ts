@@ -1,6 +1,7 @@
 // Operator-only timing of TPC-H Q1 and Q6 (everything above the scan): the scan's batches are collected once
 // and replayed from memory, then the filter/project/aggregate pipeline runs several times.
-// Usage: node --import tsx bench/profile-operators.ts [q1|q6|both] [runs]
+// Usage: node --import tsx bench/profile-operators.ts [q1|q6|both] [runs] [end-to-end runs]
+// (add --cpu-prof before --import to profile; SQUALL_DUMP_KERNELS=1 prints the generated kernels)
 import { join } from 'node:path';
 import type * as arrow from 'apache-arrow';
 import { Session, col, functions as F } from '../core/sdk/index.ts';
@@ -62,10 +63,8 @@ async function bench(name: string, df: typeof q1): Promise<void> {
   console.log(`${name}: ${cached.length} scan batches, ${cached.reduce((s, b) => s + b.numRows, 0)} rows`);
   const times: number[] = [];
   const cpu: number[] = [];
-  const parts: string[] = [];
   let result: arrow.RecordBatch[] = [];
   for (let r = 0; r < runs + 1; r++) {
-    (globalThis as any).TT = [0, 0, 0];
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     result = [];
@@ -73,10 +72,9 @@ async function bench(name: string, df: typeof q1): Promise<void> {
     times.push(performance.now() - t0);
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1000);
-    if ((globalThis as any).TT) parts.push((globalThis as any).TT.map((x: number) => x.toFixed(0)).join('/'));
   }
   const best = Math.min(...times.slice(1));
-  console.log(`${name} operators: best ${best.toFixed(1)} ms, all ${times.map((t) => t.toFixed(0)).join(' ')}; cpu ms ${cpu.map((t) => t.toFixed(0)).join(' ')}; select/groups/kernel ${parts.join(' ')}`);
+  console.log(`${name} operators: best ${best.toFixed(1)} ms, all ${times.map((t) => t.toFixed(0)).join(' ')}; cpu ms ${cpu.map((t) => t.toFixed(0)).join(' ')}`);
   for (const b of result) for (const row of b.toArray().slice(0, 4)) console.log('  ', JSON.stringify(row.toJSON(), (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
 }
 
