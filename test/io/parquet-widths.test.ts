@@ -1,6 +1,7 @@
 // Dictionary indices of every bit width the decoder's generated kernels specialize on, in files written by
 // DuckDB (snappy, zstd, data page v2) and parquet-wasm, with dictionaries of one-, two- and four-word integer
-// and decimal entries (small, large and negative values), strings, and nulls: every value must be the one
+// and decimal entries (small, large and negative values), strings, and nulls (scattered, sparse, and in long
+// runs): every value must be the one
 // DuckDB reads from the same file, on worker threads and in-thread.
 import * as fs from 'node:fs';
 import * as arrow from 'apache-arrow';
@@ -23,7 +24,10 @@ SELECT
   CASE WHEN i % 5 = 2 THEN NULL ELSE (((i * 13) % 1025) - 512)::DECIMAL(18,2) * 1000003 END AS dec_negative,
   ((i * 17) % 4097)::BIGINT - 2000 AS i64_negative,
   DATE '1992-01-01' + ((i * 3) % 2557)::INTEGER AS dt,
-  CASE WHEN i % 13 = 0 THEN NULL ELSE 'k' || ((i * 7) % 5000)::VARCHAR END AS s
+  CASE WHEN i % 13 = 0 THEN NULL ELSE 'k' || ((i * 7) % 5000)::VARCHAR END AS s,
+  CASE WHEN i % 1000 = 7 THEN NULL ELSE ((i * 7919) % 40000)::DECIMAL(12,2) END AS sparse_nulls,
+  CASE WHEN (i // 3001) % 2 = 1 THEN NULL ELSE i * 3 END AS null_runs,
+  CASE WHEN (i // 517) % 3 = 0 THEN NULL ELSE (i % 2 = 0) END AS bool_null_runs
 FROM range(0, ${ROWS}) t(i)`;
 
 const DUCK_FILES: Record<string, string> = {
