@@ -12,6 +12,7 @@
 //   SQUALL_TRIGGER_STATE_ROOT     where claim markers go (<SQUALL_JOBS_ROOT>/_triggers); the function needs
 //                                 s3:PutObject and s3:DeleteObject there (without, dedup uses job records only)
 //   SQUALL_TRIGGER_CLAIM_TTL_S    how long a claim without a job record keeps duplicates away (900)
+//   SQUALL_TRIGGER_PREFIX         the notification's prefix (set by sst.config.ts): rules outside it are logged once
 import { createHash, randomUUID } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -291,6 +292,19 @@ export async function loadRules(stores: ObjectStores, env: NodeJS.ProcessEnv = p
   return rules;
 }
 
+let warned: TriggerRules | undefined;
+
+/** Logs (once per rules) the rules the notification prefix (SQUALL_TRIGGER_PREFIX, from sst.config.ts) never reaches. */
+function warnUnreachable(rules: TriggerRules, notified: string | undefined): void {
+  if (!notified || warned === rules) return;
+  warned = rules;
+  for (const r of rules.rules) {
+    if (!r.prefix.startsWith(notified) && !notified.startsWith(r.prefix)) {
+      console.log(JSON.stringify({ trigger: 'unreachable_rule', rule: r.id, prefix: r.prefix, notified, reason: `S3 notifies this function only for keys under '${notified}'` }));
+    }
+  }
+}
+
 export async function handler(event: unknown): Promise<TriggerSummary> {
   stores ??= new ObjectStores();
   lambda ??= new LambdaClient(lambdaClientConfig(endpointsFromEnv()));
@@ -303,6 +317,7 @@ export async function handler(event: unknown): Promise<TriggerSummary> {
   const coordinator = env.SQUALL_COORDINATOR_FUNCTION || 'coordinator';
   const ttl = Number(env.SQUALL_TRIGGER_CLAIM_TTL_S || 900);
   const rules = await loadRules(stores);
+  warnUnreachable(rules, env.SQUALL_TRIGGER_PREFIX);
   const summary = await processS3Event(event, {
     rules,
     store: stores.for(jobsRoot),

@@ -9,9 +9,9 @@
 // Placeholders: ${key} (the decoded object key), ${uri} (s3://bucket/key), ${bucket}, ${basename} (the last
 // segment of the key), ${stem} (the basename without its last extension), ${date} (the event's UTC day,
 // yyyy-mm-dd). Substitution is textual but never lets a value change the job's structure:
-//   - in the SQL text a placeholder may appear only inside a single-quoted string literal (checked when the
-//     rules are loaded); the value is escaped there ('' for '), and a value holding a backslash or a control
-//     character is refused (the SQL parser reads backslash escapes inside literals);
+//   - in the SQL text a placeholder may appear only inside a single-quoted string literal without backslashes
+//     (checked when the rules are loaded); the value is escaped there ('' for '), and a value holding a
+//     backslash or a control character is refused (the SQL parser reads backslash escapes inside literals);
 //   - in table paths a value holding a glob character (* ? [) is refused, so an object name cannot widen the
 //     input to other files;
 //   - everywhere else (resultUri, strings inside a saved plan) the value is one JSON string value, nothing more.
@@ -119,6 +119,8 @@ export function parseTriggerRules(input: unknown, source = 'trigger rules'): Tri
       if (outside.length > 0) {
         fail(['job', 'sql'], `placeholder '${outside[0]}' outside a string literal; in SQL, placeholders go inside single quotes ('\${key}')`);
       }
+      const escaped = literalsWithBackslashAndPlaceholder(rule.job.sql);
+      if (escaped.length > 0) fail(['job', 'sql'], `the string literal '${escaped[0]}' holds a placeholder and a backslash; a backslash could escape the value`);
     }
   });
   return { version: TRIGGER_RULES_VERSION, rules };
@@ -169,6 +171,13 @@ function splitSql(sql: string): SqlPart[] {
   return parts;
 }
 
+/** String literals that hold both a placeholder and a backslash (which could escape the value's first character). */
+function literalsWithBackslashAndPlaceholder(sql: string): string[] {
+  return splitSql(sql)
+    .filter((p) => p.literal && p.text.includes('\\') && /\$\{[^}]*\}/.test(p.text))
+    .map((p) => p.text);
+}
+
 function placeholdersOutsideLiterals(sql: string): string[] {
   return splitSql(sql)
     .filter((p) => !p.literal)
@@ -193,6 +202,7 @@ function substituteSql(sql: string, values: PlaceholderValues): string {
         if (m) throw new AnalysisError(`placeholder '${m[0]}' outside a SQL string literal`);
         return p.text;
       }
+      if (p.text.includes('\\') && /\$\{[^}]*\}/.test(p.text)) throw new AnalysisError('a SQL string literal holding a placeholder cannot hold a backslash');
       // Inside a literal: quotes in the value are doubled; backslashes and control characters are refused.
       const check = (v: string, name: Placeholder) => {
         // eslint-disable-next-line no-control-regex

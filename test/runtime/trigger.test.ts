@@ -66,7 +66,9 @@ describe('rule parsing', () => {
   it('in SQL, placeholders are allowed only inside single-quoted string literals', () => {
     const rule = (sql: string) => ({ version: 1, rules: [{ id: 's', prefix: '', job: { sql } }] });
     expect(() => parseTriggerRules(rule("SELECT '${key}' AS k, 'it''s ${date}' AS d"))).not.toThrow();
-    expect(() => parseTriggerRules(rule("SELECT 'a\\'${key}' AS k"))).not.toThrow();
+    expect(() => parseTriggerRules(rule("SELECT 'a\\'' AS q, '${key}' AS k"))).not.toThrow();
+    // A backslash in front of the value would escape its first character (a doubled quote would end the literal).
+    expect(errorOf(rule("SELECT 'a\\${key}' AS k"))).toMatch(/at job\.sql: the string literal 'a\\\$\{key\}' holds a placeholder and a backslash/);
     for (const bad of ['SELECT * FROM t WHERE k = ${key}', 'SELECT "${key}" FROM t', "SELECT 'a' -- ${key}\n", "SELECT 'a''' || ${key}", 'SELECT /* ${key} */ 1']) {
       expect(errorOf(rule(bad)), bad).toMatch(/rule 's' \(rules\[0\]\) at job\.sql: placeholder '\$\{key\}' outside a string literal/);
     }
@@ -120,11 +122,11 @@ describe('placeholders and matching', () => {
 
   it('the substituted SQL literal is one value to the parser', async () => {
     const session = Session.local();
-    const rule = parseTriggerRules({ version: 1, rules: [{ id: 'k', prefix: '', job: { sql: "SELECT '${key}' AS k, '${basename}' || '!' AS b" } }] }).rules[0]!;
-    for (const key of ["a'b", "x'); SELECT ('1", "''", 'it is -- not a comment', '/* */', '${key}', 'ünïcødé/ key.parquet']) {
+    const rule = parseTriggerRules({ version: 1, rules: [{ id: 'k', prefix: '', job: { sql: "SELECT 'a\\'' AS q, '${key}' AS k, '${basename}' || '!' AS b" } }] }).rules[0]!;
+    for (const key of ["a'b", "x'); SELECT ('1", "''", "p/'", "x', 'y", 'it is -- not a comment', '/* */', '${key}', 'ünïcødé/ key.parquet']) {
       const job = instantiateJob(rule, placeholderValues('squall', key));
       const rows = await session.sql(job.sql!).collect();
-      expect(rows).toEqual([{ k: key, b: `${key.slice(key.lastIndexOf('/') + 1)}!` }]);
+      expect(rows).toEqual([{ q: "a\\'", k: key, b: `${key.slice(key.lastIndexOf('/') + 1)}!` }]);
     }
   });
 
