@@ -405,10 +405,10 @@ describe('end to end on the local stack', () => {
     // A space in the key: the notification carries it as '+'.
     await store.put('s3://squall/incoming/day 1.parquet', await readFile(file));
     const report = 's3://squall/reports/day 1';
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 100_000;
     await stack.lambda.idle();
     while (!(await store.head(`${report}/_SUCCESS`))) {
-      if (Date.now() > deadline) throw new Error(`no ${report}/_SUCCESS after 60 s`);
+      if (Date.now() > deadline) throw new Error(`no ${report}/_SUCCESS after 100 s`);
       await new Promise((r) => setTimeout(r, 200));
     }
     const rows = await (await Session.local().read.parquet(report)).collect();
@@ -438,5 +438,5 @@ describe('end to end on the local stack', () => {
     expect(await runs()).toHaveLength(1);
     const status = JSON.parse(new TextDecoder().decode(await store.get(`s3://squall/jobs/${jobId}/status.json`))) as { state: string; run: number };
     expect(status).toMatchObject({ state: 'succeeded', run: 0 });
-  }, 120_000);
+  }, 180_000);
 });
