@@ -11,3 +11,20 @@ export { col, lit, when } from './functions.ts';
 export { DataTypes, type DataType } from '../types/data-type.ts';
 export { type Schema, type Field, field, schema } from '../types/schema.ts';
 export { SquallError, AnalysisError, DataError, UnsupportedError, ExecutionError } from '../types/errors.ts';
+export {
+  SquallClient,
+  ApiError,
+  resultRows,
+  resultSchema,
+  type ConnectOptions,
+  type JobInfo,
+  type JobState,
+  type JobSummary,
+  type JobEvent,
+  type EventsPage,
+  type ResultPage,
+  type ResultColumn,
+  type StageProgress,
+  type ProgressCallback,
+} from './remote.ts';
+export type { JobSpec, JobOptions, TableRef } from '../runtime/job-spec.ts';

@@ -1,5 +1,5 @@
-// The entry point of the SDK. `Session.local()` runs jobs in this process; the remote mode (a coordinator
-// behind an HTTP API) comes with the serverless runtime.
+// The entry point of the SDK. `Session.local()` runs jobs in this process; `Session.connect({ endpoint, apiKey })`
+// builds the same DataFrames and runs their actions as jobs through the HTTP API (see remote.ts).
 import * as arrow from 'apache-arrow';
 import { DataTypes } from '../types/data-type.ts';
 import { AnalysisError } from '../types/errors.ts';
@@ -7,6 +7,7 @@ import { type Schema, closestName, field, schema as makeSchema } from '../types/
 import { fromArrowSchema, toArrowSchema } from '../types/arrow-types.ts';
 import { type TypeLike, toDataType } from '../types/parse-type.ts';
 import type { LogicalPlan } from '../plan/logical-plan.ts';
+import { planSchema } from '../plan/analyzer.ts';
 import { planToString } from '../plan/print.ts';
 import { optimize } from '../optimizer/optimize.ts';
 import { memoryTableStatistics } from '../optimizer/statistics.ts';
@@ -21,6 +22,7 @@ import { sqlToPlan } from '../sql/query.ts';
 import { DataFrame } from './dataframe.ts';
 import { inferSchema, rowsToBatch } from './from-rows.ts';
 import { DataFrameReader } from './reader.ts';
+import { type ConnectOptions, RemoteRunner, type SqlSource, tableRefOf } from './remote.ts';
 
 export interface SessionOptions {
   /** Rows per batch for operators that build batches. */
@@ -57,8 +59,13 @@ export class Session {
   private readonly broadcastThreshold: number | undefined;
   /** Sizes for cost-based planning: Parquet footers for files, counted batches for in-memory tables. */
   private readonly statistics = memoryTableStatistics((id) => this.tables.get(id));
+  /** Set by `connect`: actions run as jobs through the HTTP API. */
+  readonly remote: RemoteRunner | null = null;
+  /** The SQL (and file tables) a remote session's `sql()` DataFrames came from, by plan. */
+  private readonly sqlSources = new WeakMap<LogicalPlan, SqlSource>();
 
-  private constructor(options: SessionOptions) {
+  private constructor(options: SessionOptions, remote?: RemoteRunner) {
+    if (remote) this.remote = remote;
     this.batchSize = options.batchSize ?? 65536;
     this.staged = options.planning === 'stages';
     this.broadcastThreshold = options.broadcastThreshold;
@@ -69,6 +76,15 @@ export class Session {
   /** A session that runs jobs in this process. */
   static local(options: SessionOptions = {}): Session {
     return new Session(options);
+  }
+
+  /**
+   * A session whose DataFrames are built here as in `local()` (readers read Parquet footers, through S3 for
+   * `s3://` paths) and whose actions (`collect`, `count`, `toArrow`, `show`, `write`…) run as jobs through the
+   * HTTP API at `endpoint`, waiting for each (with `onProgress` called as its status changes).
+   */
+  static connect(options: ConnectOptions): Session {
+    return new Session({}, new RemoteRunner(options));
   }
 
   get read(): DataFrameReader {
@@ -142,11 +158,26 @@ export class Session {
    * or createOrReplaceTempView(). ORDER BY puts NULLs last in both directions, as DuckDB does.
    */
   sql(text: string): DataFrame {
+    const used = new Set<string>();
     const plan = sqlToPlan(text, {
-      table: (name) => this.views.get(name.toLowerCase())?.plan,
+      table: (name) => {
+        used.add(name.toLowerCase());
+        return this.views.get(name.toLowerCase())?.plan;
+      },
       tableNames: () => [...this.views.keys()],
       oneRow: () => this.range(1).plan,
     });
+    if (this.remote) {
+      // Sent as SQL with table bindings when every table is a plain read of files; otherwise as the plan.
+      const tables: Record<string, NonNullable<ReturnType<typeof tableRefOf>>> = {};
+      let plain = true;
+      for (const name of used) {
+        const ref = this.views.get(name) ? tableRefOf(this.views.get(name)!.plan) : null;
+        if (ref) tables[name] = ref;
+        else plain = false;
+      }
+      if (plain) this.sqlSources.set(plan, Object.freeze({ sql: text, tables: Object.freeze(tables) }));
+    }
     return new DataFrame(this, plan);
   }
 
@@ -167,6 +198,10 @@ export class Session {
 
   /** Runs a plan and streams its output batches. */
   async *executeStream(plan: LogicalPlan, signal?: AbortSignal): AsyncIterable<arrow.RecordBatch> {
+    if (this.remote) {
+      yield* await this.remote.execute(plan, planSchema(plan), this.sqlSources.get(plan), signal);
+      return;
+    }
     const ctx: ExecContext = { batchSize: this.batchSize, signal };
     if (this.staged) {
       const graph = await this.stagesFor(plan, this.planning, true);

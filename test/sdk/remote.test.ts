@@ -1,0 +1,150 @@
+// The SDK's remote mode over the local stack: the same DataFrames (DataFrame API and SQL) run in-process
+// (`Session.local()` over local files) and through the HTTP API (`Session.connect()` over s3:// copies of the
+// same files) give the same rows, counts and Arrow tables; API errors become the SDK's errors; progress is
+// reported while an action waits.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateTpch } from '../../bench/tpch/generate.ts';
+import { S3ObjectStore } from '../../core/io/object-store.ts';
+import { setS3Store } from '../../core/io/s3-file-store.ts';
+import { type LocalStack, startLocalStack } from '../../infra/local-stack/index.ts';
+import { AnalysisError, ExecutionError, Session, UnsupportedError, col, functions as F } from '../../core/sdk/index.ts';
+import type { JobInfo } from '../../core/sdk/index.ts';
+import '../infra/support.ts';
+
+const KEY = 'remote-test-key-0123456789';
+const TABLES = ['lineitem', 'orders', 'customer', 'nation'] as const;
+let stack: LocalStack;
+let store: S3ObjectStore;
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'squall-remote-'));
+  await generateTpch({ scaleFactor: 0.01, outDir: dir, tables: [...TABLES] });
+  stack = await startLocalStack({
+    concurrency: 6,
+    logs: process.env.SQUALL_TEST_LOGS ? 'inherit' : 'silent',
+    functions: {
+      executor: { handler: 'functions/executor.ts#handler', timeoutSeconds: 60 },
+      coordinator: { handler: 'functions/coordinator.ts#handler', timeoutSeconds: 300, environment: { SQUALL_EXECUTOR_FUNCTION: 'executor' } },
+      api: { handler: 'functions/api.ts#handler', timeoutSeconds: 60, environment: { SQUALL_API_KEYS: `tester:${KEY}`, SQUALL_COORDINATOR_FUNCTION: 'coordinator' } },
+    },
+    httpApi: { function: 'api' },
+  });
+  store = S3ObjectStore.fromEndpoints(stack.endpoints());
+  // The client reads Parquet footers (schemas, statistics) of s3:// tables through this store.
+  setS3Store(store);
+  for (const t of TABLES) await store.put(`s3://${stack.bucket}/data/${t}.parquet`, await readFile(join(dir, `${t}.parquet`)));
+}, 240_000);
+
+afterAll(async () => {
+  setS3Store(null);
+  store?.destroy();
+  await stack?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const localPath = (t: string) => join(dir, `${t}.parquet`);
+const s3Path = (t: string) => `s3://${stack.bucket}/data/${t}.parquet`;
+
+function connect(onProgress?: (j: JobInfo) => void): Session {
+  return Session.connect({ endpoint: stack.apiEndpoint!, apiKey: KEY, pollMs: 200, ...(onProgress ? { onProgress } : {}) });
+}
+
+async function pricingSummary(session: Session, path: (t: string) => string) {
+  const lineitem = await session.read.parquet(path('lineitem'));
+  return lineitem
+    .filter(col('l_shipdate').leq(F.date('1998-09-02')))
+    .groupBy('l_returnflag', 'l_linestatus')
+    .agg(F.sum('l_quantity').alias('sum_qty'), F.avg('l_discount').alias('avg_disc'), F.max('l_shipdate').alias('last'), F.count().alias('n'))
+    .orderBy('l_returnflag', 'l_linestatus');
+}
+
+const SQL = `SELECT n_name, count(*) AS orders, sum(o_totalprice) AS total, min(o_orderdate) AS first_order
+  FROM orders JOIN customer ON o_custkey = c_custkey JOIN nation ON c_nationkey = n_nationkey
+  GROUP BY n_name ORDER BY total DESC, n_name`;
+
+async function sqlFrame(session: Session, path: (t: string) => string) {
+  for (const t of ['orders', 'customer', 'nation']) session.registerTable(t, await session.read.parquet(path(t)));
+  return session.sql(SQL);
+}
+
+describe('Session.connect', () => {
+  it('runs a DataFrame-API job with the same rows, count and Arrow table as Session.local()', async () => {
+    const progress: JobInfo[] = [];
+    const remote = await pricingSummary(connect((j) => progress.push(j)), s3Path);
+    const local = await pricingSummary(Session.local(), localPath);
+    expect(remote.schema).toEqual(local.schema);
+    const [r, l] = [await remote.collect(), await local.collect()];
+    expect(r.length).toBeGreaterThan(1);
+    expect(r).toEqual(l);
+    expect(r[0]!.last).toBeInstanceOf(Date);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)!.state).toBe('succeeded');
+    expect(progress.at(-1)!.tasks.done).toBe(progress.at(-1)!.tasks.total);
+    expect(await remote.count()).toBe(await local.count());
+    const [ra, la] = [await remote.toArrow(), await local.toArrow()];
+    expect(ra.numRows).toBe(la.numRows);
+    expect(ra.schema.fields.map((f) => `${f.name}:${f.type}`)).toEqual(la.schema.fields.map((f) => `${f.name}:${f.type}`));
+    expect(ra.toArray().map((x) => x.toJSON())).toEqual(la.toArray().map((x) => x.toJSON()));
+    expect(await remote.showString(2)).toBe(await local.showString(2));
+  }, 240_000);
+
+  it('sends session.sql() over file tables as SQL with table bindings, with the same results', async () => {
+    const session = connect();
+    const remote = await sqlFrame(session, s3Path);
+    const local = await sqlFrame(Session.local(), localPath);
+    expect(await remote.collect()).toEqual(await local.collect());
+    const job = await session.remote!.client.status(session.remote!.lastJobId!);
+    expect(job.sql).toBe(SQL);
+    // Derived DataFrames go as plans.
+    expect(await remote.limit(3).collect()).toEqual(await local.limit(3).collect());
+    expect((await session.remote!.client.status(session.remote!.lastJobId!)).sql).toBeNull();
+  }, 240_000);
+
+  it('keeps int64 keys, dates and decimals as local mode returns them, over several result pages', async () => {
+    const q = async (s: Session, p: (t: string) => string) =>
+      (await s.read.parquet(p('orders'))).select('o_orderkey', 'o_orderdate', 'o_totalprice', 'o_comment').orderBy('o_orderkey').limit(2500);
+    const remoteSession = Session.connect({ endpoint: stack.apiEndpoint!, apiKey: KEY, pollMs: 200, pageSize: 1000 });
+    const [r, l] = [await (await q(remoteSession, s3Path)).collect(), await (await q(Session.local(), localPath)).collect()];
+    expect(r).toHaveLength(2500);
+    expect(r).toEqual(l);
+  }, 240_000);
+
+  it('reports API errors as the SDK errors, naming the problem', async () => {
+    const session = connect();
+    // Built locally: a bad column fails before anything is sent, as in local mode.
+    const orders = await session.read.parquet(s3Path('orders'));
+    expect(() => orders.select('o_nope')).toThrow(/o_nope/);
+    // A table the API cannot read: the API's 400 becomes an AnalysisError with its message.
+    session.registerTable('orders', orders);
+    const bad = session.sql('SELECT count(*) FROM orders');
+    const spec = session.remote!.jobSpec(bad.plan, undefined);
+    await expect(session.remote!.client.submit({ ...spec, plan: undefined, sql: 'SELECT o_nope FROM orders', tables: { orders: { path: s3Path('orders') } } })).rejects.toThrow(AnalysisError);
+    await expect(session.remote!.client.submit({ sql: 'SELECT o_nope FROM orders', tables: { orders: { path: s3Path('orders') } } })).rejects.toThrow(/o_nope/);
+    await expect(session.remote!.client.status('no-such-job')).rejects.toThrow(ExecutionError);
+    await expect(session.createDataFrame([{ a: 1 }]).collect()).rejects.toThrow(UnsupportedError);
+    const wrongKey = Session.connect({ endpoint: stack.apiEndpoint!, apiKey: 'wrong-key-0123456789abcdef' });
+    await expect((await wrongKey.read.parquet(s3Path('nation'))).collect()).rejects.toThrow(/API key/);
+  }, 120_000);
+
+  it('collect on a failed job throws the job error', async () => {
+    const session = connect();
+    // Compiles, but overflows int64 while it runs.
+    const df = (await session.read.parquet(s3Path('orders'))).select(col('o_orderkey').multiply(F.lit(2 ** 50)).multiply(F.lit(2 ** 50)).alias('big'));
+    const err = await df.collect().then(() => null, (e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(ExecutionError);
+    expect(err!.message).toMatch(/failed: .*overflow/);
+  }, 120_000);
+
+  it('writes a result through the client, as local mode does', async () => {
+    const session = connect();
+    const out = join(dir, 'out-nation');
+    const df = (await session.read.parquet(s3Path('nation'))).select('n_nationkey', 'n_name').orderBy('n_nationkey');
+    await df.write.mode('overwrite').parquet(out);
+    const back = await Session.local().read.parquet(out);
+    expect(await back.orderBy('n_nationkey').collect()).toEqual(await (await Session.local().read.parquet(localPath('nation'))).select('n_nationkey', 'n_name').orderBy('n_nationkey').collect());
+  }, 120_000);
+});
