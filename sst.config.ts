@@ -96,17 +96,21 @@ export default $config({
       ...common,
       handler: w.HANDLERS.api,
       description: 'Squall HTTP API',
-      memory: '512 MB',
+      memory: '1024 MB',
       // API Gateway answers 503 after 30 s whatever the function's timeout.
       timeout: '30 seconds',
       environment: {
         ...env,
         [w.FUNCTION_ENV.coordinatorFunction]: coordinator.name,
         [w.FUNCTION_ENV.apiKeys]: apiKeys.value,
+        [w.FUNCTION_ENV.executorMemoryMb]: String(settings.executorMemoryMb),
       },
       permissions: [
+        // Submitting compiles the job (Parquet footers of its inputs), then writes the job record, its queued
+        // status and the owner index; cancelling writes the job's cancel marker: all under the jobs root.
         ...w.s3Read(bucket.arn, objects),
-        w.s3PutOnly($interpolate`${bucket.arn}/${w.CANCEL_MARKER_PATTERN}`),
+        ...dataBucketReads,
+        w.s3Write($interpolate`${bucket.arn}/${w.BUCKET_LAYOUT.jobs}*`),
         w.lambdaInvoke(coordinator.arn),
       ],
     });
@@ -122,9 +126,14 @@ export default $config({
       environment: {
         ...env,
         [w.FUNCTION_ENV.coordinatorFunction]: coordinator.name,
-        [w.FUNCTION_ENV.triggerPrefix]: settings.triggerPrefix,
+        [w.FUNCTION_ENV.triggerStateRoot]: $interpolate`s3://${bucket.name}/${w.BUCKET_LAYOUT.triggerClaims.replace(/\/$/, '')}`,
       },
-      permissions: [...w.s3Read(bucket.arn, objects), w.lambdaInvoke(coordinator.arn)],
+      // Reads its rules (s3://<bucket>/config/trigger-rules.json) and job records; writes only claim markers.
+      permissions: [
+        ...w.s3Read(bucket.arn, objects),
+        w.s3Write($interpolate`${bucket.arn}/${w.BUCKET_LAYOUT.triggerClaims}*`),
+        w.lambdaInvoke(coordinator.arn),
+      ],
     });
     bucket.notify({
       notifications: [

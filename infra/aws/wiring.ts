@@ -14,7 +14,7 @@ export const SETTINGS_ENV = {
   jobRetentionDays: 'SQUALL_JOB_RETENTION_DAYS',
   /** The key prefix whose new objects go to the trigger function. */
   triggerPrefix: 'SQUALL_TRIGGER_PREFIX',
-  /** Other buckets jobs may read input from (comma-separated names); read-only for executor and coordinator. */
+  /** Other buckets jobs may read input from (comma-separated names): read-only for executor, coordinator and API. */
   dataBuckets: 'SQUALL_DATA_BUCKETS',
 } as const;
 
@@ -37,6 +37,10 @@ export const DEFAULT_SETTINGS: DeploySettings = Object.freeze({
 /** Key prefixes inside the project's bucket. `jobs/` is the coordinator's jobs root (SQUALL_JOBS_ROOT). */
 export const BUCKET_LAYOUT = {
   jobs: 'jobs/',
+  /** The trigger's claim markers (inside the jobs root, so they expire with it). */
+  triggerClaims: 'jobs/_triggers/',
+  /** Where functions/trigger.ts looks for its rules when no other location is configured. */
+  triggerRules: 'config/trigger-rules.json',
   data: 'data/',
   results: 'results/',
 } as const;
@@ -66,7 +70,10 @@ export const FUNCTION_ENV = {
   executorFunction: 'SQUALL_EXECUTOR_FUNCTION',
   coordinatorFunction: 'SQUALL_COORDINATOR_FUNCTION',
   apiKeys: 'SQUALL_API_KEYS',
-  triggerPrefix: 'SQUALL_TRIGGER_PREFIX',
+  /** Read by the API for its cost figures (GB-seconds of executor time). */
+  executorMemoryMb: 'SQUALL_EXECUTOR_MEMORY_MB',
+  /** Where the trigger keeps its claim markers against duplicate notifications (functions/trigger.ts). */
+  triggerStateRoot: 'SQUALL_TRIGGER_STATE_ROOT',
   parquetThreads: 'SQUALL_PARQUET_THREADS',
 } as const;
 
@@ -153,15 +160,7 @@ export function s3Write<R>(objectsArn: R): Statement<R> {
   return { actions: ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], resources: [objectsArn] };
 }
 
-/** Write only the objects `objectsArn` names (the API's cancel markers). */
-export function s3PutOnly<R>(objectsArn: R): Statement<R> {
-  return { actions: ['s3:PutObject'], resources: [objectsArn] };
-}
-
 /** Invoke these functions (synchronously or asynchronously). */
 export function lambdaInvoke<R>(...functionArns: R[]): Statement<R> {
   return { actions: ['lambda:InvokeFunction'], resources: functionArns };
 }
-
-/** The key pattern of the cancel marker the API writes for a job (`<jobRoot>/cancel`, core/runtime/job-store.ts). */
-export const CANCEL_MARKER_PATTERN = `${BUCKET_LAYOUT.jobs}*/cancel`;

@@ -321,6 +321,8 @@ describe('sst.config.ts', () => {
       SQUALL_COORDINATOR_FUNCTION: names.coordinator.name,
       SQUALL_BUCKET: bucket.name,
       SQUALL_API_KEYS: '<secret SquallApiKeys>',
+      // Its cost figures use the executor's memory.
+      SQUALL_EXECUTOR_MEMORY_MB: '3008',
     });
     expect(only(d, 'Secret').name).toBe('SquallApiKeys');
   });
@@ -332,7 +334,11 @@ describe('sst.config.ts', () => {
     expect(list[0]).toMatchObject({ function: names.trigger.arn, events: ['s3:ObjectCreated:*'], filterPrefix: 'incoming/' });
     const t = only(d, 'Function', 'Trigger');
     expect(t.args.handler).toBe('functions/trigger.handler');
-    expect(t.args.environment).toMatchObject({ SQUALL_COORDINATOR_FUNCTION: names.coordinator.name, SQUALL_TRIGGER_PREFIX: 'incoming/' });
+    expect(t.args.environment).toMatchObject({
+      SQUALL_COORDINATOR_FUNCTION: names.coordinator.name,
+      SQUALL_JOBS_ROOT: `s3://${bucket.name}/jobs`,
+      SQUALL_TRIGGER_STATE_ROOT: `s3://${bucket.name}/jobs/_triggers`,
+    });
   });
 
   it('watches another prefix when told to, never one overlapping the jobs root', async () => {
@@ -362,15 +368,18 @@ describe('sst.config.ts', () => {
     expect(statements(executor).flatMap((s) => s.actions).filter((a) => a.startsWith('lambda:'))).toEqual([]);
     expect(allowed(executor, 's3:PutObject')).toEqual([`${bucket.arn}/*`]);
     expect(allowed(executor, 's3:GetObject')).toEqual([`${bucket.arn}/*`]);
-    // The API reads the bucket, writes only cancel markers, and invokes only the coordinator.
+    // The API reads the bucket, writes only under the jobs root (job record, queued status, owner index, cancel
+    // marker), and invokes only the coordinator.
     expect(allowed(api, 's3:GetObject')).toEqual([`${bucket.arn}/*`]);
-    expect(allowed(api, 's3:PutObject')).toEqual([`${bucket.arn}/jobs/*/cancel`]);
-    expect(allowed(api, 's3:DeleteObject')).toEqual([]);
+    expect(allowed(api, 's3:PutObject')).toEqual([`${bucket.arn}/jobs/*`]);
+    expect(allowed(api, 's3:DeleteObject')).toEqual([`${bucket.arn}/jobs/*`]);
     expect(allowed(api, 'lambda:InvokeFunction')).toEqual([names.coordinator.arn]);
-    // The trigger reads the bucket, writes nothing, and invokes only the coordinator.
+    // The trigger reads the bucket (rules, job records), writes only its claim markers (where its environment
+    // says they are), and invokes only the coordinator.
     expect(allowed(trigger, 's3:GetObject')).toEqual([`${bucket.arn}/*`]);
-    expect(allowed(trigger, 's3:PutObject')).toEqual([]);
-    expect(allowed(trigger, 's3:DeleteObject')).toEqual([]);
+    const claims = (trigger.args.environment.SQUALL_TRIGGER_STATE_ROOT as string).slice(`s3://${bucket.name}/`.length);
+    expect(allowed(trigger, 's3:PutObject')).toEqual([`${bucket.arn}/${claims}/*`]);
+    expect(allowed(trigger, 's3:DeleteObject')).toEqual([`${bucket.arn}/${claims}/*`]);
     expect(allowed(trigger, 'lambda:InvokeFunction')).toEqual([names.coordinator.arn]);
     // Only the coordinator may start executors.
     for (const f of fns) {
@@ -378,7 +387,7 @@ describe('sst.config.ts', () => {
     }
   });
 
-  it('lets executor and coordinator read the input buckets named in SQUALL_DATA_BUCKETS, read-only', async () => {
+  it('lets executor, coordinator and API read the input buckets named in SQUALL_DATA_BUCKETS, read-only', async () => {
     const withData = await runConfig({ SQUALL_DATA_BUCKETS: 'lake-raw, lake-curated' });
     for (const name of ['Executor', 'Coordinator']) {
       const f = only(withData, 'Function', name);
@@ -386,9 +395,10 @@ describe('sst.config.ts', () => {
       expect(allowed(f, 's3:ListBucket'), name).toEqual(expect.arrayContaining(['arn:aws:s3:::lake-raw', 'arn:aws:s3:::lake-curated']));
       expect(allowed(f, 's3:PutObject').filter((r) => r.includes('lake-')), name).toEqual([]);
     }
-    for (const name of ['Api', 'Trigger']) {
-      expect(allowed(only(withData, 'Function', name), 's3:GetObject').filter((r) => r.includes('lake-')), name).toEqual([]);
-    }
+    // The API compiles submitted jobs, which reads their inputs' Parquet footers; the trigger does not.
+    expect(allowed(only(withData, 'Function', 'Api'), 's3:GetObject')).toEqual(expect.arrayContaining(['arn:aws:s3:::lake-raw/*']));
+    expect(allowed(only(withData, 'Function', 'Api'), 's3:PutObject').filter((r) => r.includes('lake-'))).toEqual([]);
+    expect(allowed(only(withData, 'Function', 'Trigger'), 's3:GetObject').filter((r) => r.includes('lake-'))).toEqual([]);
     await expect(runConfig({ SQUALL_DATA_BUCKETS: 'Not_A_Bucket' })).rejects.toThrow(/SQUALL_DATA_BUCKETS/);
   });
 
@@ -407,7 +417,10 @@ describe('sst.config.ts', () => {
       const exportName = m![2]!;
       if (existsSync(resolve(ROOT, file))) {
         const src = readFileSync(resolve(ROOT, file), 'utf8');
-        expect(new RegExp(`export (async )?function ${exportName}\\b|export const ${exportName}\\b`).test(src), `${file} exports ${exportName}`).toBe(true);
+        const exported = new RegExp(
+          `export\\s+(async\\s+)?function\\s*\\*?\\s*${exportName}\\b|export\\s+(const|let|var)\\s+${exportName}\\b|export\\s*\\{[^}]*\\b${exportName}\\s*(,|\\}|$)`,
+        );
+        expect(exported.test(src), `${file} exports ${exportName}`).toBe(true);
       } else {
         expect(pending.has(file), `${handler}: ${file} does not exist`).toBe(true);
       }
