@@ -7,7 +7,8 @@
 //   function Coordinator   functions/coordinator.ts: runs a job by invoking the executor, re-invokes itself to
 //                          continue past 15 minutes
 //   api SquallApi          HTTP API → functions/api.ts, which answers the routes and starts the coordinator
-//   notification           ObjectCreated under SQUALL_TRIGGER_PREFIX (incoming/) → functions/trigger.ts
+//   notification           ObjectCreated under SQUALL_TRIGGER_PREFIX (incoming/) → functions/trigger.ts, with
+//                          the rules of SQUALL_TRIGGER_RULES_FILE inline, else those in the bucket
 //
 // Each function gets IAM statements for exactly what it does (no `link`: linking a bucket grants s3:*). What is
 // declared comes from infra/aws/wiring.ts; test/infra/sst-config.test.ts loads this file with stand-ins for
@@ -117,6 +118,10 @@ export default $config({
     const api = new sst.aws.ApiGatewayV2('SquallApi');
     for (const route of w.API_ROUTES) api.route(route, apiHandler.arn);
 
+    const rulesFile = settings.triggerRulesFile;
+    const inlineRules = rulesFile
+      ? w.inlineTriggerRules((await import('node:fs')).readFileSync(rulesFile, 'utf8'), settings.triggerPrefix, rulesFile)
+      : undefined;
     const trigger = new sst.aws.Function('Trigger', {
       ...common,
       handler: w.HANDLERS.trigger,
@@ -127,8 +132,11 @@ export default $config({
         ...env,
         [w.FUNCTION_ENV.coordinatorFunction]: coordinator.name,
         [w.FUNCTION_ENV.triggerStateRoot]: $interpolate`s3://${bucket.name}/${w.BUCKET_LAYOUT.triggerClaims.replace(/\/$/, '')}`,
+        [w.FUNCTION_ENV.triggerPrefix]: settings.triggerPrefix,
+        ...(inlineRules !== undefined ? { [w.FUNCTION_ENV.triggerRulesJson]: inlineRules } : {}),
       },
-      // Reads its rules (s3://<bucket>/config/trigger-rules.json) and job records; writes only claim markers.
+      // Reads its rules (inline, else s3://<bucket>/config/trigger-rules.json) and job records; writes only claim
+      // markers.
       permissions: [
         ...w.s3Read(bucket.arn, objects),
         w.s3Write($interpolate`${bucket.arn}/${w.BUCKET_LAYOUT.triggerClaims}*`),

@@ -14,6 +14,8 @@ export const SETTINGS_ENV = {
   jobRetentionDays: 'SQUALL_JOB_RETENTION_DAYS',
   /** The key prefix whose new objects go to the trigger function. */
   triggerPrefix: 'SQUALL_TRIGGER_PREFIX',
+  /** A local JSON file of trigger rules (core/runtime/trigger-rules.ts) given to the trigger inline. */
+  triggerRulesFile: 'SQUALL_TRIGGER_RULES_FILE',
   /** Other buckets jobs may read input from (comma-separated names): read-only for executor, coordinator and API. */
   dataBuckets: 'SQUALL_DATA_BUCKETS',
 } as const;
@@ -23,6 +25,8 @@ export interface DeploySettings {
   readonly coordinatorMemoryMb: number;
   readonly jobRetentionDays: number;
   readonly triggerPrefix: string;
+  /** Unset: the trigger reads its rules from the bucket (`config/trigger-rules.json`). */
+  readonly triggerRulesFile?: string;
   readonly dataBuckets: readonly string[];
 }
 
@@ -74,6 +78,10 @@ export const FUNCTION_ENV = {
   executorMemoryMb: 'SQUALL_EXECUTOR_MEMORY_MB',
   /** Where the trigger keeps its claim markers against duplicate notifications (functions/trigger.ts). */
   triggerStateRoot: 'SQUALL_TRIGGER_STATE_ROOT',
+  /** The notification's prefix; the trigger logs rules it can never see. */
+  triggerPrefix: 'SQUALL_TRIGGER_PREFIX',
+  /** Trigger rules inline (JSON), from SQUALL_TRIGGER_RULES_FILE at deploy time. */
+  triggerRulesJson: 'SQUALL_TRIGGER_RULES_JSON',
   parquetThreads: 'SQUALL_PARQUET_THREADS',
 } as const;
 
@@ -112,6 +120,7 @@ export function deploySettings(env: NodeJS.ProcessEnv = process.env): DeploySett
     coordinatorMemoryMb: intSetting(env, SETTINGS_ENV.coordinatorMemoryMb, DEFAULT_SETTINGS.coordinatorMemoryMb, MB_MIN, MB_MAX),
     jobRetentionDays: intSetting(env, SETTINGS_ENV.jobRetentionDays, DEFAULT_SETTINGS.jobRetentionDays, 1, 3650),
     triggerPrefix: prefix,
+    ...(env[SETTINGS_ENV.triggerRulesFile]?.trim() ? { triggerRulesFile: env[SETTINGS_ENV.triggerRulesFile]!.trim() } : {}),
     dataBuckets: Object.freeze(dataBuckets),
   });
 }
@@ -163,4 +172,36 @@ export function s3Write<R>(objectsArn: R): Statement<R> {
 /** Invoke these functions (synchronously or asynchronously). */
 export function lambdaInvoke<R>(...functionArns: R[]): Statement<R> {
   return { actions: ['lambda:InvokeFunction'], resources: functionArns };
+}
+
+/** Lambda allows 4 KB for all of a function's environment variables together; the rules get most of it. */
+export const MAX_INLINE_RULES_BYTES = 3072;
+
+/**
+ * Trigger rules from a file, checked for what the deploy can know (JSON, version 1, each rule's id and prefix,
+ * the prefix under the watched one, the size Lambda's environment allows) and minified. functions/trigger.ts
+ * validates the jobs themselves when it loads the rules.
+ */
+export function inlineTriggerRules(text: string, watchedPrefix: string, source: string = SETTINGS_ENV.triggerRulesFile): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${source}: not JSON: ${(e as Error).message}`);
+  }
+  const doc = parsed as { version?: unknown; rules?: unknown };
+  if (typeof doc !== 'object' || doc === null || doc.version !== 1 || !Array.isArray(doc.rules))
+    throw new Error(`${source}: expected {"version": 1, "rules": [...]}`);
+  doc.rules.forEach((r: unknown, i: number) => {
+    const rule = r as { id?: unknown; prefix?: unknown; job?: unknown };
+    if (typeof rule !== 'object' || rule === null || typeof rule.id !== 'string' || typeof rule.prefix !== 'string' || typeof rule.job !== 'object')
+      throw new Error(`${source}: rules[${i}] needs an id, a prefix and a job`);
+    if (!rule.prefix.startsWith(watchedPrefix))
+      throw new Error(`${source}: rule '${rule.id}' watches '${rule.prefix}', outside the notified prefix '${watchedPrefix}' (${SETTINGS_ENV.triggerPrefix})`);
+  });
+  const out = JSON.stringify(parsed);
+  const bytes = Buffer.byteLength(out);
+  if (bytes > MAX_INLINE_RULES_BYTES)
+    throw new Error(`${source}: the rules take ${bytes} bytes, more than the ${MAX_INLINE_RULES_BYTES} a Lambda environment leaves them; upload them to s3://<bucket>/${BUCKET_LAYOUT.triggerRules} instead`);
+  return out;
 }

@@ -2,11 +2,13 @@
 // sst.Secret, aws.*) record every resource the app declares (name and arguments), then `app()` and `run()` are
 // called and the declared resources and their wiring are checked. Deploy-time values (ARNs, names) are plain
 // strings made from the component's name, so wiring shows up as equal strings.
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pathsForJob } from '../../core/runtime/coordinator.ts';
+import { parseTriggerRules } from '../../core/runtime/trigger-rules.ts';
 import {
   ABORT_INCOMPLETE_UPLOADS_RULE,
   API_ROUTES,
@@ -338,7 +340,10 @@ describe('sst.config.ts', () => {
       SQUALL_COORDINATOR_FUNCTION: names.coordinator.name,
       SQUALL_JOBS_ROOT: `s3://${bucket.name}/jobs`,
       SQUALL_TRIGGER_STATE_ROOT: `s3://${bucket.name}/jobs/_triggers`,
+      SQUALL_TRIGGER_PREFIX: 'incoming/',
     });
+    // Without a rules file the trigger reads its rules from the bucket.
+    expect(t.args.environment.SQUALL_TRIGGER_RULES_JSON).toBeUndefined();
   });
 
   it('watches another prefix when told to, never one overlapping the jobs root', async () => {
@@ -347,6 +352,43 @@ describe('sst.config.ts', () => {
     await expect(runConfig({ SQUALL_TRIGGER_PREFIX: 'jobs/' })).rejects.toThrow(/SQUALL_TRIGGER_PREFIX/);
     await expect(runConfig({ SQUALL_TRIGGER_PREFIX: 'jobs/in/' })).rejects.toThrow(/overlap/);
     await expect(runConfig({ SQUALL_TRIGGER_PREFIX: 'incoming' })).rejects.toThrow(/ending in '\/'/);
+  });
+
+  it('gives the trigger the rules of SQUALL_TRIGGER_RULES_FILE inline, refusing rules it would never see', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'squall-sst-'));
+    try {
+      const rule = (id: string, prefix: string) => ({
+        id,
+        prefix,
+        suffix: '.parquet',
+        job: {
+          sql: 'SELECT count(*) AS n FROM t',
+          tables: { t: { path: '${uri}' } },
+          options: { resultUri: 's3://${bucket}/reports/${stem}' },
+        },
+      });
+      const good = join(dir, 'rules.json');
+      writeFileSync(good, JSON.stringify({ version: 1, rules: [rule('daily', 'incoming/daily/')] }, null, 2));
+      const withRules = await runConfig({ SQUALL_TRIGGER_RULES_FILE: good });
+      const inline = only(withRules, 'Function', 'Trigger').args.environment.SQUALL_TRIGGER_RULES_JSON as string;
+      // What functions/trigger.ts will accept.
+      expect(parseTriggerRules(inline, 'SQUALL_TRIGGER_RULES_JSON').rules.map((r) => r.id)).toEqual(['daily']);
+      expect(inline).not.toContain('\n');
+
+      const outside = join(dir, 'outside.json');
+      writeFileSync(outside, JSON.stringify({ version: 1, rules: [rule('elsewhere', 'landing/')] }));
+      await expect(runConfig({ SQUALL_TRIGGER_RULES_FILE: outside })).rejects.toThrow(/outside the notified prefix 'incoming\/'/);
+
+      const big = join(dir, 'big.json');
+      writeFileSync(big, JSON.stringify({ version: 1, rules: Array.from({ length: 40 }, (_, i) => rule(`r${i}`, 'incoming/')) }));
+      await expect(runConfig({ SQUALL_TRIGGER_RULES_FILE: big })).rejects.toThrow(/config\/trigger-rules\.json/);
+
+      const bad = join(dir, 'bad.json');
+      writeFileSync(bad, '{"version": 1, "rules": [');
+      await expect(runConfig({ SQUALL_TRIGGER_RULES_FILE: bad })).rejects.toThrow(/not JSON/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('grants each function only what it does', () => {
