@@ -12,7 +12,7 @@ import { fileMeta } from '../../core/io/parquet/format.ts';
 import { ThriftReader, type ThriftStruct } from '../../core/io/thrift-compact.ts';
 import { batchRows, canonicalSelect, collect, duck, duckRows, normalizeDuckRows, tempDir } from './helpers.ts';
 
-const ROWS = 40000;
+const ROWS = 20000;
 /** Distinct-value counts 2^k + 1 give dictionary indices of k + 1 bits. */
 const WIDTHS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
 
@@ -45,7 +45,7 @@ beforeAll(async () => {
   db = await duck();
   for (const [name, opts] of Object.entries(DUCK_FILES)) {
     const f = `${dir}/${name}.parquet`;
-    await db.c.run(`COPY (${DUCK_SQL}) TO '${f}' (FORMAT parquet, ${opts}, ROW_GROUP_SIZE 40000, DICTIONARY_SIZE_LIMIT 100000)`);
+    await db.c.run(`COPY (${DUCK_SQL}) TO '${f}' (FORMAT parquet, ${opts}, ROW_GROUP_SIZE 20000, DICTIONARY_SIZE_LIMIT 100000)`);
     files.push(f);
   }
   // The same rows through parquet-wasm (arrow-rs), which sizes index widths differently (one bit for two
