@@ -13,7 +13,9 @@ import { Column, type ColumnLike, columnExpr } from './column.ts';
 import { type Row, batchesToRows, batchesToTable, formatTable } from './rows.ts';
 import type { Session } from './session.ts';
 import { DataFrameWriter } from './writer.ts';
+import { RemoteDataFrameWriter } from './remote.ts';
 import { planIdOf, resolveJoinRefs, resolvePlanRefs } from './plan-refs.ts';
+import { type RDD, dataFrameRdd } from '../rdd/rdd.ts';
 
 const JOIN_TYPES: Record<string, JoinType> = {
   inner: 'inner',
@@ -320,7 +322,14 @@ export class DataFrame {
   }
 
   get write(): DataFrameWriter {
+    const remote = this.session.remote;
+    if (remote) return new RemoteDataFrameWriter(this, remote, this.session.sqlSource(this.plan));
     return new DataFrameWriter(this);
+  }
+
+  /** The rows as an RDD of plain objects (computed when an RDD action runs). */
+  get rdd(): RDD<Row> {
+    return dataFrameRdd(this.session, this.plan) as RDD<Row>;
   }
 }
 

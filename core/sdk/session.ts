@@ -23,6 +23,7 @@ import { DataFrame } from './dataframe.ts';
 import { inferSchema, rowsToBatch } from './from-rows.ts';
 import { DataFrameReader } from './reader.ts';
 import { type ConnectOptions, RemoteRunner, type SqlSource, tableRefOf } from './remote.ts';
+import { type RDD, type TextFileOptions, parallelize, textFile } from '../rdd/rdd.ts';
 
 export interface SessionOptions {
   /** Rows per batch for operators that build batches. */
@@ -137,6 +138,16 @@ export class Session {
     return new DataFrame(this, Object.freeze({ kind: 'scan', source: Object.freeze({ format: 'memory', id }), schema: s, projection: null, filters: [] }));
   }
 
+  /** An RDD of `data`'s values (snapshotted now with structured clone), spread over `numPartitions` (4 by default). */
+  parallelize<T>(data: readonly T[], numPartitions?: number): RDD<T> {
+    return parallelize(this, data, numPartitions);
+  }
+
+  /** An RDD of the lines of the text files `path` names (local or s3://): one partition per file or per split of a large file. */
+  textFile(path: string | readonly string[], options?: TextFileOptions): Promise<RDD<string>> {
+    return textFile(this, path, options);
+  }
+
   /** Makes `df` available as table `name` (case-insensitive) to session.table() and SQL. */
   registerTable(name: string, df: DataFrame): void {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new AnalysisError(`invalid table name '${name}'`);
@@ -179,6 +190,11 @@ export class Session {
       if (plain) this.sqlSources.set(plan, Object.freeze({ sql: text, tables: Object.freeze(tables) }));
     }
     return new DataFrame(this, plan);
+  }
+
+  /** For a remote session: the SQL a `sql()` DataFrame came from, when it is sent as SQL. */
+  sqlSource(plan: LogicalPlan): SqlSource | undefined {
+    return this.sqlSources.get(plan);
   }
 
   memoryTable(id: string): MemoryTable {

@@ -1,0 +1,6 @@
+// RDDs: lazily transformed partitioned collections of plain values, with user functions shipped as source text.
+export { RDD, type RddContext, type RddSession, type TextFileOptions, DEFAULT_PARALLELISM, parallelize, textFile, dataFrameRdd, rddState } from './rdd.ts';
+export { type ShippedFunction, shipFunction, capturedVariables, serializeValue } from './closure.ts';
+export { UserFunctionError, TaskTimeoutError } from './sandbox.ts';
+export type { JobMetrics } from './runner.ts';
+export type { RddNode, Step } from './lineage.ts';

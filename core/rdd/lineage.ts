@@ -1,0 +1,103 @@
+// An RDD's lineage as plain data: sources, narrow steps and shuffles, each node holding what a task needs to
+// compute one of its partitions (user functions as source text with serialized contexts). The in-process
+// runner (runner.ts) walks it; an executor can be handed a node and a partition index the same way.
+import type { LogicalPlan } from '../plan/logical-plan.ts';
+import type { ShippedFunction } from './closure.ts';
+
+/** One step of a task over a partition's records (see runtime-source.ts for what each does). */
+export type Step =
+  | { readonly op: 'map' | 'filter' | 'flatMap' | 'mapPartitions' | 'keyBy' | 'mapValues' | 'flatMapValues' | 'foreachPartition'; readonly fn: ShippedFunction }
+  | { readonly op: 'sample'; readonly withReplacement: boolean; readonly fraction: number; readonly seed: number }
+  /** Per key: the first value (or fn(copy of zero, value)) then fn(acc, value); `name` is the user's operation. */
+  | { readonly op: 'combine'; readonly name: string; readonly fn: ShippedFunction; readonly zero: Uint8Array | null }
+  | { readonly op: 'group' }
+  | { readonly op: 'dedupe' }
+  /** Records are [side, [key, value]] with side 0 (left) or 1 (right). */
+  | { readonly op: 'join'; readonly how: 'inner' | 'left' | 'right' | 'full' }
+  | { readonly op: 'sortByKey'; readonly ascending: boolean }
+  | { readonly op: 'values' }
+  | { readonly op: 'keys' }
+  | { readonly op: 'partitionReduce'; readonly fn: ShippedFunction; readonly zero: Uint8Array | null }
+  /** Splits records into `partitions` buckets by the hash of the key ([k, v] records), the whole record, or round robin. */
+  | { readonly op: 'bucket'; readonly name: string; readonly by: 'key' | 'record' | 'round_robin'; readonly partitions: number };
+
+/** A byte range of a text file; lines belong to the split holding their first byte. */
+export interface TextSplit {
+  readonly path: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** What identifies a file's content: size plus mtime (local) or ETag (S3). */
+export interface FileVersion {
+  readonly path: string;
+  readonly version: string;
+}
+
+/** One side of a shuffle: the parent, the steps its map tasks run, and how records go to reduce partitions. */
+export interface ShuffleInput {
+  readonly input: RddNode;
+  readonly mapSteps: readonly Step[];
+  /** 'range': map outputs are [key, record]; the driver samples keys into ranges (sortBy). */
+  readonly partitioner: { readonly kind: 'hash'; readonly by: 'key' | 'record' } | { readonly kind: 'round_robin' } | { readonly kind: 'range'; readonly ascending: boolean };
+  /** For joins: reduce tasks see [side, record]. */
+  readonly side: 0 | 1 | null;
+}
+
+export type RddNode =
+  | { readonly kind: 'parallelize'; readonly id: number; readonly partitions: readonly Uint8Array[] }
+  | { readonly kind: 'text_file'; readonly id: number; readonly files: readonly FileVersion[]; readonly splits: readonly TextSplit[]; readonly splitBytes: number }
+  /** A DataFrame's rows as plain objects, spread over `partitions`. */
+  | { readonly kind: 'dataframe'; readonly id: number; readonly plan: LogicalPlan; readonly partitions: number }
+  | { readonly kind: 'narrow'; readonly id: number; readonly input: RddNode; readonly steps: readonly Step[] }
+  | { readonly kind: 'shuffle'; readonly id: number; readonly name: string; readonly inputs: readonly ShuffleInput[]; readonly partitions: number; readonly reduceSteps: readonly Step[] }
+  | { readonly kind: 'union'; readonly id: number; readonly inputs: readonly RddNode[] }
+  /** Joins neighbouring parent partitions into `partitions` groups without a shuffle. */
+  | { readonly kind: 'coalesce'; readonly id: number; readonly input: RddNode; readonly partitions: number };
+
+let nextId = 0;
+
+/** A fresh node id (lineage identity: persist() is keyed by it). */
+export function newNodeId(): number {
+  return ++nextId;
+}
+
+/** Partitions of a node as planned when it was built (text files re-split at run time if they changed). */
+export function plannedPartitions(node: RddNode): number {
+  switch (node.kind) {
+    case 'parallelize':
+      return node.partitions.length;
+    case 'text_file':
+      return node.splits.length;
+    case 'dataframe':
+    case 'shuffle':
+    case 'coalesce':
+      return node.partitions;
+    case 'narrow':
+      return plannedPartitions(node.input);
+    case 'union':
+      return node.inputs.reduce((n, i) => n + plannedPartitions(i), 0);
+  }
+}
+
+/** Lineage as indented text (rdd.toDebugString()). */
+export function lineageText(node: RddNode, persisted: (id: number) => boolean, indent = ''): string {
+  const mark = persisted(node.id) ? ' [persisted]' : '';
+  const head = (s: string) => `${indent}(${plannedPartitions(node)}) ${s} #${node.id}${mark}`;
+  switch (node.kind) {
+    case 'parallelize':
+      return head('ParallelCollectionRDD');
+    case 'text_file':
+      return head(`TextFileRDD ${node.files.map((f) => f.path).join(', ')}`);
+    case 'dataframe':
+      return head('DataFrameRDD');
+    case 'narrow':
+      return `${head(`MapPartitionsRDD [${node.steps.map((s) => s.op).join(', ')}]`)}\n${lineageText(node.input, persisted, indent + '  ')}`;
+    case 'shuffle':
+      return [head(`ShuffledRDD ${node.name}`), ...node.inputs.map((i) => `${indent}  +- map [${i.mapSteps.map((s) => s.op).join(', ')}] ${i.partitioner.kind}\n${lineageText(i.input, persisted, indent + '     ')}`)].join('\n');
+    case 'union':
+      return [head('UnionRDD'), ...node.inputs.map((i) => lineageText(i, persisted, indent + '  '))].join('\n');
+    case 'coalesce':
+      return `${head('CoalescedRDD')}\n${lineageText(node.input, persisted, indent + '  ')}`;
+  }
+}

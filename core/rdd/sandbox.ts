@@ -1,0 +1,102 @@
+// One task's isolated context: a fresh node:vm context holding only JavaScript's built-ins, the task runtime
+// (runtime-source.ts) and the user's functions re-created from their source text with their own copies of
+// their contexts. Nothing of the executor's own state (modules, process, other tasks' values) is reachable by
+// name. The whole step loop runs under the task's time limit. (node:vm isolates names, not a hostile program:
+// it is a correctness boundary, as on Spark's executors, not a security one.)
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+import { SquallError } from '../types/errors.ts';
+import type { ShippedFunction } from './closure.ts';
+import type { Step } from './lineage.ts';
+import { RUNTIME_SOURCE } from './runtime-source.ts';
+
+/** A user function failed in a task: the message is the user's, with the operation and the function's line. */
+export class UserFunctionError extends SquallError {
+  constructor(
+    message: string,
+    /** The operation the function was given to (map, reduceByKey...). */
+    readonly op: string,
+    /** The line within the function's source (1 = its first line), when the error has a stack. */
+    readonly line: number | null,
+    /** The user's thrown value. */
+    readonly userError: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** A task ran past its time limit. */
+export class TaskTimeoutError extends SquallError {}
+
+const runtimeScript = new vm.Script(RUNTIME_SOURCE, { filename: 'squall-task-runtime.js' });
+const runScript = new vm.Script('__runSteps(__task.records, __task.steps, __task.partition)', { filename: 'squall-task.js' });
+
+/** The host's copy of the runtime helpers (the same code the sandbox runs), for partitioning on the driver. */
+export const hostRuntime = vm.runInThisContext(`(function () {${RUNTIME_SOURCE}\nreturn { keyOf: __keyOf, hash: __hash, compare: __compare }; })()`, {
+  filename: 'squall-host-runtime.js',
+}) as { keyOf(v: unknown): string; hash(s: string): number; compare(a: unknown, b: unknown): number };
+
+const USER_FILE = /squall-user\/([A-Za-z]+)-(\d+)\.js:(\d+):(\d+)/;
+
+export interface SandboxOptions {
+  /** Milliseconds one task's steps may run (Lambda's 15 minutes by default). */
+  readonly timeoutMs?: number;
+}
+
+function errorMessage(e: unknown): string {
+  if (e && typeof e === 'object' && 'message' in e) {
+    const name = 'name' in e && typeof e.name === 'string' && e.name !== 'Error' ? `${e.name}: ` : '';
+    return `${name}${String((e as { message: unknown }).message)}`;
+  }
+  return String(e);
+}
+
+/** Runs `steps` over `records` (partition `partition`) in a fresh context. */
+export function runTask(records: readonly unknown[], steps: readonly Step[], partition: number, options: SandboxOptions = {}): unknown[] {
+  const context = vm.createContext({});
+  runtimeScript.runInContext(context);
+  const fns: ShippedFunction[] = [];
+  const compiled = steps.map((s) => {
+    const out: Record<string, unknown> = { ...s };
+    if ('fn' in s) {
+      const index = fns.push(s.fn) - 1;
+      out['fn'] = new vm.Script(s.fn.source, { filename: `squall-user/${s.fn.op}-${index}.js` }).runInContext(context);
+      out['ctx'] = s.fn.context ? v8.deserialize(s.fn.context) : undefined;
+    }
+    if ('zero' in s) {
+      out['hasZero'] = s.zero !== null;
+      out['zero'] = s.zero ? v8.deserialize(s.zero) : undefined;
+    }
+    return out;
+  });
+  (context as Record<string, unknown>)['__task'] = { records, steps: compiled, partition };
+  const timeout = options.timeoutMs ?? 900_000;
+  try {
+    return runScript.runInContext(context, { timeout }) as unknown[];
+  } catch (e) {
+    if (e && typeof e === 'object' && '__squallStep' in e) {
+      const step = steps[(e as { __squallStep: number }).__squallStep]!;
+      throw userError((e as unknown as { error: unknown }).error, step, fns);
+    }
+    if (e && typeof e === 'object' && (e as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+      throw new TaskTimeoutError(`task for partition ${partition} ran longer than its limit of ${timeout} ms (in ${steps.map((s) => ('fn' in s ? s.fn.op : s.op)).join(' → ')})`);
+    }
+    throw e;
+  }
+}
+
+function userError(e: unknown, step: Step, fns: readonly ShippedFunction[]): UserFunctionError {
+  const stack = e && typeof e === 'object' && 'stack' in e ? String((e as { stack: unknown }).stack) : '';
+  const m = USER_FILE.exec(stack);
+  const fn = m ? fns[Number(m[2])] : 'fn' in step ? step.fn : undefined;
+  const op = fn?.op ?? ('name' in step ? step.name : step.op);
+  const line = m ? Number(m[3]) : null;
+  let where = '';
+  if (fn && line !== null) {
+    // The source is the function's text wrapped in `(` … `)`: line 1 is the function's first line.
+    const text = fn.source.split('\n')[line - 1]?.replace(/^\(\{?/, '').trim();
+    where = ` (line ${line} of the function${text ? `: ${text.length > 120 ? text.slice(0, 117) + '...' : text}` : ''})`;
+  }
+  const what = fn ? `the function passed to ${op}() threw` : `${op}() failed`;
+  return new UserFunctionError(`${what}: ${errorMessage(e)}${where}`, op, line, e);
+}
