@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as fsp from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import S3rver from 's3rver';
+import { makeS3rverPutsAtomic } from './s3rver-atomic.ts';
 
 /** s3rver's only account; it checks SigV4 signatures against it. */
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
@@ -135,6 +136,7 @@ export class LocalS3Server {
     const ownsDirectory = options.directory === undefined;
     const directory = options.directory ?? (await fsp.mkdtemp(path.join(os.tmpdir(), 'squall-s3-')));
     const buckets = options.buckets ?? [];
+    makeS3rverPutsAtomic();
     const s3rver = new S3rver({
       directory,
       silent: !options.verbose,

@@ -174,6 +174,22 @@ describe('faults on the local stack', () => {
     expect(events.filter((e) => e.type === 'task_failed')[0]).toMatchObject({ stage: 0, task: 1, kind: 'timeout' });
   }, 60_000);
 
+  it('Lambda throttling (429 beyond the account concurrency) lowers the job concurrency and the job completes', async () => {
+    const jobId = `throttled-${Math.random().toString(16).slice(2)}`;
+    const spec = job(Q);
+    // Far more concurrent tasks than the stack's 8 slots (the coordinator holds one of them).
+    const r = await coordinator({
+      action: 'run',
+      jobId,
+      job: { ...spec, options: { ...spec.options, targetBytesPerTask: 32 * 1024, scheduler: { concurrency: 32, retryBaseMs: 20, retryMaxMs: 200 } } },
+    });
+    expect(r.state).toBe('succeeded');
+    expect(r.status.throttled).toBeGreaterThan(0);
+    // Throttled invocations are retried without counting as failed attempts.
+    expect(r.status.retries).toBeLessThan(r.status.throttled);
+    expectSameRows(rowsOf(r), await duckRows(Q), { ordered: true });
+  }, 90_000);
+
   it('S3 503 SlowDown answers are retried by the clients and the result is right', async () => {
     // Every other request for input data or shuffle objects answers SlowDown, 12 times in all.
     let seen = 0;
