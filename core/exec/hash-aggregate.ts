@@ -11,10 +11,9 @@ import type * as arrow from 'apache-arrow';
 import { type ColumnData, columnData, takeBatch } from '../arrow/column.ts';
 import { type CompiledFusedAggregate, type CompiledPredicate, type FusedSlot, compileFusedAggregate, compilePredicate, compileProjection } from '../expr/compile.ts';
 import { type Expr, boundColumn } from '../expr/expr.ts';
-import { resolveField } from '../types/schema.ts';
 import type { DataType } from '../types/data-type.ts';
 import { ExecutionError } from '../types/errors.ts';
-import { type Field, type Schema, field, schema } from '../types/schema.ts';
+import { type Field, type Schema, field, resolveField, schema } from '../types/schema.ts';
 import {
   type Accumulator,
   type AggregateMode,
