@@ -4,6 +4,7 @@
 // function through @aws-sdk/client-lambda: TPC-H Q1 (scan, partial and final aggregate) and a multi-stage job
 // with shuffle joins, an aggregate and a sort. Progress streams from the coordinator's events while they run;
 // the results come back inline and are also committed to S3 as Parquet.
+// The stack is the one `npm run dev` starts.
 //   SQUALL_DEMO_SF=1 npm start     a larger data set (default 0.1)
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import type { JobEvent } from '../core/runtime/scheduler.ts';
 import { batchesToRows, formatTable } from '../core/sdk/rows.ts';
 import { decodeStream } from '../core/shuffle/shuffle-reader.ts';
 import { fromArrowSchema } from '../core/types/arrow-types.ts';
-import { startLocalStack } from '../infra/local-stack/index.ts';
+import { startDevStack } from '../infra/local-stack/dev.ts';
 import * as arrow from 'apache-arrow';
 import { generateTpch } from './tpch/generate.ts';
 
@@ -96,17 +97,14 @@ class Progress {
 }
 
 const progress = new Progress();
-const stack = await startLocalStack({
-  concurrency: 16,
-  functions: {
-    executor: { handler: 'functions/executor.ts#handler', timeoutSeconds: 300, memoryMb: 2048 },
-    coordinator: { handler: 'functions/coordinator.ts#handler', timeoutSeconds: 900, environment: { SQUALL_EXECUTOR_FUNCTION: 'executor' } },
-  },
+// The same stack `npm run dev` starts (s3rver, the Invoke endpoint with every function, the HTTP API).
+const dev = await startDevStack({
   logs: (fn, line, stream) => {
     if (fn === 'coordinator' && stream !== 'stderr') progress.line(line);
     else if (stream === 'stderr') process.stderr.write(`[${fn}] ${line}\n`);
   },
 });
+const stack = dev.stack;
 const lambda = new LambdaClient({ ...lambdaClientConfig(stack.endpoints()), maxAttempts: 1 });
 const store = S3ObjectStore.fromEndpoints(stack.endpoints());
 setS3Store(store);

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PROJECT_ROOT, startLocalStack, type FunctionDefinition, type LocalStack } from './index.ts';
+import { type LocalStackOptions, PROJECT_ROOT, startLocalStack, type FunctionDefinition, type LocalStack } from './index.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -27,7 +27,8 @@ export interface DevStackOptions {
   readonly dir?: string;
   /** The API key of the `dev` caller; generated when not given. */
   readonly apiKey?: string;
-  readonly logs?: 'inherit' | 'silent';
+  /** Function output: 'inherit' (stderr, prefixed by function name), 'silent', or a sink of your own. */
+  readonly logs?: LocalStackOptions['logs'];
 }
 
 export interface DevStack {
