@@ -16,6 +16,7 @@ import { DataFrameWriter } from './writer.ts';
 import { RemoteDataFrameWriter } from './remote.ts';
 import { planIdOf, resolveJoinRefs, resolvePlanRefs } from './plan-refs.ts';
 import { type RDD, dataFrameRdd } from '../rdd/rdd.ts';
+import { type StorageLevel, persistPlan, storageLevelOf, unpersistPlan } from '../cache/plan-cache.ts';
 
 const JOIN_TYPES: Record<string, JoinType> = {
   inner: 'inner',
@@ -325,6 +326,29 @@ export class DataFrame {
     const remote = this.session.remote;
     if (remote) return new RemoteDataFrameWriter(this, remote, this.session.sqlSource(this.plan));
     return new DataFrameWriter(this);
+  }
+
+  /**
+   * Keeps this DataFrame's output once the first action has computed it; later actions on it (or on
+   * DataFrames built from it) read the cached rows instead of recomputing, until an input file changes.
+   */
+  persist(level: StorageLevel = 'MEMORY_AND_DISK'): this {
+    persistPlan(this.session, this.plan, level);
+    return this;
+  }
+
+  cache(): this {
+    return this.persist();
+  }
+
+  unpersist(): this {
+    unpersistPlan(this.session, this.plan);
+    return this;
+  }
+
+  /** The level this DataFrame is persisted at, or null. */
+  get storageLevel(): StorageLevel | null {
+    return storageLevelOf(this.session, this.plan);
   }
 
   /** The rows as an RDD of plain objects (computed when an RDD action runs). */

@@ -9,11 +9,15 @@ import type { LogicalPlan } from '../plan/logical-plan.ts';
 import { serializePlan } from '../plan/serialize.ts';
 import type { JobOptions, JobSpec, TableRef } from '../runtime/job-spec.ts';
 import type { DataType } from '../types/data-type.ts';
-import { AnalysisError, ExecutionError, SquallError, UnsupportedError } from '../types/errors.ts';
+import { AnalysisError, DataError, ExecutionError, SquallError, UnsupportedError } from '../types/errors.ts';
 import { toDataType } from '../types/parse-type.ts';
 import { type Schema, field, schema as makeSchema } from '../types/schema.ts';
+import { isRemotePath, storeFor } from '../io/file-store.ts';
+import type { WriteFormat, WriteMode } from '../io/writers.ts';
+import type { DataFrame } from './dataframe.ts';
 import { rowsToBatch } from './from-rows.ts';
 import { type Row, batchesToRows } from './rows.ts';
+import { DataFrameWriter } from './writer.ts';
 
 /** A job's state as the API reports it. */
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | (string & {});
@@ -374,5 +378,54 @@ export class RemoteRunner {
       if (!page.next || page.rows.length === 0) break;
     }
     return batches;
+  }
+}
+
+const WRITE_MODES: readonly WriteMode[] = ['error', 'overwrite', 'append', 'ignore'];
+
+/**
+ * `df.write` in a remote session. Parquet to a new `s3://` folder (no writer options) is written by the job
+ * itself (`options.resultUri`), so the rows never pass through this process; anything else (CSV/JSON, local
+ * paths, append, overwriting an existing output, writer options) runs the job, reads its result back and
+ * writes it here with the local writer, as local mode would.
+ */
+export class RemoteDataFrameWriter extends DataFrameWriter {
+  readonly #df: DataFrame;
+  readonly #runner: RemoteRunner;
+  readonly #source: SqlSource | undefined;
+  readonly #mode: WriteMode;
+  readonly #opts: Readonly<Record<string, string | number | boolean>>;
+
+  constructor(df: DataFrame, runner: RemoteRunner, source: SqlSource | undefined, mode: WriteMode = 'error', opts: Readonly<Record<string, string | number | boolean>> = {}) {
+    super(df, mode, opts);
+    this.#df = df;
+    this.#runner = runner;
+    this.#source = source;
+    this.#mode = mode;
+    this.#opts = opts;
+  }
+
+  override mode(m: WriteMode | 'errorifexists'): RemoteDataFrameWriter {
+    const mode = m === 'errorifexists' ? 'error' : m;
+    if (!WRITE_MODES.includes(mode)) throw new AnalysisError(`unknown save mode '${m}'; use one of ${WRITE_MODES.join(', ')}`);
+    return new RemoteDataFrameWriter(this.#df, this.#runner, this.#source, mode, this.#opts);
+  }
+
+  override option(key: string, value: string | number | boolean): RemoteDataFrameWriter {
+    return new RemoteDataFrameWriter(this.#df, this.#runner, this.#source, this.#mode, { ...this.#opts, [key]: value });
+  }
+
+  override async save(path: string, format: WriteFormat): Promise<void> {
+    const serverSide = format === 'parquet' && isRemotePath(path) && this.#mode !== 'append' && Object.keys(this.#opts).length === 0;
+    if (!serverSide) return super.save(path, format);
+    const target = path.replace(/^s3a:/i, 's3:').replace(/\/+$/, '');
+    if (await storeFor(target).stat(target)) {
+      if (this.#mode === 'ignore') return;
+      if (this.#mode === 'error') throw new DataError(`path '${path}' already exists; write with mode 'overwrite' or 'append' to replace or add to it`);
+      // Overwrite: the coordinator would take the folder's existing part files for its own (it resumes jobs by
+      // them), so an existing output is replaced by the client-side writer's atomic commit instead.
+      return super.save(path, format);
+    }
+    await this.#runner.run(this.#runner.jobSpec(this.#df.plan, this.#source, { resultUri: target }));
   }
 }

@@ -24,6 +24,7 @@ import { inferSchema, rowsToBatch } from './from-rows.ts';
 import { DataFrameReader } from './reader.ts';
 import { type ConnectOptions, RemoteRunner, type SqlSource, tableRefOf } from './remote.ts';
 import { type RDD, type TextFileOptions, parallelize, textFile } from '../rdd/rdd.ts';
+import { cachedTable, explainCached, substituteCached } from '../cache/plan-cache.ts';
 
 export interface SessionOptions {
   /** Rows per batch for operators that build batches. */
@@ -198,7 +199,7 @@ export class Session {
   }
 
   memoryTable(id: string): MemoryTable {
-    const t = this.tables.get(id);
+    const t = this.tables.get(id) ?? cachedTable(this, id);
     if (!t) throw new AnalysisError(`in-memory table ${id} belongs to another session`);
     return t;
   }
@@ -218,6 +219,8 @@ export class Session {
       yield* await this.remote.execute(plan, planSchema(plan), this.sqlSources.get(plan), signal);
       return;
     }
+    // Persisted subtrees (df.cache()) become scans of their in-memory output, computed on first use.
+    plan = await substituteCached(this, plan, async (p) => (await this.execute(p, signal)).batches);
     const ctx: ExecContext = { batchSize: this.batchSize, signal };
     if (this.staged) {
       const graph = await this.stagesFor(plan, this.planning, true);
@@ -249,14 +252,15 @@ export class Session {
   }
 
   /** What df.explain() prints. */
-  async explain(plan: LogicalPlan, mode: 'simple' | 'extended'): Promise<string> {
+  async explain(parsed: LogicalPlan, mode: 'simple' | 'extended'): Promise<string> {
+    const plan = explainCached(this, parsed);
     const optimized = this.optimize(plan);
     const physical = ['== Physical Plan ==', physicalPlanText(createPhysicalPlan(optimized, this.planning))];
     if (mode === 'simple') return physical.join('\n');
     const graph = await this.stagesFor(plan, this.distributedPlanning, true);
     return [
       '== Parsed Logical Plan ==',
-      planToString(plan),
+      planToString(parsed),
       '== Optimized Logical Plan ==',
       planToString(optimized),
       ...physical,

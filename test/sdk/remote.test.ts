@@ -139,6 +139,22 @@ describe('Session.connect', () => {
     expect(err!.message).toMatch(/failed: .*overflow/);
   }, 120_000);
 
+  it('writes Parquet to s3:// from the job itself (resultUri), with save modes', async () => {
+    const session = connect();
+    const out = `s3://${stack.bucket}/out/nation-by-region`;
+    const df = (await session.read.parquet(s3Path('nation'))).groupBy('n_regionkey').agg(F.count().alias('n')).orderBy('n_regionkey');
+    await df.write.parquet(out);
+    const jobId = session.remote!.lastJobId!;
+    expect((await session.remote!.client.status(jobId)).result).toBe(out);
+    const expected = await (await Session.local().read.parquet(localPath('nation'))).groupBy('n_regionkey').agg(F.count().alias('n')).orderBy('n_regionkey').collect();
+    expect(await (await Session.local().read.parquet(out)).orderBy('n_regionkey').collect()).toEqual(expected);
+    await expect(df.write.parquet(out)).rejects.toThrow(/already exists/);
+    await df.write.mode('ignore').parquet(out);
+    expect(session.remote!.lastJobId).toBe(jobId);
+    await df.filter(col('n_regionkey').lt(2)).write.mode('overwrite').parquet(out);
+    expect(await (await Session.local().read.parquet(out)).count()).toBe(2);
+  }, 240_000);
+
   it('writes a result through the client, as local mode does', async () => {
     const session = connect();
     const out = join(dir, 'out-nation');
