@@ -1,0 +1,221 @@
+// df.cache() / df.persist() for in-process sessions. A persisted plan is marked by its fingerprint (a hash
+// of the plan, which is plain data); when an action runs, every persisted subtree of its plan is replaced by a
+// scan of an in-memory relation holding that subtree's output, computed on first use. Each materialization is
+// keyed by the fingerprint plus the versions of the files the subtree scans (size, mtime and inode locally,
+// ETag on S3), so a changed input is recomputed, never served stale. explain() shows the substitution as a
+// memory scan of `InMemoryRelation#<fingerprint>`.
+import { createHash } from 'node:crypto';
+import type * as arrow from 'apache-arrow';
+import type { LogicalPlan } from '../plan/logical-plan.ts';
+import { planInputs, withInputs } from '../plan/logical-plan.ts';
+import { planSchema } from '../plan/analyzer.ts';
+import { type Schema, schema as makeSchema, field } from '../types/schema.ts';
+import { planFiles, planInputVersions } from './versions.ts';
+
+/** Spark's storage levels; in-process every level keeps the output in memory (as Arrow batches). */
+export type StorageLevel = 'MEMORY_ONLY' | 'MEMORY_AND_DISK' | 'DISK_ONLY' | 'MEMORY_ONLY_SER' | 'MEMORY_AND_DISK_SER';
+
+/** The prefix of cached relations' memory-table ids (what explain() shows). */
+export const CACHED_RELATION = 'InMemoryRelation#';
+
+interface Materialized {
+  readonly id: string;
+  /** Fingerprint plus input versions. */
+  readonly key: string;
+  readonly schema: Schema;
+  readonly batches: readonly arrow.RecordBatch[];
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+interface Persisted {
+  readonly fingerprint: string;
+  readonly level: StorageLevel;
+  current: Materialized | null;
+}
+
+export interface CacheStats {
+  /** Persisted plans computed (first use, or again after an input changed). */
+  materialized: number;
+  /** Actions' uses of an already materialized relation. */
+  hits: number;
+  /** Materializations dropped because an input file changed. */
+  invalidated: number;
+}
+
+interface SessionCache {
+  readonly persisted: Map<string, Persisted>;
+  readonly tables: Map<string, Materialized>;
+  readonly materializing: Set<string>;
+  readonly stats: CacheStats;
+}
+
+const caches = new WeakMap<object, SessionCache>();
+
+function cacheOf(session: object): SessionCache {
+  let c = caches.get(session);
+  if (!c) {
+    c = { persisted: new Map(), tables: new Map(), materializing: new Set(), stats: { materialized: 0, hits: 0, invalidated: 0 } };
+    caches.set(session, c);
+  }
+  return c;
+}
+
+const fingerprints = new WeakMap<LogicalPlan, string>();
+
+/** A stable hash of a plan (plans are plain data; bigint literals as their digits). */
+export function planFingerprint(plan: LogicalPlan): string {
+  let f = fingerprints.get(plan);
+  if (!f) {
+    const text = JSON.stringify(plan, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? Array.from(v) : v));
+    f = createHash('sha256').update(text).digest('hex').slice(0, 16);
+    fingerprints.set(plan, f);
+  }
+  return f;
+}
+
+/**
+ * Whether a plan's output can stand in as a scan: a scan's fields carry one qualifier (its alias) and are read
+ * by name, so an output mixing qualifiers or repeating a name is computed as usual instead of cached.
+ */
+function substitutable(s: Schema): boolean {
+  const qualifiers = new Set(s.fields.map((f) => f.qualifier ?? ''));
+  const names = new Set(s.fields.map((f) => f.name.toLowerCase()));
+  return qualifiers.size <= 1 && names.size === s.fields.length;
+}
+
+export function persistPlan(session: object, plan: LogicalPlan, level: StorageLevel = 'MEMORY_AND_DISK'): void {
+  const c = cacheOf(session);
+  const fp = planFingerprint(plan);
+  if (!c.persisted.has(fp)) c.persisted.set(fp, { fingerprint: fp, level, current: null });
+}
+
+export function unpersistPlan(session: object, plan: LogicalPlan): void {
+  const c = cacheOf(session);
+  const fp = planFingerprint(plan);
+  const p = c.persisted.get(fp);
+  if (p?.current) c.tables.delete(p.current.id);
+  c.persisted.delete(fp);
+}
+
+/** The storage level `plan` is persisted at, or null. */
+export function storageLevelOf(session: object, plan: LogicalPlan): StorageLevel | null {
+  return cacheOf(session).persisted.get(planFingerprint(plan))?.level ?? null;
+}
+
+/** Drops every cached relation of the session. */
+export function clearCache(session: object): void {
+  const c = cacheOf(session);
+  c.persisted.clear();
+  c.tables.clear();
+}
+
+export function cacheStats(session: object): Readonly<CacheStats> {
+  return cacheOf(session).stats;
+}
+
+/** The materialized relation behind a memory scan id, for the session's memoryTable(). */
+export function cachedTable(session: object, id: string): { readonly schema: Schema; readonly batches: readonly arrow.RecordBatch[] } | undefined {
+  if (!id.startsWith(CACHED_RELATION)) return undefined;
+  return caches.get(session)?.tables.get(id);
+}
+
+function relationScan(id: string, s: Schema, m: Materialized | null): LogicalPlan {
+  const qualifier = s.fields[0]?.qualifier;
+  const bare = makeSchema(s.fields.map((f) => field(f.name, f.type, f.nullable)));
+  return Object.freeze({
+    kind: 'scan',
+    source: Object.freeze({ format: 'memory', id }),
+    schema: bare,
+    projection: null,
+    filters: [],
+    ...(qualifier ? { alias: qualifier } : {}),
+    ...(m ? { statistics: { rowCount: m.rows, sizeInBytes: m.bytes } } : {}),
+  }) as LogicalPlan;
+}
+
+async function inputKey(fp: string, plan: LogicalPlan): Promise<string> {
+  if (planFiles(plan).length === 0) return fp;
+  const versions = await planInputVersions(plan);
+  return `${fp}:${createHash('sha256').update(versions.map((v) => `${v.path}@${v.version}`).join('\n')).digest('hex').slice(0, 12)}`;
+}
+
+function batchBytes(batches: readonly arrow.RecordBatch[]): number {
+  let n = 0;
+  for (const b of batches) n += b.data.byteLength;
+  return n;
+}
+
+/**
+ * `plan` with each persisted subtree replaced by a scan of its materialized output; `run` computes a
+ * subtree's batches (the session's own execution, where nested cached subtrees are substituted in turn).
+ */
+export async function substituteCached(session: object, plan: LogicalPlan, run: (plan: LogicalPlan) => Promise<readonly arrow.RecordBatch[]>): Promise<LogicalPlan> {
+  const c = caches.get(session);
+  if (!c || c.persisted.size === 0) return plan;
+  const walk = async (p: LogicalPlan): Promise<LogicalPlan> => {
+    const fp = planFingerprint(p);
+    const persisted = c.persisted.get(fp);
+    if (persisted && !c.materializing.has(fp)) {
+      const s = planSchema(p);
+      if (substitutable(s)) {
+        const key = await inputKey(fp, p);
+        let m = persisted.current;
+        if (m && m.key !== key) {
+          c.tables.delete(m.id);
+          persisted.current = m = null;
+          c.stats.invalidated++;
+        }
+        if (m) c.stats.hits++;
+        else {
+          c.materializing.add(fp);
+          let batches: readonly arrow.RecordBatch[];
+          try {
+            batches = await run(p);
+          } finally {
+            c.materializing.delete(fp);
+          }
+          const id = `${CACHED_RELATION}${key.replace(':', '.')}`;
+          m = { id, key, schema: makeSchema(s.fields.map((f) => field(f.name, f.type, f.nullable))), batches, rows: batches.reduce((n, b) => n + b.numRows, 0), bytes: batchBytes(batches) };
+          // unpersist() while this ran wins.
+          if (c.persisted.get(fp) === persisted) {
+            persisted.current = m;
+            c.tables.set(id, m);
+          }
+          c.stats.materialized++;
+        }
+        return relationScan(m.id, s, m);
+      }
+    }
+    const inputs = planInputs(p);
+    if (inputs.length === 0) return p;
+    const replaced = [];
+    let changed = false;
+    for (const i of inputs) {
+      const r = await walk(i);
+      if (r !== i) changed = true;
+      replaced.push(r);
+    }
+    return changed ? withInputs(p, replaced) : p;
+  };
+  return walk(plan);
+}
+
+/** What explain() shows: persisted subtrees as scans of their in-memory relation, whether computed yet or not. */
+export function explainCached(session: object, plan: LogicalPlan): LogicalPlan {
+  const c = caches.get(session);
+  if (!c || c.persisted.size === 0) return plan;
+  const walk = (p: LogicalPlan): LogicalPlan => {
+    const fp = planFingerprint(p);
+    const persisted = c.persisted.get(fp);
+    if (persisted) {
+      const s = planSchema(p);
+      if (substitutable(s)) return relationScan(persisted.current?.id ?? `${CACHED_RELATION}${fp}`, s, persisted.current);
+    }
+    const inputs = planInputs(p);
+    if (inputs.length === 0) return p;
+    const replaced = inputs.map(walk);
+    return replaced.some((r, i) => r !== inputs[i]) ? withInputs(p, replaced) : p;
+  };
+  return walk(plan);
+}
