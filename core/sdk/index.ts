@@ -30,4 +30,3 @@ export {
   type ProgressCallback,
 } from './remote.ts';
 export type { JobSpec, JobOptions, TableRef } from '../runtime/job-spec.ts';
-export * as ml from '../ml/index.ts';
