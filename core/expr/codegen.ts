@@ -1024,13 +1024,16 @@ class Generator {
     const load: string[] = [];
     const store: string[] = [];
     const seen = new Map<string, { code: string; valid: string }>();
+    /** Run variant: the first exact-sum slot of each input expression, and the slots sharing its run sum. */
+    const exactByExpr = new Map<string, number>();
+    const sharers = new Map<number, number[]>();
     const C = '9007199254740992';
     slots.forEach((slot, j) => {
       const arrays = slot.kind === 'count' || slot.kind === 'count_valid' ? 1 : slot.kind === 'sum_float' ? 2 : 3;
       lines.push(`const $a${j} = acc[${j}][0]${arrays > 1 ? `, $b${j} = acc[${j}][1]` : ''}${arrays > 2 ? `, $x${j} = acc[${j}][2]` : ''};`);
       let v = { code: '0', valid: 'true' };
       if (slot.kind !== 'count') {
-        const key = JSON.stringify(slot.expr);
+        const key = JSON.stringify(stripAliases(slot.expr!));
         let found = seen.get(key);
         if (!found) {
           const val = this.emit(slot.expr!.kind === 'alias' ? stripAliases(slot.expr!) : slot.expr!, body);
@@ -1067,12 +1070,36 @@ class Generator {
         guarded(upd);
         return;
       }
-      const upd: string[] = [];
-      if (slot.kind === 'sum_float') upd.push(`$f${j} += ${v.code};`);
       if (slot.kind === 'sum_exact') {
-        upd.push(`let $u${j} = $f${j} + ${v.code};`, `if ($u${j} >= ${C} || $u${j} <= -${C}) { $x${j}(g, $f${j}); $u${j} = ${v.code}; }`, `$f${j} = $u${j};`);
+        // Exact sums of a run are run-local (from 0) and merged into the group's running sum at the run's end,
+        // so slots summing the same values (sum and avg of one column) share the per-row work.
+        const key = JSON.stringify(stripAliases(slot.expr!));
+        const first = exactByExpr.get(key);
+        const own = first ?? j;
+        if (first === undefined) {
+          exactByExpr.set(key, j);
+          sharers.set(j, [j]);
+          lines.push(`let $f${j} = 0;`);
+          load.push(`$f${j} = 0;`);
+          const upd = [`let $u${j} = $f${j} + ${v.code};`, `if ($u${j} >= ${C} || $u${j} <= -${C}) { @@carry${j}@@ $u${j} = ${v.code}; }`, `$f${j} = $u${j};`];
+          if (v.valid !== 'true') {
+            lines.push(`let $n${j} = 0;`);
+            load.push(`$n${j} = 0;`);
+            upd.push(`$n${j}++;`);
+          }
+          guarded(upd);
+        } else {
+          sharers.get(first)!.push(j);
+        }
+        store.push(
+          `{ let q = $a${j}[g] + $f${own}; if (q >= ${C} || q <= -${C}) { $x${j}(g, $a${j}[g]); q = $f${own}; } $a${j}[g] = q; }`,
+          v.valid === 'true' ? `${counts}[g] += s - start;` : `${counts}[g] += $n${own};`,
+        );
+        return;
       }
-      if (slot.kind === 'sum_float' || slot.kind === 'sum_exact') {
+      const upd: string[] = [];
+      if (slot.kind === 'sum_float') {
+        upd.push(`$f${j} += ${v.code};`);
         lines.push(`let $f${j} = 0;`);
         load.push(`$f${j} = $a${j}[g];`);
         store.push(`$a${j}[g] = $f${j};`);
@@ -1088,6 +1115,11 @@ class Generator {
       }
       guarded(upd);
     });
+    // A run-local exact sum about to leave the range of doubles goes to the exact state of every slot sharing it.
+    for (const [j, all] of sharers) {
+      const calls = all.map((t) => `$x${t}(g, $f${j});`).join(' ');
+      for (let l = 0; l < perRow.length; l++) perRow[l] = perRow[l]!.replace(`@@carry${j}@@`, calls);
+    }
     const row = ['const i = sel === null ? s : sel[s];', ...(runs ? [] : ['const g = gids[s];']), ...body, ...perRow];
     const loop = runs
       ? [

@@ -132,8 +132,9 @@ describe('fused aggregation', () => {
         caseWhen([{ when: binary('=', c('k1'), literal('A', DataTypes.utf8)), then: c('vd') }], lit(0)),
       ];
       for (const keys of [[c('k1'), c('k2')], [c('kb')], [c('k1'), c('kb'), c('k2')], [c('ki')], [c('vb')], []]) {
-        const fns: AggregateSpec['fn'][] = ['sum', 'avg', 'sum', 'sum', 'sum', 'avg', 'avg', 'sum', 'count', 'count'];
-        const specInputs = [inputs[0]!, inputs[1]!, inputs[2]!, inputs[3]!, inputs[4]!, inputs[5]!, inputs[6]!, inputs[7]!, inputs[3]!];
+        // Including sum and avg of the same values (they share a run sum), with and without NULLs.
+        const fns: AggregateSpec['fn'][] = ['sum', 'avg', 'sum', 'sum', 'sum', 'avg', 'avg', 'sum', 'avg', 'avg', 'count', 'count'];
+        const specInputs = [inputs[0]!, inputs[1]!, inputs[2]!, inputs[3]!, inputs[4]!, inputs[5]!, inputs[6]!, inputs[7]!, inputs[0]!, inputs[7]!, inputs[3]!];
         const [fused, plain] = pipelines(batches, dictionary, condition, keys, specInputs, fns);
         expect(await exact(fused)).toEqual(await exact(plain));
       }
@@ -150,7 +151,7 @@ describe('fused aggregation', () => {
     const batches = makeBatches(COLS(true), rowsIn, 1000);
     const inputs = [c('big'), binary('*', c('vd'), c('vd')), c('vd'), binary('-', c('vd'), c('vb'))];
     for (const keys of [[c('k1')], [c('vb')], []]) {
-      const [fused, plain] = pipelines(batches, true, null, keys, inputs, ['sum', 'sum', 'avg', 'sum']);
+      const [fused, plain] = pipelines(batches, true, null, keys, [...inputs, c('big')], ['sum', 'sum', 'avg', 'sum', 'avg']);
       const got = await exact(fused);
       expect(got).toEqual(await exact(plain));
       if (keys.length === 0) expect(got.length).toBe(1);
