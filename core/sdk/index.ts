@@ -30,3 +30,4 @@ export {
   type ProgressCallback,
 } from './remote.ts';
 export type { JobSpec, JobOptions, TableRef } from '../runtime/job-spec.ts';
+export * as ml from '../ml/index.ts';

@@ -1,0 +1,27 @@
+// Squall ML: Spark ML's pipelines over DataFrames. `import { ml } from 'squall'`.
+export { Params, param, makeUid, type ParamSpec, type ParamSpecs } from './params.ts';
+export { PipelineStage, Transformer, Estimator, Model, type SaveOptions, type StageState } from './base.ts';
+export { Pipeline, PipelineModel } from './pipeline.ts';
+export { VectorAssembler, type VectorAssemblerParams, type HandleInvalid } from './feature/vector-assembler.ts';
+export { StandardScaler, StandardScalerModel, type StandardScalerParams, summarizePartition, combineSummaries, summaryStatistics } from './feature/standard-scaler.ts';
+export { StringIndexer, StringIndexerModel, type StringIndexerParams, type StringOrderType, orderLabels } from './feature/string-indexer.ts';
+export {
+  LogisticRegression,
+  LogisticRegressionModel,
+  type LogisticRegressionParams,
+  type TrainingSummary,
+  combineGradients,
+  runPartitionTasks,
+  splitPartitions,
+} from './classification/logistic-regression.ts';
+export { type LogisticPartition, type LogisticSetup, type PartitionGradient, logisticLossAndGradient } from './classification/logistic-loss.ts';
+export { minimizeLbfgs, type LbfgsOptions, type LbfgsResult } from './optim/lbfgs.ts';
+export {
+  Evaluator,
+  BinaryClassificationEvaluator,
+  MulticlassClassificationEvaluator,
+  areaUnderROC,
+  areaUnderPR,
+  multiclassMetrics,
+} from './evaluation.ts';
+export { loadStage, registerStage, type LoadOptions, type StageMetadata, METADATA_FILE } from './persistence.ts';

@@ -1,0 +1,97 @@
+// Pipeline and PipelineModel, as Spark's. `Pipeline({ stages }).fit(df)` first checks the whole chain of schemas
+// (each stage's transformSchema over the previous one's output), so a wrong column fails before any data is
+// read; then it fits the estimators in order, feeding each stage's output to the next. The PipelineModel
+// applies the fitted stages in order.
+import type { DataFrame } from '../sdk/dataframe.ts';
+import { AnalysisError } from '../types/errors.ts';
+import type { Schema } from '../types/schema.ts';
+import { Estimator, Model, type PipelineStage, type StageState, Transformer } from './base.ts';
+import { type ParamSpecs } from './params.ts';
+import { type LoadOptions, loadStage, registerStage } from './persistence.ts';
+
+export interface PipelineParams {}
+const SPECS: ParamSpecs<PipelineParams> = {};
+
+function chainSchemas(stages: readonly PipelineStage[], schema: Schema): Schema {
+  return stages.reduce((s, stage) => stage.transformSchema(s), schema);
+}
+
+export class Pipeline extends Estimator<PipelineParams, PipelineModel> {
+  readonly stages: readonly PipelineStage[];
+
+  constructor(options: { stages: readonly PipelineStage[] }, uid?: string) {
+    super(SPECS, 'Pipeline', {}, uid);
+    for (const [i, s] of options.stages.entries()) {
+      if (!(s instanceof Estimator) && !(s instanceof Transformer)) {
+        throw new AnalysisError(`Pipeline stage ${i} (${(s as PipelineStage)?.uid ?? String(s)}) is neither an Estimator nor a Transformer`);
+      }
+    }
+    this.stages = Object.freeze([...options.stages]);
+  }
+
+  static async load(path: string, options?: LoadOptions): Promise<Pipeline> {
+    return (await loadStage(path, options, 'Pipeline')) as Pipeline;
+  }
+
+  transformSchema(schema: Schema): Schema {
+    return chainSchemas(this.stages, schema);
+  }
+
+  async fit(df: DataFrame): Promise<PipelineModel> {
+    this.transformSchema(df.schema);
+    // Stages after the last estimator need not transform the training data.
+    let lastEstimator = -1;
+    this.stages.forEach((s, i) => {
+      if (s instanceof Estimator) lastEstimator = i;
+    });
+    const fitted: Transformer[] = [];
+    let current = df;
+    for (const [i, stage] of this.stages.entries()) {
+      const t = stage instanceof Estimator ? await stage.fit(current) : (stage as Transformer);
+      fitted.push(t);
+      if (i < lastEstimator) current = await t.transform(current);
+    }
+    return new PipelineModel(fitted, this.uid);
+  }
+
+  override saveState(): StageState {
+    return { stages: this.stages };
+  }
+}
+
+export class PipelineModel extends Model<PipelineParams> {
+  readonly stages: readonly Transformer[];
+
+  constructor(stages: readonly Transformer[], uid?: string) {
+    super(SPECS, 'PipelineModel', {}, uid);
+    this.stages = Object.freeze([...stages]);
+  }
+
+  static async load(path: string, options?: LoadOptions): Promise<PipelineModel> {
+    return (await loadStage(path, options, 'PipelineModel')) as PipelineModel;
+  }
+
+  transformSchema(schema: Schema): Schema {
+    return chainSchemas(this.stages, schema);
+  }
+
+  async transform(df: DataFrame): Promise<DataFrame> {
+    this.transformSchema(df.schema);
+    let current = df;
+    for (const stage of this.stages) current = await stage.transform(current);
+    return current;
+  }
+
+  override saveState(): StageState {
+    return { stages: this.stages };
+  }
+}
+
+registerStage('Pipeline', async (ctx) => new Pipeline({ stages: await ctx.stages() }, ctx.metadata.uid));
+registerStage('PipelineModel', async (ctx) => {
+  const stages = await ctx.stages();
+  stages.forEach((s, i) => {
+    if (!(s instanceof Transformer)) throw new AnalysisError(`field 'stages[${i}]' holds ${s.className}, which is not a Transformer (a PipelineModel holds fitted stages)`);
+  });
+  return new PipelineModel(stages as Transformer[], ctx.metadata.uid);
+});
