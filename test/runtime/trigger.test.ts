@@ -14,7 +14,7 @@ import { checkJobId } from '../../core/runtime/coordinator.ts';
 import type { JobSpec } from '../../core/runtime/job-spec.ts';
 import { instantiateJob, matchRule, parseTriggerRules, placeholderValues, type TriggerRules } from '../../core/runtime/trigger-rules.ts';
 import { Session } from '../../core/sdk/index.ts';
-import { type TriggerDeps, type TriggerSummary, loadRules, processS3Event, triggerJobId } from '../../functions/trigger.ts';
+import { type TriggerDeps, type TriggerSummary, loadRules, processS3Event, triggerJobId } from '../../core/runtime/s3-trigger.ts';
 import { type LocalStack, type S3EventRecord, startLocalStack } from '../../infra/local-stack/index.ts';
 import { expectSameRows, plain } from '../support/compare.ts';
 import '../infra/support.ts';
