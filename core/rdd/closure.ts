@@ -227,6 +227,10 @@ function visit(node: Node | null | undefined, scope: Scope, free: Map<string, nu
       visit(node['init'] as Node, scope, free);
       return;
     }
+    case 'UnaryExpression':
+      // `typeof x` is how code asks whether a name exists: not a capture.
+      if (node['operator'] === 'typeof' && (node['argument'] as Node).type === 'Identifier') return;
+      break;
     case 'MemberExpression':
       visit(node['object'] as Node, scope, free);
       if (node['computed']) visit(node['property'] as Node, scope, free);

@@ -4,3 +4,4 @@ export { type ShippedFunction, shipFunction, capturedVariables, serializeValue }
 export { UserFunctionError, TaskTimeoutError } from './sandbox.ts';
 export type { JobMetrics } from './runner.ts';
 export type { RddNode, Step } from './lineage.ts';
+export { type RddTaskSpec, rddTaskToJson, rddTaskFromJson, runRddTask } from './task.ts';
