@@ -322,7 +322,7 @@ export function tableRefOf(plan: LogicalPlan): TableRef | null {
   return { path: src.paths.length === 1 ? src.paths[0]! : [...src.paths], ...(src.format !== 'parquet' ? { format: src.format } : {}) };
 }
 
-function hasMemoryScan(plan: LogicalPlan): boolean {
+export function hasMemoryScan(plan: LogicalPlan): boolean {
   if (plan.kind === 'scan') return plan.source.format === 'memory';
   if (plan.kind === 'join') return hasMemoryScan(plan.left) || hasMemoryScan(plan.right);
   if (plan.kind === 'union') return plan.inputs.some(hasMemoryScan);
@@ -343,12 +343,12 @@ export class RemoteRunner {
   jobSpec(plan: LogicalPlan, source: SqlSource | undefined, extra: JobOptions = {}): JobSpec {
     const options = { ...this.options.jobOptions, ...extra };
     const opts = Object.keys(options).length > 0 ? { options } : {};
-    if (source) return { sql: source.sql, tables: source.tables, ...opts };
     if (hasMemoryScan(plan)) {
       throw new UnsupportedError(
-        'a remote session runs DataFrames read from files (s3://…); createDataFrame()/range() data lives in this process. Use Session.local() for it, or write it to S3 first',
+        'this DataFrame reads rows held in this process (createDataFrame(), range(), or SQL without FROM); a remote session runs DataFrames over files (s3://…). Use Session.local() for it, or write the rows to S3 first',
       );
     }
+    if (source) return { sql: source.sql, tables: source.tables, ...opts };
     return { plan: JSON.parse(serializePlan(plan)) as unknown, ...opts };
   }
 

@@ -216,7 +216,7 @@ export class Session {
   /** Runs a plan and streams its output batches. */
   async *executeStream(plan: LogicalPlan, signal?: AbortSignal): AsyncIterable<arrow.RecordBatch> {
     if (this.remote) {
-      yield* await this.remote.execute(plan, planSchema(plan), this.sqlSources.get(plan), signal);
+      yield* await this.remote.execute(plan, planSchema(plan), this.sqlSource(plan), signal);
       return;
     }
     // Persisted subtrees (df.cache()) become scans of their in-memory output, computed on first use.

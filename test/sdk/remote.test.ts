@@ -102,6 +102,7 @@ describe('Session.connect', () => {
     // Derived DataFrames go as plans.
     expect(await remote.limit(3).collect()).toEqual(await local.limit(3).collect());
     expect((await session.remote!.client.status(session.remote!.lastJobId!)).sql).toBeNull();
+    expect(await remote.explainString()).toContain('== Stages ==');
   }, 240_000);
 
   it('keeps int64 keys, dates and decimals as local mode returns them, over several result pages', async () => {
@@ -118,14 +119,13 @@ describe('Session.connect', () => {
     // Built locally: a bad column fails before anything is sent, as in local mode.
     const orders = await session.read.parquet(s3Path('orders'));
     expect(() => orders.select('o_nope')).toThrow(/o_nope/);
-    // A table the API cannot read: the API's 400 becomes an AnalysisError with its message.
-    session.registerTable('orders', orders);
-    const bad = session.sql('SELECT count(*) FROM orders');
-    const spec = session.remote!.jobSpec(bad.plan, undefined);
-    await expect(session.remote!.client.submit({ ...spec, plan: undefined, sql: 'SELECT o_nope FROM orders', tables: { orders: { path: s3Path('orders') } } })).rejects.toThrow(AnalysisError);
-    await expect(session.remote!.client.submit({ sql: 'SELECT o_nope FROM orders', tables: { orders: { path: s3Path('orders') } } })).rejects.toThrow(/o_nope/);
+    // The API's 400 becomes an AnalysisError with its message.
+    const submit = session.remote!.client.submit({ sql: 'SELECT o_nope FROM orders', tables: { orders: { path: s3Path('orders') } } });
+    await expect(submit).rejects.toThrow(AnalysisError);
+    await expect(submit).rejects.toThrow(/o_nope/);
     await expect(session.remote!.client.status('no-such-job')).rejects.toThrow(ExecutionError);
     await expect(session.createDataFrame([{ a: 1 }]).collect()).rejects.toThrow(UnsupportedError);
+    await expect(session.sql('SELECT 1 AS x').collect()).rejects.toThrow(/SQL without FROM/);
     const wrongKey = Session.connect({ endpoint: stack.apiEndpoint!, apiKey: 'wrong-key-0123456789abcdef' });
     await expect((await wrongKey.read.parquet(s3Path('nation'))).collect()).rejects.toThrow(/API key/);
   }, 120_000);
