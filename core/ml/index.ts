@@ -10,6 +10,7 @@ export {
   LogisticRegressionModel,
   type LogisticRegressionParams,
   type TrainingSummary,
+  type PartitionTaskRunner,
   combineGradients,
   runPartitionTasks,
   splitPartitions,

@@ -78,10 +78,15 @@ export interface TrainingSummary {
   readonly numPartitions: number;
 }
 
-/** Runs one task per partition — in this process for now; the coordinator will run them on executors. */
-export async function runPartitionTasks(partitions: readonly LogisticPartition[], coefficients: Float64Array, setup: LogisticSetup): Promise<PartitionGradient[]> {
-  return partitions.map((p) => logisticLossAndGradient(p, coefficients, setup));
-}
+/**
+ * Runs one loss-and-gradient task per partition and returns their results in partition order. Whoever runs the
+ * tasks only needs the coefficients and the setup each time (the partitions can stay where they are).
+ */
+export type PartitionTaskRunner = (partitions: readonly LogisticPartition[], coefficients: Float64Array, setup: LogisticSetup) => Promise<PartitionGradient[]>;
+
+/** The default runner: the tasks in this process, one after another; the coordinator will run them on executors. */
+export const runPartitionTasks: PartitionTaskRunner = async (partitions, coefficients, setup) =>
+  partitions.map((p) => logisticLossAndGradient(p, coefficients, setup));
 
 /** Sums partition results: total loss, gradient and weight. */
 export function combineGradients(parts: readonly PartitionGradient[], size: number): PartitionGradient {
@@ -215,8 +220,8 @@ export class LogisticRegression extends Estimator<LogisticRegressionParams, Logi
     return this.fitPartitions(partitions);
   }
 
-  /** Trains on partitions already built (see `partitions`). */
-  async fitPartitions(partitions: readonly LogisticPartition[]): Promise<LogisticRegressionModel> {
+  /** Trains on partitions already built (see `partitions`), running each evaluation's tasks through `runTasks`. */
+  async fitPartitions(partitions: readonly LogisticPartition[], runTasks: PartitionTaskRunner = runPartitionTasks): Promise<LogisticRegressionModel> {
     const d = partitions[0]!.numFeatures;
     // Pass 1 (one task per partition): label weights per class and feature sums.
     const labelParts = partitions.map(labelSummary);
@@ -257,7 +262,9 @@ export class LogisticRegression extends Estimator<LogisticRegressionParams, Logi
     }
     const lambda = this.get('regParam');
     const objective = async (beta: Float64Array) => {
-      const combined = combineGradients(await runPartitionTasks(partitions, beta, setup), size);
+      const results = await runTasks(partitions, beta, setup);
+      if (results.length !== partitions.length) throw new Error(`internal: ${results.length} task results for ${partitions.length} partitions`);
+      const combined = combineGradients(results, size);
       let value = combined.loss / totalWeight;
       const gradient = combined.gradient.map((g) => g / totalWeight);
       if (lambda > 0) {
