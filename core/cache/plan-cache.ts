@@ -10,6 +10,7 @@ import type { LogicalPlan } from '../plan/logical-plan.ts';
 import { planInputs, withInputs } from '../plan/logical-plan.ts';
 import { planSchema } from '../plan/analyzer.ts';
 import { type Schema, schema as makeSchema, field } from '../types/schema.ts';
+import { UnsupportedError } from '../types/errors.ts';
 import { planFiles, planInputVersions } from './versions.ts';
 
 /** Spark's storage levels; in-process every level keeps the output in memory (as Arrow batches). */
@@ -85,6 +86,9 @@ function substitutable(s: Schema): boolean {
 }
 
 export function persistPlan(session: object, plan: LogicalPlan, level: StorageLevel = 'MEMORY_AND_DISK'): void {
+  if ((session as { remote?: unknown }).remote) {
+    throw new UnsupportedError('persist()/cache() runs in-process only for now: a session from Session.connect() does not cache results between jobs yet');
+  }
   const c = cacheOf(session);
   const fp = planFingerprint(plan);
   if (!c.persisted.has(fp)) c.persisted.set(fp, { fingerprint: fp, level, current: null });

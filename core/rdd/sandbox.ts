@@ -40,7 +40,7 @@ const USER_FILE = /squall-user\/([A-Za-z]+)-(\d+)\.js:(\d+):(\d+)/;
 
 export interface SandboxOptions {
   /** Milliseconds one task's steps may run (Lambda's 15 minutes by default). */
-  readonly timeoutMs?: number;
+  timeoutMs?: number;
 }
 
 function errorMessage(e: unknown): string {

@@ -171,7 +171,7 @@ describe('shipping functions', () => {
   test('a task that runs past its time limit is stopped', async () => {
     const session = Session.local();
     const { rddState } = await import('../../core/rdd/index.ts');
-    (rddState(session).sandbox as { timeoutMs?: number }).timeoutMs = 200;
+    rddState(session).sandbox.timeoutMs = 200;
     const rdd = session.parallelize([1], 1).map((x) => {
       for (;;) x++;
     });
