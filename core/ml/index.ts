@@ -4,6 +4,7 @@ export { PipelineStage, Transformer, Estimator, Model, type SaveOptions, type St
 export { Pipeline, PipelineModel } from './pipeline.ts';
 export { VectorAssembler, type VectorAssemblerParams, type HandleInvalid } from './feature/vector-assembler.ts';
 export { StandardScaler, StandardScalerModel, type StandardScalerParams, summarizePartition, combineSummaries, summaryStatistics } from './feature/standard-scaler.ts';
+export { IndexToString, type IndexToStringParams } from './feature/index-to-string.ts';
 export { StringIndexer, StringIndexerModel, type StringIndexerParams, type StringOrderType, orderLabels } from './feature/string-indexer.ts';
 export {
   LogisticRegression,

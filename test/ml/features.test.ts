@@ -145,3 +145,19 @@ describe('StringIndexer', () => {
     expect(() => new StringIndexer({ inputCol: 'v', outputCol: 'i' }).transformSchema(v.schema)).toThrow(/column 'v' must be a string.*but it is vector<float32>\[2\]/);
   });
 });
+
+describe('IndexToString', () => {
+  test('maps indices back to the indexer labels, lazily; out of range gives NULL', async () => {
+    const { IndexToString } = await import('../../core/ml/index.ts');
+    const session = Session.local();
+    const df = session.createDataFrame([{ s: 'b' }, { s: 'a' }, { s: 'b' }, { s: 'c' }]);
+    const indexer = await new StringIndexer({ inputCol: 's', outputCol: 'i' }).fit(df);
+    const back = new IndexToString({ inputCol: 'i', outputCol: 's2', labels: indexer.labels });
+    const out = await back.transform(await indexer.transform(df));
+    expect((await out.collect()).map((r) => r['s2'])).toEqual(['b', 'a', 'b', 'c']);
+    expect(await out.explainString('simple')).toMatch(/CASE/i);
+    const odd = await back.transform(session.createDataFrame([{ i: 7.0 }, { i: 1.0 }]));
+    expect((await odd.collect()).map((r) => r['s2'])).toEqual([null, 'a']);
+    expect(() => new IndexToString({ inputCol: 'i', outputCol: 'o' }).transformSchema(out.schema)).toThrow(/'labels'.*is not set/);
+  });
+});
