@@ -74,3 +74,23 @@ test("the package exports the ML API as 'ml'", () => {
   expect(new ml.VectorAssembler({ inputCols: ['a'] }).className).toBe('VectorAssembler');
   expect(typeof ml.PipelineModel.load).toBe('function');
 });
+
+test("a pipeline fits and predicts the same under 'distributed' and 'stages' planning as locally", async () => {
+  const rows = binaryRows(150, 13).map((r, i) => ({ ...r, tag: ['p', 'q', 'r', 's'][i % 4]! }));
+  const run = async (session: Session) => {
+    const df = session.createDataFrame(rows);
+    const model = await new Pipeline({
+      stages: [
+        new StringIndexer({ inputCol: 'tag', outputCol: 'tagIndex' }),
+        new VectorAssembler({ inputCols: ['x1', 'x2', 'x3', 'tagIndex'], outputCol: 'raw' }),
+        new StandardScaler({ inputCol: 'raw', outputCol: 'features', withMean: true }),
+        new LogisticRegression({ regParam: 0.02 }),
+      ],
+    }).fit(df);
+    const out = await (await model.transform(df)).select('tagIndex', 'probability', 'prediction').collect();
+    return out.map((r) => [r['tagIndex'], Array.from(r['probability'] as Float32Array), r['prediction']]);
+  };
+  const local = await run(Session.local());
+  expect(await run(Session.local({ planning: 'distributed' }))).toEqual(local);
+  expect(await run(Session.local({ planning: 'stages' }))).toEqual(local);
+});
