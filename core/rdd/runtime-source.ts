@@ -1,11 +1,15 @@
 // The code a task runs inside its sandbox (a fresh node:vm context), kept as plain JavaScript text so that it
-// is identical wherever it is evaluated: in each task's sandbox (around the user's functions, so a task's time
+// is identical wherever it is evaluated (always as the body of a function, so its names stay local): in each task's sandbox (around the user's functions, so a task's time
 // limit covers the whole loop) and once in the host (keyOf / hash / compare for partitioning on the driver).
 // Nothing here touches host objects other than the records and steps it is given.
 
 export const RUNTIME_SOURCE = String.raw`
 "use strict";
-var __name = function (f) { return f; };
+// Built-ins as locals: in a vm context every global lookup goes through the context's interceptors, which is
+// slow in a loop.
+var Math = globalThis.Math, JSON = globalThis.JSON, Object = globalThis.Object, Array = globalThis.Array,
+  Map = globalThis.Map, Set = globalThis.Set, Date = globalThis.Date, ArrayBuffer = globalThis.ArrayBuffer,
+  Symbol = globalThis.Symbol, String = globalThis.String, TypeError = globalThis.TypeError, Error = globalThis.Error;
 
 function __enc(v, top) {
   switch (typeof v) {

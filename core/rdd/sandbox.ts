@@ -28,7 +28,15 @@ export class UserFunctionError extends SquallError {
 /** A task ran past its time limit. */
 export class TaskTimeoutError extends SquallError {}
 
-const runtimeScript = new vm.Script(RUNTIME_SOURCE, { filename: 'squall-task-runtime.js' });
+const runtimeScript = new vm.Script(`(function () {${RUNTIME_SOURCE}\nglobalThis.__runSteps = __runSteps;\n})();`, { filename: 'squall-task-runtime.js' });
+
+/**
+ * Built-ins a user function sees as parameters of a wrapper on its first line, so that it does not look them up
+ * through the context's (slow) global interceptors on every call; line numbers are unchanged.
+ */
+const LOCAL_BUILTINS = ['Math', 'JSON', 'Object', 'Array', 'Number', 'String', 'Boolean', 'Map', 'Set', 'Date', 'RegExp', 'Error', 'TypeError', 'RangeError', 'parseInt', 'parseFloat', 'isNaN', 'isFinite', 'BigInt', 'Symbol'];
+const WRAP_PREFIX = `(function (${LOCAL_BUILTINS.join(', ')}) { "use strict"; return `;
+const WRAP_SUFFIX = `; })(${LOCAL_BUILTINS.join(', ')})`;
 const runScript = new vm.Script('__runSteps(__task.records, __task.steps, __task.partition)', { filename: 'squall-task.js' });
 
 /** The host's copy of the runtime helpers (the same code the sandbox runs), for partitioning on the driver. */
@@ -60,7 +68,7 @@ export function runTask(records: readonly unknown[], steps: readonly Step[], par
     const out: Record<string, unknown> = { ...s };
     if ('fn' in s) {
       const index = fns.push(s.fn) - 1;
-      out['fn'] = new vm.Script(s.fn.source, { filename: `squall-user/${s.fn.op}-${index}.js` }).runInContext(context);
+      out['fn'] = new vm.Script(WRAP_PREFIX + s.fn.source + WRAP_SUFFIX, { filename: `squall-user/${s.fn.op}-${index}.js` }).runInContext(context);
       out['ctx'] = s.fn.context ? v8.deserialize(s.fn.context) : undefined;
     }
     if ('zero' in s) {
