@@ -276,11 +276,12 @@ export async function runCli(argv: readonly string[], out: (text: string) => voi
     .command('jobs')
     .description('your jobs, newest first')
     .option('--limit <n>', 'at most this many', positiveInt)
+    .option('--after <id>', 'the page after this job id (the `next` of the previous page)')
     .option('--json', 'print JSON')
     .addOption(endpointOption())
     .addOption(keyOption())
-    .action(async (opts: { limit?: number; json?: boolean } & RemoteFlags) => {
-      const r = await clientFor(opts, env).jobs(opts.limit !== undefined ? { limit: opts.limit } : {});
+    .action(async (opts: { limit?: number; after?: string; json?: boolean } & RemoteFlags) => {
+      const r = await clientFor(opts, env).jobs({ ...(opts.limit !== undefined ? { limit: opts.limit } : {}), ...(opts.after !== undefined ? { after: opts.after } : {}) });
       if (opts.json) {
         print(JSON.stringify(r, null, 2));
         return;
@@ -292,7 +293,7 @@ export async function runCli(argv: readonly string[], out: (text: string) => voi
       const rows = r.jobs.map((j) => [j.jobId, j.state, j.createdAt ?? '', (j.sql ?? '').replace(/\s+/g, ' ').slice(0, 60)]);
       const widths = [0, 1, 2].map((i) => Math.max(...rows.map((x) => x[i]!.length), ['JOB', 'STATE', 'CREATED'][i]!.length));
       const line = (x: string[]) => x.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c)).join('  ').trimEnd();
-      print([line(['JOB', 'STATE', 'CREATED', 'SQL']), ...rows.map(line)].join('\n'));
+      print([line(['JOB', 'STATE', 'CREATED', 'SQL']), ...rows.map(line), ...(r.next ? [`(more: --after ${r.next})`] : [])].join('\n'));
     });
 
   program

@@ -94,6 +94,12 @@ describe('squall (remote)', () => {
     const text = await squall(['status', id]);
     expect(text.out.split('\n')[0]).toBe(`${id}  succeeded`);
 
+    const waitedSubmit = await squall(['submit', job, '--wait', '--json']);
+    expect(waitedSubmit.code).toBe(0);
+    expect(JSON.parse(waitedSubmit.out)).toMatchObject({ state: 'succeeded', rows: 5, tasks: { running: 0 } });
+    const firstPage = await squall(['jobs', '--limit', '1']);
+    expect(firstPage.out).toMatch(/^\(more: --after job-/m);
+
     const jobs = await squall(['jobs', '--json']);
     expect(JSON.parse(jobs.out).jobs.map((j: { jobId: string }) => j.jobId)).toContain(id);
     const listed = await squall(['jobs']);
