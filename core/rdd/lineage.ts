@@ -71,8 +71,9 @@ export function plannedPartitions(node: RddNode): number {
       return node.splits.length;
     case 'dataframe':
     case 'shuffle':
-    case 'coalesce':
       return node.partitions;
+    case 'coalesce':
+      return Math.min(node.partitions, plannedPartitions(node.input));
     case 'narrow':
       return plannedPartitions(node.input);
     case 'union':

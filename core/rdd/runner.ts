@@ -3,6 +3,7 @@
 // cluster would write to S3, counted in the job's metrics) and feed reduce tasks; persisted nodes are
 // materialized on first use and served from memory afterwards while their inputs are unchanged.
 import * as v8 from 'node:v8';
+import { gunzipSync } from 'node:zlib';
 import type { LogicalPlan } from '../plan/logical-plan.ts';
 import { isRemotePath, localPath, storeFor } from '../io/file-store.ts';
 import { ExecutionError } from '../types/errors.ts';
@@ -50,7 +51,7 @@ const decoder = new TextDecoder();
 export function planSplits(files: readonly { path: string; size: number }[], splitBytes: number): TextSplit[] {
   const out: TextSplit[] = [];
   for (const f of files) {
-    if (f.size <= splitBytes) {
+    if (f.size <= splitBytes || isGzip(f.path)) {
       out.push({ path: f.path, start: 0, end: f.size });
       continue;
     }
@@ -59,11 +60,24 @@ export function planSplits(files: readonly { path: string; size: number }[], spl
   return out;
 }
 
+/** Gzip files are read whole (a gzip stream cannot be split), as Spark does. */
+function isGzip(path: string): boolean {
+  return /\.gz$/i.test(path);
+}
+
+function toLines(text: string): string[] {
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  for (let i = 0; i < lines.length; i++) if (lines[i]!.endsWith('\r')) lines[i] = lines[i]!.slice(0, -1);
+  return lines;
+}
+
 /** The lines whose first byte lies in [start, end) (Hadoop's rule), without their line terminators. */
 export async function readSplitLines(split: TextSplit, size: number): Promise<string[]> {
   const store = storeFor(split.path);
   const path = isRemotePath(split.path) ? split.path : localPath(split.path);
   if (split.end <= split.start) return [];
+  if (isGzip(split.path)) return toLines(decoder.decode(gunzipSync(await store.readRange(path, 0, size))));
   const from = split.start === 0 ? 0 : split.start - 1;
   const base = await store.readRange(path, from, split.end);
   let begin = 0;
@@ -87,11 +101,7 @@ export async function readSplitLines(split: TextSplit, size: number): Promise<st
       pos += next.length;
     }
   }
-  const text = chunks.length === 1 ? decoder.decode(chunks[0]) : decoder.decode(Buffer.concat(chunks));
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  for (let i = 0; i < lines.length; i++) if (lines[i]!.endsWith('\r')) lines[i] = lines[i]!.slice(0, -1);
-  return lines;
+  return toLines(chunks.length === 1 ? decoder.decode(chunks[0]) : decoder.decode(Buffer.concat(chunks)));
 }
 
 /** What one shuffle's map side produced: per reduce partition, the serialized buckets of every map task. */

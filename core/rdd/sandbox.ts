@@ -20,6 +20,8 @@ export class UserFunctionError extends SquallError {
     readonly line: number | null,
     /** The user's thrown value. */
     readonly userError: unknown,
+    /** The partition whose task failed. */
+    readonly partition: number,
   ) {
     super(message);
   }
@@ -84,7 +86,7 @@ export function runTask(records: readonly unknown[], steps: readonly Step[], par
   } catch (e) {
     if (e && typeof e === 'object' && '__squallStep' in e) {
       const step = steps[(e as { __squallStep: number }).__squallStep]!;
-      throw userError((e as unknown as { error: unknown }).error, step, fns);
+      throw userError((e as unknown as { error: unknown }).error, step, fns, partition);
     }
     if (e && typeof e === 'object' && (e as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
       throw new TaskTimeoutError(`task for partition ${partition} ran longer than its limit of ${timeout} ms (in ${steps.map((s) => ('fn' in s ? s.fn.op : s.op)).join(' → ')})`);
@@ -93,7 +95,7 @@ export function runTask(records: readonly unknown[], steps: readonly Step[], par
   }
 }
 
-function userError(e: unknown, step: Step, fns: readonly ShippedFunction[]): UserFunctionError {
+function userError(e: unknown, step: Step, fns: readonly ShippedFunction[], partition: number): UserFunctionError {
   const stack = e && typeof e === 'object' && 'stack' in e ? String((e as { stack: unknown }).stack) : '';
   const m = USER_FILE.exec(stack);
   const fn = m ? fns[Number(m[2])] : 'fn' in step ? step.fn : undefined;
@@ -106,5 +108,5 @@ function userError(e: unknown, step: Step, fns: readonly ShippedFunction[]): Use
     where = ` (line ${line} of the function${text ? `: ${text.length > 120 ? text.slice(0, 117) + '...' : text}` : ''})`;
   }
   const what = fn ? `the function passed to ${op}() threw` : `${op}() failed`;
-  return new UserFunctionError(`${what}: ${errorMessage(e)}${where}`, op, line, e);
+  return new UserFunctionError(`${what}: ${errorMessage(e)}${where}`, op, line, e, partition);
 }

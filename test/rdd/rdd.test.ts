@@ -161,6 +161,7 @@ describe('shipping functions', () => {
     const e = err as UserFunctionError;
     expect(e.op).toBe('map');
     expect(e.line).toBe(3);
+    expect(e.partition).toBe(1);
     expect(e.message).toMatch(/^the function passed to map\(\) threw: RangeError: bad value 3 \(line 3 of the function: if \(y === 6\) throw new RangeError\(`bad value \$\{x\}`\);\)$/);
     // Records that are not [key, value] pairs fail at run time with a message naming the record.
     const pairs = session.parallelize([1, 2]);
@@ -238,7 +239,7 @@ describe('pair operations and partitioning', () => {
     const co = rdd.coalesce(3);
     expect(co.getNumPartitions()).toBe(3);
     expect(await co.collect()).toEqual(Array.from({ length: 100 }, (_, i) => i));
-    expect(rdd.coalesce(20).getNumPartitions()).toBe(20);
+    expect(rdd.coalesce(20).getNumPartitions()).toBe(8);
     expect(await rdd.coalesce(20).glom().collect()).toHaveLength(8);
     const re = rdd.repartition(5);
     expect(re.getNumPartitions()).toBe(5);
@@ -261,6 +262,12 @@ describe('files and DataFrames', () => {
       const rdd = await session.textFile(file, { splitBytes });
       expect(await rdd.collect()).toEqual(lines);
     }
+    // A gzip file is one split, read whole.
+    const { gzipSync } = await import('node:zlib');
+    fs.writeFileSync(`${file}.gz`, gzipSync(lines.join('\n') + '\n'));
+    const gz = await session.textFile(`${file}.gz`, { splitBytes: 64 });
+    expect(gz.getNumPartitions()).toBe(1);
+    expect(await gz.collect()).toEqual(lines);
   });
 
   test('saveAsTextFile commits atomically and fails on an existing path', async () => {
