@@ -1,7 +1,7 @@
 // One task's isolated context: a fresh node:vm context holding only JavaScript's built-ins, the task runtime
 // (runtime-source.ts) and the user's functions re-created from their source text with their own copies of
-// their contexts. Nothing of the executor's own state (modules, process, other tasks' values) is reachable by
-// name. The whole step loop runs under the task's time limit. (node:vm isolates names, not a hostile program:
+// their contexts, plus a `console` that writes to the executor's. Nothing else of the executor's own state
+// (modules, process, other tasks' values) is reachable by name. The whole step loop runs under the task's time limit. (node:vm isolates names, not a hostile program:
 // it is a correctness boundary, as on Spark's executors, not a security one.)
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
@@ -61,9 +61,23 @@ function errorMessage(e: unknown): string {
   return String(e);
 }
 
+/**
+ * What user code's `console` writes to: the executor's own console (V8's built-in one in a vm context prints
+ * nothing). The only host object a task can name.
+ */
+function taskConsole(): Record<string, (...args: unknown[]) => void> {
+  return {
+    log: (...a) => console.log(...a),
+    info: (...a) => console.info(...a),
+    warn: (...a) => console.warn(...a),
+    error: (...a) => console.error(...a),
+    debug: (...a) => console.debug(...a),
+  };
+}
+
 /** Runs `steps` over `records` (partition `partition`) in a fresh context. */
 export function runTask(records: readonly unknown[], steps: readonly Step[], partition: number, options: SandboxOptions = {}): unknown[] {
-  const context = vm.createContext({});
+  const context = vm.createContext({ console: taskConsole() });
   runtimeScript.runInContext(context);
   const fns: ShippedFunction[] = [];
   const compiled = steps.map((s) => {

@@ -169,6 +169,18 @@ describe('shipping functions', () => {
     await expect(notPair.collect()).rejects.toThrow(/mapValues\(\) works on pair RDDs of \[key, value\] arrays; got the record 1/);
   });
 
+  test("user code's console writes to the executor's console", async () => {
+    const { vi } = await import('vitest');
+    const spy = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      const session = Session.local();
+      await session.parallelize([1, 2], 1).foreachPartition((records) => console.log('partition', records.length));
+      expect(spy).toHaveBeenCalledWith('partition', 2);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   test('a task that runs past its time limit is stopped', async () => {
     const session = Session.local();
     const { rddState } = await import('../../core/rdd/index.ts');
