@@ -17,6 +17,7 @@ import {
   splitPartitions,
 } from '../../core/ml/index.ts';
 import { AnalysisError, DataError } from '../../core/types/errors.ts';
+import { featureStd, featureSummary } from '../../core/ml/classification/logistic-loss.ts';
 import { binaryRows, rng, solve, threeClassRows } from './helpers.ts';
 
 /** Newton's method for mean log-loss + λ/2‖w‖² (intercept last, not penalized): the reference optimum. */
@@ -253,4 +254,25 @@ describe('input checks', () => {
     await expect(new LogisticRegression().fit(df)).rejects.toThrow(DataError);
     await expect(new LogisticRegression().fit(df)).rejects.toThrow(/column 'label'.*row 2 has 0.5/);
   });
+});
+
+test('standardization uses the unbiased weighted deviation (sample deviation with unit weights), summed over partitions', () => {
+  const features = Float64Array.of(1, 10, 2, 20, 4, 10, 5, 40);
+  const part = (w: Float64Array | null, from: number, to: number): LogisticPartition => ({
+    numRows: to - from,
+    numFeatures: 2,
+    features: features.slice(from * 2, to * 2),
+    labels: new Float64Array(to - from),
+    weights: w ? w.slice(from, to) : null,
+  });
+  const unit = featureStd([part(null, 0, 1), part(null, 1, 4)].map(featureSummary), 2);
+  // column 0: 1, 2, 4, 5 → mean 3, Σ(x−m)² = 10, /3
+  expect(unit[0]).toBeCloseTo(Math.sqrt(10 / 3), 12);
+  const w = Float64Array.of(1, 2, 1, 0.5);
+  const weighted = featureStd([part(w, 0, 2), part(w, 2, 4)].map(featureSummary), 2);
+  const W = 4.5;
+  const mean = (1 * 1 + 2 * 2 + 1 * 4 + 0.5 * 5) / W;
+  const ss = 1 * (1 - mean) ** 2 + 2 * (2 - mean) ** 2 + 1 * (4 - mean) ** 2 + 0.5 * (5 - mean) ** 2;
+  expect(weighted[0]).toBeCloseTo(Math.sqrt(ss / (W - (1 + 4 + 1 + 0.25) / W)), 12);
+  expect(featureSummary(part(w, 0, 4)).weightSum).toBe(W);
 });

@@ -111,17 +111,43 @@ export function labelSummary(part: LogisticPartition): { maxLabel: number; class
   return { maxLabel, classWeights };
 }
 
-/** Per-partition feature sums (count, sum, sum of squares per dimension), for standardization. */
-export function featureSummary(part: LogisticPartition): { count: number; sum: Float64Array; sumSquares: Float64Array } {
+/** Per-partition weighted feature sums (weight sum, Σw², Σw·x and Σw·x² per dimension), for standardization. */
+export function featureSummary(part: LogisticPartition): { weightSum: number; weightSquareSum: number; sum: Float64Array; sumSquares: Float64Array } {
   const d = part.numFeatures;
   const sum = new Float64Array(d);
   const sumSquares = new Float64Array(d);
+  let weightSum = 0;
+  let weightSquareSum = 0;
   for (let i = 0; i < part.numRows; i++) {
+    const w = part.weights ? part.weights[i]! : 1;
+    weightSum += w;
+    weightSquareSum += w * w;
     for (let j = 0; j < d; j++) {
       const v = part.features[i * d + j]!;
-      sum[j] = sum[j]! + v;
-      sumSquares[j] = sumSquares[j]! + v * v;
+      sum[j] = sum[j]! + w * v;
+      sumSquares[j] = sumSquares[j]! + w * v * v;
     }
   }
-  return { count: part.numRows, sum, sumSquares };
+  return { weightSum, weightSquareSum, sum, sumSquares };
+}
+
+/**
+ * Standard deviations from combined feature summaries: the unbiased weighted estimate Spark's summarizer gives,
+ * (Σw·x² − (Σw·x)²/Σw) / (Σw − Σw²/Σw); with unit weights the usual n−1 sample deviation.
+ */
+export function featureStd(parts: readonly ReturnType<typeof featureSummary>[], d: number): Float64Array {
+  let W = 0;
+  let W2 = 0;
+  const sum = new Float64Array(d);
+  const sq = new Float64Array(d);
+  for (const p of parts) {
+    W += p.weightSum;
+    W2 += p.weightSquareSum;
+    for (let j = 0; j < d; j++) {
+      sum[j] = sum[j]! + p.sum[j]!;
+      sq[j] = sq[j]! + p.sumSquares[j]!;
+    }
+  }
+  const denominator = W - W2 / W;
+  return sum.map((s, j) => (W > 0 && denominator > 0 ? Math.sqrt(Math.max(0, (sq[j]! - (s * s) / W) / denominator)) : 0));
 }

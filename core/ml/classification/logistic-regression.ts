@@ -24,12 +24,12 @@ import { float64Column, inputBatches, toNumber, vectorColumn, withComputedColumn
 import { minimizeLbfgs } from '../optim/lbfgs.ts';
 import { type ParamSpecs, param } from '../params.ts';
 import { type LoadOptions, loadStage, registerStage } from '../persistence.ts';
-import { combineSummaries, summaryStatistics } from '../feature/standard-scaler.ts';
 import {
   type LogisticPartition,
   type LogisticSetup,
   type PartitionGradient,
   coefficientCount,
+  featureStd,
   featureSummary,
   labelSummary,
   logisticLossAndGradient,
@@ -237,7 +237,7 @@ export class LogisticRegression extends Estimator<LogisticRegressionParams, Logi
     let featureScale: Float64Array | null = null;
     let std: Float64Array | null = null;
     if (this.get('standardization')) {
-      std = summaryStatistics(combineSummaries(partitions.map(featureSummary), d)).std;
+      std = featureStd(partitions.map(featureSummary), d);
       featureScale = std.map((s) => (s > 0 ? 1 / s : 0));
     }
     const fitIntercept = this.get('fitIntercept');
