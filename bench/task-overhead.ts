@@ -54,7 +54,12 @@ try {
   const started = new Map<string, number>();
   const observed: number[] = [];
   const inside: number[] = [];
+  const failures = new Map<string, number>();
   const onEvent = (e: JobEvent) => {
+    if (e.type === 'task_failed') {
+      const k = `${e.kind}: ${e.error.slice(0, 120)}`;
+      failures.set(k, (failures.get(k) ?? 0) + 1);
+    }
     if (e.type === 'task_started') started.set(`${e.stage}.${e.task}.${e.attempt}`, performance.now());
     if (e.type === 'task_finished' && e.stage === 0) {
       observed.push(performance.now() - started.get(`${e.stage}.${e.task}.${e.attempt}`)!);
@@ -74,6 +79,7 @@ try {
   console.log(`wall ${wall.toFixed(0)} ms → ${((n / wall) * 1000).toFixed(0)} tasks/s; ${((wall * concurrency) / n).toFixed(1)} ms of a slot per task`);
   console.log(`executor time per task     p50 ${pct(inside, 0.5).toFixed(1)} ms   p95 ${pct(inside, 0.95).toFixed(1)} ms`);
   console.log(`coordinator-observed       p50 ${pct(observed, 0.5).toFixed(1)} ms   p95 ${pct(observed, 0.95).toFixed(1)} ms`);
+  for (const [k, n] of failures) console.log(`failed attempts ×${n}  ${k}`);
   console.log(`overhead (observed − exec) p50 ${pct(overhead, 0.5).toFixed(1)} ms   p95 ${pct(overhead, 0.95).toFixed(1)} ms`);
 } finally {
   invoker.close();
