@@ -380,8 +380,8 @@ export function captureError(op: string, names: readonly string[]): AnalysisErro
 }
 
 /** A function of Squall's own (no capture check), shipped like a user's. */
-export function builtinFunction(source: string, op: string): ShippedFunction {
-  return Object.freeze({ source: `(${source}\n)`, op, context: null });
+export function builtinFunction(source: string, op: string, context?: unknown): ShippedFunction {
+  return Object.freeze({ source: `(${source}\n)`, op, context: context === undefined ? null : serializeValue(context, `the context of ${op}()`) });
 }
 
 /** Checks and packages a user function for shipping; `context` is the explicit context argument (if any). */

@@ -14,6 +14,8 @@ export type Step =
   | { readonly op: 'dedupe' }
   /** Records are [side, [key, value]] with side 0 (left) or 1 (right). */
   | { readonly op: 'join'; readonly how: 'inner' | 'left' | 'right' | 'full' }
+  /** Records as for join; each key once with [left values, right values]. */
+  | { readonly op: 'cogroup' }
   | { readonly op: 'sortByKey'; readonly ascending: boolean }
   | { readonly op: 'values' }
   | { readonly op: 'keys' }

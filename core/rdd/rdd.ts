@@ -220,7 +220,7 @@ export class RDD<T> {
     ]);
   }
 
-  private joined<K, V, W, R>(this: RDD<[K, V]>, other: RDD<[K, W]>, how: 'inner' | 'left' | 'right' | 'full', name: string, numPartitions?: number): RDD<R> {
+  private joined<K, V, W, R>(this: RDD<[K, V]>, other: RDD<[K, W]>, how: 'inner' | 'left' | 'right' | 'full' | 'cogroup', name: string, numPartitions?: number): RDD<R> {
     if (other.session !== this.session) throw new AnalysisError(`cannot ${name} RDDs of different sessions`);
     const n = numPartitions === undefined ? Math.max(this.getNumPartitions(), other.getNumPartitions()) : checkPartitions(numPartitions, name);
     return this.shuffled<R>(
@@ -230,8 +230,28 @@ export class RDD<T> {
         { input: other.node, mapSteps: [], partitioner: { kind: 'hash', by: 'key' }, side: 1 },
       ],
       n,
-      [{ op: 'join', how }],
+      [how === 'cogroup' ? { op: 'cogroup' } : { op: 'join', how }],
     );
+  }
+
+  /** Each key of either side once, with the arrays of its values on the left and on the right. */
+  cogroup<K, V, W>(this: RDD<[K, V]>, other: RDD<[K, W]>, numPartitions?: number): RDD<[K, [V[], W[]]]> {
+    return this.joined(other, 'cogroup', 'cogroup', numPartitions);
+  }
+
+  /** The pairs whose key does not occur in `other`. */
+  subtractByKey<K, V, W>(this: RDD<[K, V]>, other: RDD<[K, W]>, numPartitions?: number): RDD<[K, V]> {
+    return this.cogroup(other, numPartitions).narrow<[K, V]>(
+      Object.freeze({ op: 'flatMap', fn: builtinFunction('([k, [vs, ws]]) => (ws.length ? [] : vs.map((v) => [k, v]))', 'subtractByKey') }),
+    );
+  }
+
+  /** Distinct records present in both (by structure). */
+  intersection(other: RDD<T>, numPartitions?: number): RDD<T> {
+    const keyed = (r: RDD<T>) => r.narrow<[T, null]>(Object.freeze({ op: 'map', fn: builtinFunction('(x) => [x, null]', 'intersection') }));
+    return keyed(this)
+      .cogroup(keyed(other), numPartitions)
+      .narrow<T>(Object.freeze({ op: 'flatMap', fn: builtinFunction('([k, [a, b]]) => (a.length && b.length ? [k] : [])', 'intersection') }));
   }
 
   /** [key, [v, w]] for every pair of values with equal keys (keys equal by structure). */
@@ -337,10 +357,13 @@ export class RDD<T> {
 
   /** Folds all records with `fn(a, b, ctx)` (per partition, then the partial results); fails on an empty RDD. */
   async reduce(fn: (a: T, b: T, ctx: any) => T, context?: RddContext): Promise<T> {
-    const step: Step = { op: 'partitionReduce', fn: shipFunction(fn, 'reduce', context), zero: null };
+    return this.reduceWith({ op: 'partitionReduce', fn: shipFunction(fn, 'reduce', context), zero: null });
+  }
+
+  private reduceWith(step: Step): Promise<T> {
     return this.run(async (job) => {
       const partials = (await this.partitions(job, [step])).flat();
-      if (partials.length === 0) throw new ExecutionError('reduce() of an empty RDD; use fold() with a zero value');
+      if (partials.length === 0) throw new ExecutionError(`${'fn' in step ? step.fn.op : 'reduce'}() of an empty RDD${'fn' in step && step.fn.op === 'reduce' ? '; use fold() with a zero value' : ''}`);
       return (await job.compute({ kind: 'parallelize', id: newNodeId(), partitions: [serializeValue(partials, 'reduce() partial results', 'partials')] }, 0, [step]))[0] as T;
     });
   }
@@ -372,6 +395,60 @@ export class RDD<T> {
       }
       return new Map([...byKey.values()]);
     });
+  }
+
+  /** The pairs as a Map (a later value of a repeated key wins, as in Spark). */
+  async collectAsMap<K, V>(this: RDD<[K, V]>): Promise<Map<K, V>> {
+    return new Map(await this.collect());
+  }
+
+  /** How many times each distinct record occurs. */
+  async countByValue(): Promise<Map<T, number>> {
+    const pairs = this.narrow<[T, number]>(Object.freeze({ op: 'map', fn: builtinFunction('(x) => [x, 1]', 'countByValue') }));
+    const out = await pairs.countByKey();
+    this.lastMetrics = pairs.lastMetrics;
+    return out;
+  }
+
+  /** The sum of numeric records (0 when empty). */
+  async sum(this: RDD<number>): Promise<number> {
+    return this.fold(0, (a, b) => a + b);
+  }
+
+  /** The mean of numeric records (NaN when empty). */
+  async mean(this: RDD<number>): Promise<number> {
+    const step: Step = { op: 'mapPartitions', fn: builtinFunction('(rs) => { let s = 0; for (const r of rs) s += r; return [[s, rs.length]]; }', 'mean') };
+    return this.run(async (job) => {
+      let s = 0;
+      let n = 0;
+      for (const [ps, pn] of (await this.partitions(job, [step])).flat() as [number, number][]) {
+        s += ps;
+        n += pn;
+      }
+      return s / n;
+    });
+  }
+
+  /** The largest record in Squall's order of plain values (numbers, strings, arrays lexicographically...). */
+  async max(): Promise<T> {
+    return this.reduceWith({ op: 'partitionReduce', fn: builtinFunction('(a, b) => (__squall.compare(a, b) >= 0 ? a : b)', 'max'), zero: null });
+  }
+
+  async min(): Promise<T> {
+    return this.reduceWith({ op: 'partitionReduce', fn: builtinFunction('(a, b) => (__squall.compare(a, b) <= 0 ? a : b)', 'min'), zero: null });
+  }
+
+  /** The `n` smallest records, in order (each partition keeps its own `n` first). */
+  async takeOrdered(n: number, ascending = true): Promise<T[]> {
+    const name = ascending ? 'takeOrdered' : 'top';
+    const dir = ascending ? 1 : -1;
+    const step: Step = { op: 'mapPartitions', fn: builtinFunction('(rs, c) => rs.slice().sort((a, b) => c.dir * __squall.compare(a, b)).slice(0, c.n)', name, { n, dir }) };
+    return this.run(async (job) => ((await this.partitions(job, [step])).flat() as T[]).sort((a, b) => dir * hostRuntime.compare(a, b)).slice(0, n));
+  }
+
+  /** The `n` largest records, largest first. */
+  async top(n: number): Promise<T[]> {
+    return this.takeOrdered(n, false);
   }
 
   /** Runs `fn(records, ctx)` once per partition (on the executors: for side effects there). */

@@ -212,6 +212,15 @@ function __step(rows, s, partition) {
       }
       return out;
     }
+    case 'cogroup': {
+      var groupsBySide = new Map(), cg = [];
+      for (i = 0; i < n; i++) {
+        var cside = rows[i][0], cp = rows[i][1], ck = __keyOf(cp[0]), ce = groupsBySide.get(ck);
+        if (ce === undefined) { ce = [cp[0], [[], []]]; groupsBySide.set(ck, ce); cg.push(ce); }
+        ce[1][cside].push(cp[1]);
+      }
+      return cg;
+    }
     case 'sortByKey': {
       var sorted = rows.slice();
       var dir = s.ascending ? 1 : -1;

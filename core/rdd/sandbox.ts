@@ -30,7 +30,7 @@ export class UserFunctionError extends SquallError {
 /** A task ran past its time limit. */
 export class TaskTimeoutError extends SquallError {}
 
-const runtimeScript = new vm.Script(`(function () {${RUNTIME_SOURCE}\nglobalThis.__runSteps = __runSteps;\n})();`, { filename: 'squall-task-runtime.js' });
+const runtimeScript = new vm.Script(`(function () {${RUNTIME_SOURCE}\nglobalThis.__runSteps = __runSteps;\nglobalThis.__squall = Object.freeze({ compare: __compare, keyOf: __keyOf });\n})();`, { filename: 'squall-task-runtime.js' });
 
 /**
  * Built-ins a user function sees as parameters of a wrapper on its first line, so that it does not look them up

@@ -354,3 +354,32 @@ describe('tasks away from the driver', () => {
     expect(new Map(expected.flat())).toEqual(new Map([['w0x', `first=${reference.get('w0x')}`], ['w3x', `fourth=${reference.get('w3x')}`]]));
   }, 300_000);
 });
+
+describe('more actions and pair operations', () => {
+  const session = Session.local();
+
+  test('cogroup, subtractByKey, intersection', async () => {
+    const a = session.parallelize([['x', 1], ['y', 2], ['x', 3]] as [string, number][], 2);
+    const b = session.parallelize([['x', 'p'], ['z', 'q']] as [string, string][], 3);
+    const co = new Map(await a.cogroup(b).collect());
+    expect(co).toEqual(new Map([['x', [[1, 3], ['p']]], ['y', [[2], []]], ['z', [[], ['q']]]]));
+    expect(await a.subtractByKey(b).collect()).toEqual([['y', 2]]);
+    const i = await session.parallelize([1, 2, 2, 3, [4]], 2).intersection(session.parallelize([2, 3, 3, [4], 5], 2)).collect();
+    expect(i.map((x) => JSON.stringify(x)).sort()).toEqual(['2', '3', '[4]']);
+  });
+
+  test('collectAsMap, countByValue, sum, mean, min, max, top, takeOrdered', async () => {
+    const nums = session.parallelize([5, 3, 9, 1, 7, 3], 3);
+    expect(await nums.sum()).toBe(28);
+    expect(await nums.mean()).toBeCloseTo(28 / 6);
+    expect(await nums.max()).toBe(9);
+    expect(await nums.min()).toBe(1);
+    expect(await nums.top(2)).toEqual([9, 7]);
+    expect(await nums.takeOrdered(3)).toEqual([1, 3, 3]);
+    expect(await nums.countByValue()).toEqual(new Map([[5, 1], [3, 2], [9, 1], [1, 1], [7, 1]]));
+    expect(await session.parallelize([['a', 1], ['a', 2], ['b', 3]] as [string, number][], 2).collectAsMap()).toEqual(new Map([['a', 2], ['b', 3]]));
+    expect(await session.parallelize(['pear', 'fig'], 2).max()).toBe('pear');
+    await expect(session.parallelize([] as number[], 2).max()).rejects.toThrow(/^max\(\) of an empty RDD$/);
+    expect(await session.parallelize([] as number[], 2).sum()).toBe(0);
+  });
+});
