@@ -8,7 +8,7 @@ import type * as arrow from 'apache-arrow';
 import type { LogicalPlan } from '../plan/logical-plan.ts';
 import { serializePlan } from '../plan/serialize.ts';
 import type { JobOptions, JobSpec, TableRef } from '../runtime/job-spec.ts';
-import type { DataType } from '../types/data-type.ts';
+import { type DataType, typeEquals } from '../types/data-type.ts';
 import { AnalysisError, DataError, ExecutionError, SquallError, UnsupportedError } from '../types/errors.ts';
 import { toDataType } from '../types/parse-type.ts';
 import { type Schema, field, schema as makeSchema } from '../types/schema.ts';
@@ -104,6 +104,11 @@ export interface ConnectOptions {
   readonly jobOptions?: JobOptions;
   /** Rows per result page (at most 10,000, the API's limit). */
   readonly pageSize?: number;
+  /**
+   * How results come back: 'api' (default) pages of JSON rows through the API; 's3' reads the job's result
+   * Parquet directly from S3 (this process needs read access to it), exact and fast for large results.
+   */
+  readonly results?: 'api' | 's3';
 }
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
@@ -368,6 +373,7 @@ export class RemoteRunner {
   /** Runs `plan` remotely; its result as record batches of `schema` (one per page). */
   async execute(plan: LogicalPlan, schema: Schema, source: SqlSource | undefined, signal?: AbortSignal): Promise<arrow.RecordBatch[]> {
     const info = await this.run(this.jobSpec(plan, source), signal);
+    if (this.options.results === 's3' && info.result) return this.readResultParquet(info.result, schema);
     const pageSize = Math.min(10_000, this.options.pageSize ?? 10_000);
     const batches: arrow.RecordBatch[] = [];
     let offset = 0;
@@ -378,6 +384,17 @@ export class RemoteRunner {
       if (!page.next || page.rows.length === 0) break;
     }
     return batches;
+  }
+
+  /** The result folder's Parquet, read here (a local session: the module is loaded lazily, it imports this one). */
+  private async readResultParquet(uri: string, schema: Schema): Promise<arrow.RecordBatch[]> {
+    const { Session } = await import('./session.ts');
+    const local = Session.local();
+    const df = await local.read.parquet(uri);
+    if (df.schema.fields.length !== schema.fields.length || df.schema.fields.some((f, i) => !typeEquals(f.type, schema.fields[i]!.type))) {
+      throw new ExecutionError(`the job's result at ${uri} has columns (${df.columns.join(', ')}) that do not match the DataFrame's (${schema.fields.map((f) => f.name).join(', ')})`);
+    }
+    return (await local.execute(df.plan)).batches;
   }
 }
 

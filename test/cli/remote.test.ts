@@ -42,6 +42,12 @@ beforeAll(async () => {
   expect(info.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   expect(info.env).toMatchObject({ SQUALL_ENDPOINT: info.endpoint, SQUALL_API_KEY: info.apiKey });
   env = info.env;
+  // Warm the API's worker: on a loaded machine a cold start can outlast a request.
+  for (let i = 0; i < 30; i++) {
+    const r = await fetch(`${info.endpoint}/jobs`, { headers: { authorization: `Bearer ${info.apiKey}` } }).catch(() => null);
+    if (r?.status === 200) break;
+    await new Promise((res) => setTimeout(res, 1000));
+  }
   await generated;
   store = S3ObjectStore.fromEndpoints(endpointsFromEnv(env));
   for (const t of ['lineitem', 'nation']) await store.put(`s3://squall/data/${t}.parquet`, await readFile(join(dir, `${t}.parquet`)));

@@ -33,6 +33,8 @@ beforeAll(async () => {
     },
     httpApi: { function: 'api' },
   });
+  // Warm workers: on a loaded machine a cold start can outlast a request.
+  await Promise.all([stack.lambda.prewarm('api', 2), stack.lambda.prewarm('coordinator', 1), stack.lambda.prewarm('executor', 2)]);
   store = S3ObjectStore.fromEndpoints(stack.endpoints());
   // The client reads Parquet footers (schemas, statistics) of s3:// tables through this store.
   setS3Store(store);
@@ -112,6 +114,8 @@ describe('Session.connect', () => {
     const [r, l] = [await (await q(remoteSession, s3Path)).collect(), await (await q(Session.local(), localPath)).collect()];
     expect(r).toHaveLength(2500);
     expect(r).toEqual(l);
+    const viaS3 = Session.connect({ endpoint: stack.apiEndpoint!, apiKey: KEY, pollMs: 200, results: 's3' });
+    expect(await (await q(viaS3, s3Path)).collect()).toEqual(l);
   }, 240_000);
 
   it('reports API errors as the SDK errors, naming the problem', async () => {
