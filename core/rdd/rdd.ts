@@ -9,7 +9,7 @@ import type { TypeLike } from '../types/parse-type.ts';
 import { batchesToRows } from '../sdk/rows.ts';
 import type { DataFrame } from '../sdk/dataframe.ts';
 import { builtinFunction, serializeValue, shipFunction } from './closure.ts';
-import { type RddNode, type Step, lineageText, newNodeId, plannedPartitions } from './lineage.ts';
+import { type RddNode, type ShuffleInput, type Step, lineageText, newNodeId, plannedPartitions } from './lineage.ts';
 import { DEFAULT_SPLIT_BYTES, type JobMetrics, type RddHost, RddJob, type RddState, planSplits } from './runner.ts';
 import { hostRuntime } from './sandbox.ts';
 import { saveTextPartitions } from './save-text.ts';
@@ -88,7 +88,7 @@ export class RDD<T> {
     return this.narrow<U>(Object.freeze({ op, fn: shipFunction(fn, op, context) }));
   }
 
-  private shuffled<U>(name: string, inputs: RddNode extends never ? never : Extract<RddNode, { kind: 'shuffle' }>['inputs'], partitions: number, reduceSteps: readonly Step[]): RDD<U> {
+  private shuffled<U>(name: string, inputs: readonly ShuffleInput[], partitions: number, reduceSteps: readonly Step[]): RDD<U> {
     return new RDD<U>(this.session, Object.freeze({ kind: 'shuffle', id: newNodeId(), name, inputs: Object.freeze(inputs), partitions, reduceSteps: Object.freeze([...reduceSteps]) }));
   }
 
