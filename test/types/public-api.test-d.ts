@@ -42,6 +42,8 @@ expectType<Equal<ConnectOptions['apiKey'], string>>(true);
 expectType<Equal<ConnectOptions['onProgress'], ((job: JobInfo) => void) | undefined>>(true);
 expectType<Equal<ConnectOptions['pollMs'], number | undefined>>(true);
 expectType<Equal<JobInfo['state'], 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | (string & {})>>(true);
+expectType<Equal<Session['remote'] extends null ? true : false, false>>(true);
+expectType<Equal<NonNullable<Session['remote']>['client'], SquallClient>>(true);
 expectType<Equal<JobInfo['tasks'], { readonly done: number; readonly total: number; readonly running: number }>>(true);
 
 function sessions(): void {
@@ -51,6 +53,9 @@ function sessions(): void {
   Session.local({ planning: 'cluster' });
   Session.connect({ endpoint: 'http://127.0.0.1:3000', apiKey: 'k', pollMs: 100, onProgress: (j) => void j.tasks.done });
   Session.connect({ endpoint: 'http://x', apiKey: 'k', jobOptions: { maxPartitions: 4, scheduler: { concurrency: 8 } } });
+  Session.connect({ endpoint: 'http://x', apiKey: 'k', results: 's3', pageSize: 5000 });
+  // @ts-expect-error results come through the API or S3
+  Session.connect({ endpoint: 'http://x', apiKey: 'k', results: 'ftp' });
   // @ts-expect-error an API key is required
   Session.connect({ endpoint: 'http://127.0.0.1:3000' });
   // @ts-expect-error progress callbacks receive the job status
