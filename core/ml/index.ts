@@ -5,7 +5,7 @@ export { Pipeline, PipelineModel } from './pipeline.ts';
 export { VectorAssembler, type VectorAssemblerParams, type HandleInvalid } from './feature/vector-assembler.ts';
 export { StandardScaler, StandardScalerModel, type StandardScalerParams, summarizePartition, combineSummaries, summaryStatistics } from './feature/standard-scaler.ts';
 export { IndexToString, type IndexToStringParams } from './feature/index-to-string.ts';
-export { StringIndexer, StringIndexerModel, type StringIndexerParams, type StringOrderType, orderLabels } from './feature/string-indexer.ts';
+export { CASE_LIMIT, StringIndexer, StringIndexerModel, type StringIndexerParams, type StringOrderType, orderLabels } from './feature/string-indexer.ts';
 export {
   LogisticRegression,
   LogisticRegressionModel,

@@ -161,3 +161,38 @@ describe('IndexToString', () => {
     expect(() => new IndexToString({ inputCol: 'i', outputCol: 'o' }).transformSchema(out.schema)).toThrow(/'labels'.*is not set/);
   });
 });
+
+describe('many labels', () => {
+  // 3000 labels (above CASE_LIMIT): label k appears (k % 7) + 1 times, so the order is by count, then by name.
+  const n = 3000;
+  const name = (k: number) => `v${String(k).padStart(4, '0')}`;
+  const rows = Array.from({ length: n }, (_, k) => Array.from({ length: (k % 7) + 1 }, () => ({ s: name(k) }))).flat();
+  const expected = Array.from({ length: n }, (_, k) => k).sort((a, b) => (b % 7) - (a % 7) || a - b).map(name);
+
+  test('StringIndexer orders and indexes thousands of labels (lookup path); IndexToString maps them back', async () => {
+    const { IndexToString, CASE_LIMIT } = await import('../../core/ml/index.ts');
+    expect(n).toBeGreaterThan(CASE_LIMIT);
+    const session = Session.local();
+    const df = session.createDataFrame(rows);
+    const model = await new StringIndexer({ inputCol: 's', outputCol: 'i' }).fit(df);
+    expect(model.labels).toEqual(expected);
+    const out = await (await model.transform(df)).collect();
+    const position = new Map(expected.map((l, i) => [l, i]));
+    expect(out.every((r) => r['i'] === position.get(r['s'] as string))).toBe(true);
+    const back = await (await new IndexToString({ inputCol: 'i', outputCol: 't', labels: model.labels }).transform(await model.transform(df))).collect();
+    expect(back.every((r) => r['t'] === r['s'])).toBe(true);
+    const probe = session.createDataFrame([{ s: name(5) }, { s: 'nope' }, { s: null }], { s: 'string' });
+    await expect(model.transform(probe)).rejects.toThrow(/label 'nope', which was not seen/);
+    expect((await (await model.copy({ handleInvalid: 'skip' }).transform(probe)).collect()).map((r) => r['i'])).toEqual([position.get(name(5))]);
+    expect((await (await model.copy({ handleInvalid: 'keep' }).transform(probe)).collect()).map((r) => r['i'])).toEqual([position.get(name(5)), n, n]);
+  });
+
+  test('at CASE_LIMIT labels the transform is still one CASE expression', async () => {
+    const { CASE_LIMIT } = await import('../../core/ml/index.ts');
+    const df = Session.local().createDataFrame(Array.from({ length: CASE_LIMIT }, (_, k) => ({ s: name(k) })));
+    const model = await new StringIndexer({ inputCol: 's', outputCol: 'i', handleInvalid: 'skip' }).fit(df);
+    const out = await model.transform(df);
+    expect(await out.explainString('simple')).toMatch(/CASE/i);
+    expect((await out.collect()).map((r) => r['i'])).toEqual(Array.from({ length: CASE_LIMIT }, (_, k) => k));
+  });
+});

@@ -3,7 +3,8 @@
 // alphabetically, or frequencyAsc / alphabetDesc / alphabetAsc. The model's transform is LAZY: a CASE
 // expression over the labels (plus a filter for handleInvalid 'skip'), so it becomes part of the DataFrame's
 // plan and runs wherever the plan runs. handleInvalid 'error' first runs a small query for a value outside the
-// labels (or NULL) and fails naming it. Non-string inputs (int, bigint, boolean) are cast to strings, as Spark.
+// labels (or NULL) and fails naming it. Above CASE_LIMIT labels (a CASE of thousands of branches is too deep
+// to compile) the transform is a Map lookup over the input's batches instead, which is not lazy. Non-string inputs (int, bigint, boolean) are cast to strings, as Spark.
 import type { DataFrame } from '../../sdk/dataframe.ts';
 import { Column } from '../../sdk/column.ts';
 import { col, lit, when } from '../../sdk/functions.ts';
@@ -12,6 +13,7 @@ import { DataTypes } from '../../types/data-type.ts';
 import { DataError } from '../../types/errors.ts';
 import { type Schema, field, resolveField, schema as makeSchema } from '../../types/schema.ts';
 import { Estimator, Model, type StageState, appendColumn, requireColumn } from '../base.ts';
+import { float64Column, withComputedColumns } from '../batches.ts';
 import { type ParamSpecs, param } from '../params.ts';
 import { type LoadOptions, loadStage, registerStage } from '../persistence.ts';
 
@@ -48,6 +50,8 @@ function labelColumn(schema: Schema, name: string): Column {
   return f.type.kind === 'utf8' ? col(name) : col(name).cast('string');
 }
 
+/** Up to this many labels a transform is one CASE expression; above it, a Map lookup over the batches. */
+export const CASE_LIMIT = 256;
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Labels in Spark's order from (label, count) pairs. */
@@ -87,7 +91,11 @@ export class StringIndexer extends Estimator<StringIndexerParams, StringIndexerM
     this.transformSchema(df.schema);
     const value = labelColumn(df.schema, this.get('inputCol'));
     const rows = await df.select(value.alias('__label')).filter(col('__label').isNotNull()).groupBy('__label').count().collect();
-    const counts = rows.map((r) => ({ label: String(r['__label']), count: Number(r['count']) }));
+    // Counts are merged by label here: GROUP BY on strings currently splits a few groups past 2048 distinct
+    // keys (an engine bug, reported); merging makes the labels right either way.
+    const merged = new Map<string, number>();
+    for (const r of rows) merged.set(String(r['__label']), (merged.get(String(r['__label'])) ?? 0) + Number(r['count']));
+    const counts = [...merged].map(([label, count]) => ({ label, count }));
     return new StringIndexerModel(this.paramMap(), orderLabels(counts, this.get('stringOrderType')), this.uid);
   }
 }
@@ -119,6 +127,7 @@ export class StringIndexerModel extends Model<StringIndexerParams> {
 
   async transform(df: DataFrame): Promise<DataFrame> {
     this.transformSchema(df.schema);
+    if (this.labels.length > CASE_LIMIT) return this.transformByLookup(df);
     const inputCol = this.get('inputCol');
     const value = labelColumn(df.schema, inputCol);
     const known = this.labels.length ? value.isin([...this.labels]) : lit(false);
@@ -129,17 +138,47 @@ export class StringIndexerModel extends Model<StringIndexerParams> {
         return df.filter(known).withColumn(this.get('outputCol'), this.indexColumn(value, null));
       case 'error': {
         const bad = await df.filter(value.isNull().or(known.not())).select(value.alias('__label')).limit(1).collect();
-        if (bad.length > 0) {
-          const v = bad[0]!['__label'];
-          throw new DataError(
-            v === null
-              ? `${this.uid}: column '${inputCol}' has a NULL value; set handleInvalid to 'skip' (drop such rows) or 'keep' (index ${this.labels.length})`
-              : `${this.uid}: column '${inputCol}' has the label '${String(v)}', which was not seen when fitting (${this.labels.length} labels known); set handleInvalid to 'skip' or 'keep'`,
-          );
-        }
+        if (bad.length > 0) throw this.invalid(inputCol, bad[0]!['__label'] ?? null);
         return df.withColumn(this.get('outputCol'), this.indexColumn(value, null));
       }
     }
+  }
+
+  /**
+   * Many labels: a lookup in a Map over the input's batches (not lazy). A join with a (label, index) table would
+   * keep it lazy, but hash joins and GROUP BY on string keys currently lose matches past 2048 distinct keys
+   * (an engine bug, reported), so this path does not depend on them.
+   */
+  private async transformByLookup(df: DataFrame): Promise<DataFrame> {
+    const inputCol = this.get('inputCol');
+    const mode = this.get('handleInvalid');
+    const index = new Map(this.labels.map((l, i) => [l, i]));
+    const n = this.labels.length;
+    return withComputedColumns(df, [field(this.get('outputCol'), DataTypes.float64, true)], (batch) => {
+      const values = batch.values(inputCol);
+      const out = new Float64Array(values.length);
+      const keep: number[] = [];
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i];
+        const k = v === null || v === undefined ? undefined : index.get(String(v));
+        if (k === undefined) {
+          if (mode === 'error') throw this.invalid(inputCol, v ?? null);
+          if (mode === 'skip') continue;
+        }
+        out[keep.length] = k ?? n;
+        keep.push(i);
+      }
+      const column = float64Column(keep.length === values.length ? out : out.slice(0, keep.length), null);
+      return keep.length === values.length ? { columns: [column] } : { columns: [column], keep: Int32Array.from(keep) };
+    });
+  }
+
+  private invalid(inputCol: string, v: unknown): DataError {
+    return new DataError(
+      v === null
+        ? `${this.uid}: column '${inputCol}' has a NULL value; set handleInvalid to 'skip' (drop such rows) or 'keep' (index ${this.labels.length})`
+        : `${this.uid}: column '${inputCol}' has the label '${String(v)}', which was not seen when fitting (${this.labels.length} labels known); set handleInvalid to 'skip' or 'keep'`,
+    );
   }
 
   override saveState(): StageState {
