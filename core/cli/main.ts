@@ -152,12 +152,16 @@ export async function runCli(argv: readonly string[], out: (text: string) => voi
   const endpointOption = () => new Option('--endpoint <url>', 'the HTTP API (default: $SQUALL_ENDPOINT)');
   const keyOption = () => new Option('--api-key <key>', 'the API key (default: $SQUALL_API_KEY)');
 
-  /** Waits for a job, drawing progress on stderr; the final status. */
+  /** Waits for a job, drawing progress on stderr; the final status. Ctrl-C cancels the job. */
   async function waitFor(client: SquallClient, jobId: string, quiet: boolean): Promise<JobInfo> {
     const bar = progressBar(io.progress ?? process.stderr, !quiet && (io.progress ?? process.stderr).isTTY === true);
+    const interrupt = new AbortController();
+    const onSigint = () => interrupt.abort('interrupted (Ctrl-C)');
+    process.once('SIGINT', onSigint);
     try {
-      return await client.wait(jobId, { pollMs: 300, onProgress: bar.onProgress });
+      return await client.wait(jobId, { pollMs: 300, onProgress: bar.onProgress, signal: interrupt.signal });
     } finally {
+      process.removeListener('SIGINT', onSigint);
       bar.done();
     }
   }
