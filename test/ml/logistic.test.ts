@@ -253,6 +253,8 @@ describe('input checks', () => {
     const df = await assembled(Session.local(), [{ x: 1, label: 0 }, { x: 2, label: 0.5 }], ['x']);
     await expect(new LogisticRegression().fit(df)).rejects.toThrow(DataError);
     await expect(new LogisticRegression().fit(df)).rejects.toThrow(/column 'label'.*row 2 has 0.5/);
+    const huge = await assembled(Session.local(), [{ x: 1, label: 0 }, { x: 2, label: 123456789 }], ['x']);
+    await expect(new LogisticRegression().fit(huge)).rejects.toThrow(/column 'label' has the label 123456789; labels are class indices/);
   });
 });
 

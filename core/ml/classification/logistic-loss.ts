@@ -100,14 +100,16 @@ export function logisticLossAndGradient(part: LogisticPartition, coefficients: F
 
 /** Per-partition label statistics: weight per class and the largest label (to find numClasses), checked. */
 export function labelSummary(part: LogisticPartition): { maxLabel: number; classWeights: number[] } {
-  const classWeights: number[] = [];
+  const weights = new Map<number, number>();
   let maxLabel = -1;
   for (let i = 0; i < part.numRows; i++) {
     const y = part.labels[i]!;
     const w = part.weights ? part.weights[i]! : 1;
     if (y > maxLabel) maxLabel = y;
-    classWeights[y] = (classWeights[y] ?? 0) + w;
+    weights.set(y, (weights.get(y) ?? 0) + w);
   }
+  const classWeights: number[] = [];
+  for (const [y, w] of weights) if (y < 100_000) classWeights[y] = w;
   return { maxLabel, classWeights };
 }
 

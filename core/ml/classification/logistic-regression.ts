@@ -70,6 +70,9 @@ const SPECS: ParamSpecs<LogisticRegressionParams> = {
   numPartitions: param.number('split the training rows into this many partitions (tasks); 0: one per input batch', 0, { min: 0, integer: true }),
 };
 
+/** The most classes a model may have: labels are dense class indices, and each class gets a coefficient row. */
+export const MAX_CLASSES = 10_000;
+
 /** What a training run did, as Spark's training summary. */
 export interface TrainingSummary {
   readonly objectiveHistory: readonly number[];
@@ -226,6 +229,9 @@ export class LogisticRegression extends Estimator<LogisticRegressionParams, Logi
     // Pass 1 (one task per partition): label weights per class and feature sums.
     const labelParts = partitions.map(labelSummary);
     const maxLabel = Math.max(...labelParts.map((l) => l.maxLabel));
+    if (maxLabel >= MAX_CLASSES) {
+      throw new DataError(`${this.uid}: column '${this.get('labelCol')}' has the label ${maxLabel}; labels are class indices 0..K−1 with K ≤ ${MAX_CLASSES} (index string labels with StringIndexer)`);
+    }
     const numClasses = Math.max(2, maxLabel + 1);
     const classWeights = new Array<number>(numClasses).fill(0);
     for (const l of labelParts) l.classWeights.forEach((w, k) => (classWeights[k] = classWeights[k]! + (w ?? 0)));
