@@ -5,3 +5,5 @@ export { UserFunctionError, TaskTimeoutError } from './sandbox.ts';
 export type { JobMetrics } from './runner.ts';
 export type { RddNode, Step } from './lineage.ts';
 export { type RddTaskSpec, rddTaskToJson, rddTaskFromJson, runRddTask } from './task.ts';
+export { type RddStage, type RddStageTask, planRddStages, runStageTask, runStagesLocally, MemoryShuffleStore } from './stages.ts';
+export type { RddShuffleStore } from './runner.ts';

@@ -21,7 +21,11 @@ export type Step =
   | { readonly op: 'keys' }
   | { readonly op: 'partitionReduce'; readonly fn: ShippedFunction; readonly zero: Uint8Array | null }
   /** Splits records into `partitions` buckets by the hash of the key ([k, v] records), the whole record, or round robin. */
-  | { readonly op: 'bucket'; readonly name: string; readonly by: 'key' | 'record' | 'round_robin'; readonly partitions: number };
+  | { readonly op: 'bucket'; readonly name: string; readonly by: 'key' | 'record' | 'round_robin'; readonly partitions: number }
+  /** Buckets [key, record] records by the ranges `bounds` cut (sortBy's map side on a cluster). */
+  | { readonly op: 'rangeBucket'; readonly bounds: Uint8Array; readonly ascending: boolean; readonly partitions: number }
+  /** Up to `count` keys of [key, record] records, at even strides (sortBy's sampling pass). */
+  | { readonly op: 'sampleKeys'; readonly count: number };
 
 /** A byte range of a text file; lines belong to the split holding their first byte. */
 export interface TextSplit {
@@ -54,6 +58,11 @@ export type RddNode =
   | { readonly kind: 'narrow'; readonly id: number; readonly input: RddNode; readonly steps: readonly Step[] }
   | { readonly kind: 'shuffle'; readonly id: number; readonly name: string; readonly inputs: readonly ShuffleInput[]; readonly partitions: number; readonly reduceSteps: readonly Step[] }
   | { readonly kind: 'union'; readonly id: number; readonly inputs: readonly RddNode[] }
+  /**
+   * A shuffle's reduce side when stages run apart (stages.ts): partition p is every map task's bucket p, read
+   * from the shuffle store, then `reduceSteps`. `id` is the shuffle node's.
+   */
+  | { readonly kind: 'shuffle_read'; readonly id: number; readonly name: string; readonly partitions: number; readonly reduceSteps: readonly Step[] }
   /** Joins neighbouring parent partitions into `partitions` groups without a shuffle. */
   | { readonly kind: 'coalesce'; readonly id: number; readonly input: RddNode; readonly partitions: number };
 
@@ -73,6 +82,7 @@ export function plannedPartitions(node: RddNode): number {
       return node.splits.length;
     case 'dataframe':
     case 'shuffle':
+    case 'shuffle_read':
       return node.partitions;
     case 'coalesce':
       return Math.min(node.partitions, plannedPartitions(node.input));
@@ -98,6 +108,8 @@ export function lineageText(node: RddNode, persisted: (id: number) => boolean, i
       return `${head(`MapPartitionsRDD [${node.steps.map((s) => s.op).join(', ')}]`)}\n${lineageText(node.input, persisted, indent + '  ')}`;
     case 'shuffle':
       return [head(`ShuffledRDD ${node.name}`), ...node.inputs.map((i) => `${indent}  +- map [${i.mapSteps.map((s) => s.op).join(', ')}] ${i.partitioner.kind}\n${lineageText(i.input, persisted, indent + '     ')}`)].join('\n');
+    case 'shuffle_read':
+      return head(`ShuffleReadRDD ${node.name}`);
     case 'union':
       return [head('UnionRDD'), ...node.inputs.map((i) => lineageText(i, persisted, indent + '  '))].join('\n');
     case 'coalesce':

@@ -16,6 +16,14 @@ export interface RddHost {
   dataFrameRows(plan: LogicalPlan): Promise<Record<string, unknown>[]>;
 }
 
+/** Where map tasks' buckets go when stages run apart (memory in-process; S3 on a cluster). */
+export interface RddShuffleStore {
+  /** One map task's serialized buckets (index = reduce partition; empty buckets may be empty arrays). */
+  write(shuffle: number, side: 0 | 1 | null, mapTask: number, buckets: readonly Uint8Array[]): Promise<void>;
+  /** Bucket `reducePartition` of every map task of the shuffle, with its side. */
+  read(shuffle: number, reducePartition: number): Promise<readonly { readonly side: 0 | 1 | null; readonly bytes: Uint8Array }[]>;
+}
+
 /** A persisted node's materialized partitions (serialized, as Spark's MEMORY_ONLY_SER) and the input versions they came from. */
 export interface PersistedPartitions {
   readonly partitions: readonly Uint8Array[];
@@ -133,6 +141,7 @@ export class RddJob {
   constructor(
     private readonly host: RddHost,
     private readonly state: RddState,
+    private readonly shuffleStore?: RddShuffleStore,
   ) {}
 
   /** The node's partition count in this job (a text file that changed since the RDD was built is split anew). */
@@ -144,6 +153,7 @@ export class RddJob {
         return (await this.textSplits(node)).splits.length;
       case 'dataframe':
       case 'shuffle':
+      case 'shuffle_read':
         return node.partitions;
       case 'coalesce':
         return Math.min(node.partitions, await this.numPartitions(node.input));
@@ -205,6 +215,14 @@ export class RddJob {
           for (const r of await this.compute(node.input, q, [])) rows.push(r);
         }
         return this.withSteps(rows, extra, p);
+      }
+      case 'shuffle_read': {
+        if (!this.shuffleStore) throw new ExecutionError(`shuffle ${node.id} (${node.name}) is read from a shuffle store, and this job has none`);
+        const rows: unknown[] = [];
+        for (const { side, bytes } of await this.shuffleStore.read(node.id, p)) {
+          for (const r of deserialize(bytes)) rows.push(side === null ? r : [side, r]);
+        }
+        return this.task(rows, [...node.reduceSteps, ...extra], p);
       }
       case 'shuffle': {
         const out = await this.shuffle(node);
@@ -348,6 +366,7 @@ export class RddJob {
               for (const f of await planInputVersions(n.plan)) parts.push(`${f.path}@${f.version}`);
               return;
             case 'parallelize':
+            case 'shuffle_read':
               return;
             case 'narrow':
             case 'coalesce':

@@ -248,6 +248,21 @@ function __step(rows, s, partition) {
       }
       return buckets;
     }
+    case 'rangeBucket': {
+      var rb = new Array(s.partitions), bounds = s.boundKeys;
+      for (i = 0; i < s.partitions; i++) rb[i] = [];
+      for (i = 0; i < n; i++) {
+        var lo = 0, hi = bounds.length;
+        while (lo < hi) { var mid = (lo + hi) >> 1; if (__compare(bounds[mid], rows[i][0]) < 0) lo = mid + 1; else hi = mid; }
+        rb[s.ascending ? lo : s.partitions - 1 - lo].push(rows[i]);
+      }
+      return rb;
+    }
+    case 'sampleKeys': {
+      var take = Math.min(n, s.count), keys = new Array(take);
+      for (i = 0; i < take; i++) keys[i] = rows[Math.floor((i * n) / take)][0];
+      return keys;
+    }
     default:
       throw new Error('unknown step ' + s.op);
   }

@@ -87,6 +87,7 @@ export function runTask(records: readonly unknown[], steps: readonly Step[], par
       out['fn'] = new vm.Script(WRAP_PREFIX + s.fn.source + WRAP_SUFFIX, { filename: `squall-user/${s.fn.op}-${index}.js` }).runInContext(context);
       out['ctx'] = s.fn.context ? v8.deserialize(s.fn.context) : undefined;
     }
+    if (s.op === 'rangeBucket') out['boundKeys'] = v8.deserialize(s.bounds);
     if ('zero' in s) {
       out['hasZero'] = s.zero !== null;
       out['zero'] = s.zero ? v8.deserialize(s.zero) : undefined;

@@ -17,7 +17,7 @@ export interface RddTaskSpec {
 const BYTES = '$bytes';
 
 /** The task as JSON (byte arrays as base64). */
-export function rddTaskToJson(spec: RddTaskSpec): string {
+export function rddTaskToJson(spec: RddTaskSpec | { readonly version: 1; readonly node: RddNode; readonly partition: number; readonly steps: readonly Step[] }): string {
   return JSON.stringify(spec, function (this: unknown, _k: string, v: unknown) {
     if (v instanceof Uint8Array) return { [BYTES]: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
     return v;
