@@ -27,3 +27,4 @@ export {
   multiclassMetrics,
 } from './evaluation.ts';
 export { loadStage, registerStage, type LoadOptions, type StageMetadata, METADATA_FILE } from './persistence.ts';
+export { ParamGridBuilder, CrossValidator, CrossValidatorModel, applyParamMap, type ParamMap, type CrossValidatorParams } from './tuning.ts';
