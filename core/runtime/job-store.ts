@@ -12,7 +12,7 @@
 //   <jobRoot>/tasks/stage-<S>/task-<T>-attempt-<A>.json  task payloads too large to send inline
 //   <jobRoot>/shuffle/stage-<S>/…                      map outputs and manifests; boundaries.arrow for range outputs
 //   <resultRoot>/_temporary/part-<T>-attempt-<A>.parquet   result attempts; committed ones are copied to
-//   <resultRoot>/part-<T>.parquet                      and published by <resultRoot>/_SUCCESS (core/io/output-manifest.ts)
+//   <resultRoot>/part-<T>-<jobId>.parquet              and published by <resultRoot>/_SUCCESS (core/io/output-manifest.ts)
 import { z } from 'zod';
 import type { ObjectStore } from '../io/object-store.ts';
 import { deserializeStageGraph, serializeStageGraph } from '../physical/task.ts';
@@ -185,15 +185,22 @@ export function resultAttemptPrefix(paths: JobPaths): string {
   return `${paths.resultRoot}/_temporary/`;
 }
 
-export function committedResultUri(paths: JobPaths, task: number): string {
-  return `${paths.resultRoot}/part-${String(task).padStart(5, '0')}.parquet`;
+/**
+ * The committed part of a result task. The job id is in the name: a result folder that already holds another
+ * job's output (an overwrite) keeps it readable until this job's `_SUCCESS` replaces the listing, and this job
+ * never mistakes those parts for its own.
+ */
+export function committedResultUri(paths: JobPaths, jobId: string, task: number): string {
+  return `${paths.resultRoot}/part-${String(task).padStart(5, '0')}-${jobId}.parquet`;
 }
 
-/** Result tasks committed by earlier runs (their part files exist). */
-export async function committedResultTasks(store: ObjectStore, paths: JobPaths): Promise<Map<number, string>> {
+/** Result tasks of this job committed by earlier runs (their part files exist). */
+export async function committedResultTasks(store: ObjectStore, paths: JobPaths, jobId: string): Promise<Map<number, string>> {
   const out = new Map<number, string>();
+  const suffix = `-${jobId}.parquet`;
   for await (const e of store.listAll(`${paths.resultRoot}/part-`)) {
-    const m = /\/part-(\d+)\.parquet$/.exec(e.uri);
+    if (!e.uri.endsWith(suffix)) continue;
+    const m = /\/part-(\d+)-/.exec(e.uri.slice(paths.resultRoot.length));
     if (m) out.set(Number(m[1]), e.uri);
   }
   return out;

@@ -368,7 +368,7 @@ class JobRun {
     const status = this.stageStatus(stage.id);
     let pending: number[];
     if (stage.output.kind === 'result') {
-      for (const [task, uri] of await committedResultTasks(this.p.store, this.p.paths)) {
+      for (const [task, uri] of await committedResultTasks(this.p.store, this.p.paths, this.p.jobId)) {
         if (task < stage.tasks) {
           st.resultParts.set(task, uri);
           st.inline.set(task, null);
@@ -708,7 +708,7 @@ class JobRun {
       await this.serial(st.stage.id, async () => {
         if (st.resultParts.has(r.task)) return;
         if (out.uri !== null) {
-          const target = committedResultUri(this.p.paths, r.task);
+          const target = committedResultUri(this.p.paths, this.p.jobId, r.task);
           await this.p.store.copy(out.uri, target);
           st.resultParts.set(r.task, target);
         } else {
@@ -801,10 +801,12 @@ class JobRun {
     const parts = [...st.resultParts.entries()].filter(([, uri]) => uri !== '').sort((a, b) => a[0] - b[0]);
     const files = parts.map(([, uri]) => uri.slice(paths.resultRoot.length + 1));
     await store.put(`${paths.resultRoot}/${OUTPUT_MARKERS.success}`, manifestText(this.p.jobId, files), { contentType: 'application/json' });
-    // The result is published; what remains is cleanup.
-    const temporary: string[] = [];
-    for await (const e of store.listAll(resultAttemptPrefix(paths))) temporary.push(e.uri);
-    await store.delete(temporary);
+    // The result is published; what remains is cleanup: attempts, and the parts of an output this one replaced.
+    const committed = new Set(parts.map(([, uri]) => uri));
+    const stale: string[] = [];
+    for await (const e of store.listAll(resultAttemptPrefix(paths))) stale.push(e.uri);
+    for await (const e of store.listAll(`${paths.resultRoot}/part-`)) if (!committed.has(e.uri)) stale.push(e.uri);
+    for (let i = 0; i < stale.length; i += 1000) await store.delete(stale.slice(i, i + 1000));
     let batches: arrow.RecordBatch[] | null = [];
     for (let t = 0; t < last.tasks; t++) {
       const inline = st.inline.get(t);
@@ -833,7 +835,9 @@ class JobRun {
     try {
       await this.deletePrefix(`${this.p.paths.shuffleRoot}/`);
       await this.deletePrefix(resultAttemptPrefix(this.p.paths));
-      await this.deletePrefix(`${this.p.paths.resultRoot}/part-`);
+      // Only this job's parts: the folder may hold an earlier output this job was to replace.
+      const mine = [...(await committedResultTasks(this.p.store, this.p.paths, this.p.jobId)).values()];
+      await this.p.store.delete(mine);
     } catch {
       // Best effort: the bucket's lifecycle rule expires job data anyway.
     }

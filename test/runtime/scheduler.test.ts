@@ -20,6 +20,7 @@ import { type ExecutorRequest, parseExecutorRequest } from '../../core/runtime/p
 import { runCombine } from '../../core/runtime/combine-task.ts';
 import { type JobEvent, type JobResult, JobFailedError } from '../../core/runtime/scheduler.ts';
 import { runTask } from '../../core/runtime/task-runner.ts';
+import { Session } from '../../core/sdk/index.ts';
 import { expectSameRows, plain } from '../support/compare.ts';
 
 let root: string;
@@ -287,6 +288,24 @@ describe('failures', () => {
     const again = await resumeJob(jobId, { store: stores.local, invoker: inv, jobsRoot: jobsRoot() });
     expect(again.state).toBe('cancelled');
     expect(again.status.run).toBe(0);
+  });
+
+  it('a job writing into an existing output replaces it atomically and never reads its parts as its own', async () => {
+    const out = join(root, 'shared-output');
+    const q1 = 'SELECT n_nationkey, n_name FROM nation ORDER BY n_nationkey';
+    const q2 = 'SELECT r_regionkey, r_name FROM region ORDER BY r_regionkey';
+    const first = await submitJob({ ...spec(q1), options: { resultUri: out } }, { store: stores.local, invoker: executor, jobsRoot: jobsRoot() });
+    expect(first.state).toBe('succeeded');
+    const second = await submitJob({ ...spec(q2), options: { resultUri: out } }, { store: stores.local, invoker: executor, jobsRoot: jobsRoot() });
+    expect(second.state).toBe('succeeded');
+    expectSameRows(rowsOf(second), await duckRows(q2), { ordered: true });
+    // Only the second job's parts are left, and reading the folder gives its rows.
+    const left = (await readdir(out)).filter((f) => f.startsWith('part-'));
+    expect(left.length).toBeGreaterThan(0);
+    expect(left.every((f) => f.endsWith(`-${second.jobId}.parquet`))).toBe(true);
+    const session = Session.local();
+    const rows = (await (await session.read.parquet(out)).collect()).map((r) => [r.r_regionkey, r.r_name].map(plain));
+    expectSameRows(rows, await duckRows(q2), { ordered: false });
   });
 
   it('a finished job submitted again returns its result without running', async () => {
