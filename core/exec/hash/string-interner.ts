@@ -94,10 +94,14 @@ export class StringInterner {
 
   private add(bytes: Uint8Array, start: number, end: number, h: number, slot: number): number {
     const id = this.size++;
+    // offsets has one entry more than there are strings, hashes one per string: each grows on its own bound
+    // (growing both on the offsets bound left hashes one short, and typed arrays drop writes past their end).
     if (this.size + 1 > this.offsets.length) {
       const offsets = new Int32Array(this.offsets.length * 2);
       offsets.set(this.offsets);
       this.offsets = offsets;
+    }
+    if (id >= this.hashes.length) {
       const hashes = new Int32Array(this.hashes.length * 2);
       hashes.set(this.hashes);
       this.hashes = hashes;
