@@ -114,6 +114,31 @@ export function clearCache(session: object): void {
   c.tables.clear();
 }
 
+/** One persisted plan of a session, as cached-relation listings show it. */
+export interface CachedRelationInfo {
+  /** `InMemoryRelation#<fingerprint>` before the first action, with the input versions' hash after. */
+  readonly id: string;
+  readonly fingerprint: string;
+  readonly level: StorageLevel;
+  readonly materialized: boolean;
+  readonly rows: number | null;
+  readonly bytes: number | null;
+}
+
+/** The session's persisted plans, materialized or not. */
+export function listCached(session: object): CachedRelationInfo[] {
+  const c = caches.get(session);
+  if (!c) return [];
+  return [...c.persisted.values()].map((p) => ({
+    id: p.current?.id ?? `${CACHED_RELATION}${p.fingerprint}`,
+    fingerprint: p.fingerprint,
+    level: p.level,
+    materialized: p.current !== null,
+    rows: p.current?.rows ?? null,
+    bytes: p.current?.bytes ?? null,
+  }));
+}
+
 export function cacheStats(session: object): Readonly<CacheStats> {
   return cacheOf(session).stats;
 }

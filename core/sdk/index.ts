@@ -5,7 +5,7 @@ export { DataFrameReader } from './reader.ts';
 export { DataFrameWriter } from './writer.ts';
 export { Column, CaseColumn, type ColumnLike, type ColumnOrValue, type LiteralInput } from './column.ts';
 export { Window, WindowSpec } from './window.ts';
-export { type StorageLevel, type CacheStats, cacheStats, clearCache } from '../cache/plan-cache.ts';
+export { type StorageLevel, type CacheStats, type CachedRelationInfo, cacheStats, clearCache, listCached } from '../cache/plan-cache.ts';
 export { RDD, type RddContext, type TextFileOptions, UserFunctionError, TaskTimeoutError, type JobMetrics as RddJobMetrics } from '../rdd/index.ts';
 export type { Row, Value } from './rows.ts';
 export * as functions from './functions.ts';

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Session, cacheStats, col, functions as F } from '../../core/sdk/index.ts';
+import { Session, cacheStats, clearCache, col, functions as F, listCached } from '../../core/sdk/index.ts';
 
 let dir: string;
 const FIXED_TIME = 1_700_000_000;
@@ -74,12 +74,20 @@ describe('DataFrame cache', () => {
     const session = Session.local();
     const df = session.createDataFrame([{ a: 1 }, { a: 2 }, { a: 3 }]);
     const doubled = df.select(col('a').multiply(2).alias('b')).persist('MEMORY_ONLY');
+    expect(listCached(session)).toMatchObject([{ level: 'MEMORY_ONLY', materialized: false, rows: null }]);
     expect(await doubled.explainString('simple')).toMatch(/MemoryScan InMemoryRelation#/);
     expect((await doubled.collect()).map((r) => Number(r['b']))).toEqual([2, 4, 6]);
     // The same plan built again matches by fingerprint.
     const again = df.select(col('a').multiply(2).alias('b'));
     expect(await again.filter(col('b').gt(2)).count()).toBe(2);
     expect(cacheStats(session)).toMatchObject({ materialized: 1, hits: 1 });
+    const [info] = listCached(session);
+    expect(info).toMatchObject({ level: 'MEMORY_ONLY', materialized: true, rows: 3 });
+    expect(info!.id).toMatch(/^InMemoryRelation#[0-9a-f]{16}$/);
+    expect(info!.bytes).toBeGreaterThan(0);
+    clearCache(session);
+    expect(listCached(session)).toEqual([]);
+    expect(doubled.storageLevel).toBeNull();
   });
 });
 
