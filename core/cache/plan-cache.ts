@@ -3,7 +3,8 @@
 // scan of an in-memory relation holding that subtree's output, computed on first use. Each materialization is
 // keyed by the fingerprint plus the versions of the files the subtree scans (size, mtime and inode locally,
 // ETag on S3), so a changed input is recomputed, never served stale. explain() shows the substitution as a
-// memory scan of `InMemoryRelation#<fingerprint>`.
+// memory scan of `InMemoryRelation#<fingerprint>`. Plans that read only files share their materializations
+// across the sessions of the process.
 import { createHash } from 'node:crypto';
 import type * as arrow from 'apache-arrow';
 import type { LogicalPlan } from '../plan/logical-plan.ts';
@@ -42,6 +43,8 @@ export interface CacheStats {
   hits: number;
   /** Materializations dropped because an input file changed. */
   invalidated: number;
+  /** Materializations taken over from another session of the process (same plan, same input versions). */
+  reused: number;
 }
 
 interface SessionCache {
@@ -56,10 +59,53 @@ const caches = new WeakMap<object, SessionCache>();
 function cacheOf(session: object): SessionCache {
   let c = caches.get(session);
   if (!c) {
-    c = { persisted: new Map(), tables: new Map(), materializing: new Set(), stats: { materialized: 0, hits: 0, invalidated: 0 } };
+    c = { persisted: new Map(), tables: new Map(), materializing: new Set(), stats: { materialized: 0, hits: 0, invalidated: 0, reused: 0 } };
     caches.set(session, c);
   }
   return c;
+}
+
+/**
+ * Materializations of plans that read only files, shared by every session of the process (as Spark's cache
+ * manager is shared by the sessions of one application): a new session persisting the same plan over the same
+ * file versions reuses them. At most `SHARED_CACHE.maxBytes`, least recently used dropped first.
+ */
+export const SHARED_CACHE = { maxBytes: 256 << 20 };
+const shared = new Map<string, Materialized>();
+let sharedBytes = 0;
+
+function sharedGet(key: string): Materialized | undefined {
+  const m = shared.get(key);
+  if (m) {
+    shared.delete(key);
+    shared.set(key, m);
+  }
+  return m;
+}
+
+function sharedDrop(key: string): void {
+  const m = shared.get(key);
+  if (m) {
+    shared.delete(key);
+    sharedBytes -= m.bytes;
+  }
+}
+
+function sharedPut(m: Materialized): void {
+  if (m.bytes > SHARED_CACHE.maxBytes) return;
+  sharedDrop(m.key);
+  shared.set(m.key, m);
+  sharedBytes += m.bytes;
+  for (const [key] of shared) {
+    if (sharedBytes <= SHARED_CACHE.maxBytes) break;
+    sharedDrop(key);
+  }
+}
+
+/** Whether a plan reads only files (in-memory tables belong to their session). */
+function readsOnlyFiles(plan: LogicalPlan): boolean {
+  if (plan.kind === 'scan') return plan.source.format !== 'memory';
+  return planInputs(plan).every(readsOnlyFiles);
 }
 
 const fingerprints = new WeakMap<LogicalPlan, string>();
@@ -98,7 +144,10 @@ export function unpersistPlan(session: object, plan: LogicalPlan): void {
   const c = cacheOf(session);
   const fp = planFingerprint(plan);
   const p = c.persisted.get(fp);
-  if (p?.current) c.tables.delete(p.current.id);
+  if (p?.current) {
+    c.tables.delete(p.current.id);
+    sharedDrop(p.current.key);
+  }
   c.persisted.delete(fp);
 }
 
@@ -110,6 +159,7 @@ export function storageLevelOf(session: object, plan: LogicalPlan): StorageLevel
 /** Drops every cached relation of the session. */
 export function clearCache(session: object): void {
   const c = cacheOf(session);
+  for (const p of c.persisted.values()) if (p.current) sharedDrop(p.current.key);
   c.persisted.clear();
   c.tables.clear();
 }
@@ -192,11 +242,18 @@ export async function substituteCached(session: object, plan: LogicalPlan, run: 
         let m = persisted.current;
         if (m && m.key !== key) {
           c.tables.delete(m.id);
+          sharedDrop(m.key);
           persisted.current = m = null;
           c.stats.invalidated++;
         }
+        const reused = m ? undefined : sharedGet(key);
         if (m) c.stats.hits++;
-        else {
+        else if (reused) {
+          m = reused;
+          persisted.current = m;
+          c.tables.set(m.id, m);
+          c.stats.reused++;
+        } else {
           c.materializing.add(fp);
           let batches: readonly arrow.RecordBatch[];
           try {
@@ -210,6 +267,7 @@ export async function substituteCached(session: object, plan: LogicalPlan, run: 
           if (c.persisted.get(fp) === persisted) {
             persisted.current = m;
             c.tables.set(id, m);
+            if (readsOnlyFiles(p)) sharedPut(m);
           }
           c.stats.materialized++;
         }

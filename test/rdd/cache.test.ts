@@ -91,6 +91,29 @@ describe('DataFrame cache', () => {
   });
 });
 
+test('a new session persisting the same plan over unchanged files reuses the materialization', async () => {
+  const file = path.join(dir, 'shared.csv');
+  rewriteKeepingTime(file, csvText([1, 20, 30]));
+  const build = async (session: Session) => (await session.read.option('header', true).csv(file)).filter(col('v').gt(10)).cache();
+  const first = Session.local();
+  expect(await (await build(first)).count()).toBe(2);
+  expect(cacheStats(first)).toMatchObject({ materialized: 1, reused: 0 });
+  const second = Session.local();
+  const again = await build(second);
+  rewriteKeepingTime(file, csvText([1, 2, 3]));
+  // Same identity: served from the first session's materialization (the rewritten file is not read).
+  expect(await again.count()).toBe(2);
+  expect(cacheStats(second)).toMatchObject({ materialized: 0, reused: 1 });
+  // A changed file is recomputed; unpersist in one session drops the shared entry.
+  fs.utimesSync(file, FIXED_TIME + 5, FIXED_TIME + 5);
+  expect(await again.count()).toBe(0);
+  expect(cacheStats(second)).toMatchObject({ materialized: 1, invalidated: 1 });
+  again.unpersist();
+  const third = Session.local();
+  expect(await (await build(third)).count()).toBe(0);
+  expect(cacheStats(third)).toMatchObject({ materialized: 1, reused: 0 });
+});
+
 describe('RDD persist', () => {
   test('a persisted RDD is computed once, served from memory, and recomputed when its file changes', async () => {
     const file = path.join(dir, 'lines.txt');
