@@ -2,7 +2,7 @@
 // over one share of the input (file splits, or one partition of each upstream stage's output), ending in how
 // its output is partitioned for the consumer. Stages name the worker kind they need. The graph is plain data
 // with a version, so the coordinator can persist it and executors can receive their stage.
-import { DataError, ExecutionError } from '../types/errors.ts';
+import { DataError, ExecutionError, UnsupportedError } from '../types/errors.ts';
 import { localPath, storeFor } from '../io/file-store.ts';
 import type { FileSplit } from '../io/file-split.ts';
 import {
@@ -124,7 +124,7 @@ export function planStages(plan: PhysicalPlan, options: StagePlanningOptions): S
       }
       if (n.kind === 'file_scan') scans.push(n.source);
       if (n.kind === 'memory_scan' && !options.inProcess) {
-        throw new ExecutionError('an in-memory table cannot be read by remote tasks; write it to Parquet first');
+        throw new UnsupportedError('the job reads an in-memory table (createDataFrame, range, or SQL without FROM), which remote tasks cannot read; write it to Parquet first');
       }
       const kids = physicalInputs(n);
       const next = kids.map(rewrite);

@@ -144,16 +144,17 @@ export class SquallClient {
 
   /**
    * One API call; reads (GET) are retried a few times on network errors and 5xx answers (a busy or cold API
-   * function), with a short backoff.
+   * function), with a short backoff, and every call on 429 (throttled: API Gateway did not run it).
    */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const attempts = method === 'GET' ? 4 : 1;
+    const attempts = 5;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.requestOnce<T>(method, path, body);
       } catch (e) {
-        const transient = (e instanceof ApiError && e.status >= 500) || (e instanceof ExecutionError && !(e instanceof ApiError));
-        if (!transient || attempt >= attempts) throw e;
+        const throttled = e instanceof ApiError && e.status === 429;
+        const transient = method === 'GET' && ((e instanceof ApiError && e.status >= 500) || (e instanceof ExecutionError && !(e instanceof ApiError)));
+        if (!(throttled || transient) || attempt >= attempts) throw e;
         await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
       }
     }
