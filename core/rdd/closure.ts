@@ -275,7 +275,7 @@ function visit(node: Node | null | undefined, scope: Scope, free: Map<string, nu
   }
 }
 
-/** The function's source as an expression that evaluates to it, and its parsed AST. */
+/** The function's source as an expression that evaluates to it, and the function's AST node. */
 function functionExpression(fn: Function, op: string): { source: string; ast: Node } {
   const text = Function.prototype.toString.call(fn);
   if (/\{\s*\[native code\]\s*\}\s*$/.test(text)) {
@@ -283,22 +283,24 @@ function functionExpression(fn: Function, op: string): { source: string; ast: No
       `${op}() got a built-in or bound function (${fn.name || 'anonymous'}), which cannot be shipped to executors as source text; pass an arrow function such as (x) => ${fn.name || 'f'}(x)`,
     );
   }
-  // Arrow functions, function expressions and classes parse as they are; a method's source (`m(x) { ... }`,
-  // `async m() {}`, `get m()`) only inside an object literal.
-  for (const [pre, post] of [['(', '\n)'], ['({', '\n}).x']] as const) {
-    const wrapped = pre === '(' ? `${pre}${text}${post}` : `({${text}\n})`;
+  const parseExpression = (wrapped: string): Node | null => {
     try {
-      const ast = parse(wrapped, { ecmaVersion: 'latest', sourceType: 'script' }) as unknown as Node;
-      if (pre === '(') return { source: wrapped, ast };
-      // Method: evaluate to the object's only property value.
-      const obj = ((ast['body'] as Node[])[0]!['expression'] as Node);
-      const prop = (obj['properties'] as Node[])[0]!;
-      const key = prop['key'] as Node;
-      const name = key.type === 'Identifier' ? (key['name'] as string) : String(key['value']);
-      return { source: `({${text}\n})[${JSON.stringify(name)}]`, ast };
+      const program = parse(wrapped, { ecmaVersion: 'latest', sourceType: 'script' }) as unknown as Node;
+      return (program['body'] as Node[])[0]!['expression'] as Node;
     } catch {
-      // try the next form
+      return null;
     }
+  };
+  // Arrow functions, function expressions and classes parse as they are.
+  const plain = parseExpression(`(${text}\n)`);
+  if (plain) return { source: `(${text}\n)`, ast: plain };
+  // A method's source (`m(x) { ... }`, `*m() {}`) parses only inside an object literal; evaluate to its value.
+  const obj = parseExpression(`({${text}\n})`);
+  const prop = obj?.type === 'ObjectExpression' ? (obj['properties'] as Node[])[0] : undefined;
+  if (prop && prop.type === 'Property') {
+    const key = prop['key'] as Node;
+    const name = key.type === 'Identifier' ? (key['name'] as string) : String(key['value']);
+    return { source: `({${text}\n})[${JSON.stringify(name)}]`, ast: prop['value'] as Node };
   }
   throw new AnalysisError(`${op}(): cannot parse the function's source text to ship it to executors:\n${text}`);
 }
@@ -388,9 +390,7 @@ export function builtinFunction(source: string, op: string, context?: unknown): 
 export function shipFunction(fn: unknown, op: string, context?: unknown): ShippedFunction {
   if (typeof fn !== 'function') throw new AnalysisError(`${op}() expects a function, got ${fn === null ? 'null' : typeof fn}`);
   const { source, ast } = functionExpression(fn, op);
-  const top = ((ast['body'] as Node[])[0]?.['expression'] ?? null) as Node | null;
-  const fnNode = top && top.type === 'MemberExpression' ? (((top['object'] as Node)['properties'] as Node[])[0]!['value'] as Node) : top;
-  if (fnNode && fnNode['async']) throw new AnalysisError(`${op}() got an async function; user functions run synchronously on executors and must return their result, not a Promise`);
+  if (ast['async']) throw new AnalysisError(`${op}() got an async function; user functions run synchronously on executors and must return their result, not a Promise`);
   const captured = capturedVariables(ast);
   if (captured.length) throw captureError(op, captured);
   const ctx = context === undefined ? null : serializeValue(context, `the context of ${op}()`);

@@ -120,6 +120,25 @@ describe('shipping functions', () => {
     ]);
   });
 
+  test('methods and generator functions ship too; async ones are refused', async () => {
+    const session = Session.local();
+    const rdd = session.parallelize([1, 2, 3], 2);
+    const helpers = {
+      inc(x: number) {
+        return x + 1;
+      },
+      *twice(records: number[]) {
+        for (const r of records) yield r, yield r;
+      },
+      async later(x: number) {
+        return x;
+      },
+    };
+    expect(await rdd.map(helpers.inc).collect()).toEqual([2, 3, 4]);
+    expect(await rdd.mapPartitions(helpers.twice).collect()).toEqual([1, 1, 2, 2, 3, 3]);
+    expect(() => rdd.map(helpers.later)).toThrow(/map\(\) got an async function/);
+  });
+
   test('values reach the function through the context argument', async () => {
     const session = Session.local();
     const factor = 3;
