@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto';
 import type { ObjectStore } from '../io/object-store.ts';
 import type { StageGraph } from '../physical/stages.ts';
-import { type Row, batchesToRows } from '../sdk/rows.ts';
+import { parquetFileMeta } from '../io/parquet-reader.ts';
+import type { Row } from '../sdk/rows.ts';
 import { Session } from '../sdk/session.ts';
 import { typeToString } from '../types/data-type.ts';
 import { AnalysisError, DataError, SquallError, UnsupportedError } from '../types/errors.ts';
@@ -242,8 +243,25 @@ async function result(event: HttpApiEvent, deps: ApiDeps, paths: JobPaths, id: s
   const total = status.stages[status.stages.length - 1]?.rows ?? 0;
   const session = Session.local();
   const df = await session.read.parquet(paths.resultRoot);
-  const rows = offset >= total ? [] : (await df.limit(offset + limit).collect()).slice(offset);
   const columns = df.schema.fields.map((f) => ({ name: f.name, type: typeToString(f.type) }));
+  // Only the parts that hold rows [offset, offset + limit): their footers give their row counts, so a page deep
+  // into a large result does not read everything before it.
+  const rows: Row[] = [];
+  if (offset < total) {
+    const text = new TextDecoder().decode(await deps.store.get(`${paths.resultRoot}/_SUCCESS`));
+    const files = (JSON.parse(text) as { files: string[] }).files.map((f) => `${paths.resultRoot}/${f}`);
+    let at = 0;
+    for (const file of files) {
+      if (rows.length >= limit) break;
+      const n = (await parquetFileMeta(file)).numRows;
+      const start = Math.max(0, offset - at);
+      at += n;
+      if (start >= n) continue;
+      const want = Math.min(n - start, limit - rows.length);
+      const part = await (await session.read.parquet(file)).limit(start + want).collect();
+      rows.push(...part.slice(start));
+    }
+  }
   return json(200, {
     jobId: id,
     location: paths.resultRoot,

@@ -168,6 +168,21 @@ describe('HTTP API', () => {
     expect((await call('DELETE', `/jobs/${id}`, ALICE)).status).toBe(409);
   }, 90_000);
 
+  it('pages a result of several Parquet parts in order', async () => {
+    const sql = 'SELECT o_orderkey, o_totalprice FROM orders ORDER BY o_orderkey';
+    const submitted = await call('POST', '/jobs', ALICE, { sql, tables: tables(), options: { targetBytesPerTask: 64 << 10, maxPartitions: 3 } });
+    const id = submitted.json.jobId as string;
+    const done = await waitFor(id, ALICE, ['succeeded', 'failed']);
+    expect(done.state).toBe('succeeded');
+    const parts: string[] = [];
+    for await (const e of store.listAll(`${done.result}/part-`)) parts.push(e.uri);
+    expect(parts.length).toBeGreaterThan(1);
+    const pages = [(await call('GET', `/jobs/${id}/result?limit=4000`, ALICE)).json];
+    while (pages.at(-1).next) pages.push((await call('GET', pages.at(-1).next, ALICE)).json);
+    const rows = pages.flatMap((p) => p.rows).map((r: Record<string, unknown>) => [r.o_orderkey, r.o_totalprice].map(plain));
+    expectSameRows(rows, (await duck.runAndReadAll(sql)).getRows().map((r) => r.map(plain)), { ordered: true });
+  }, 90_000);
+
   it('cancels a running job: it stops and its partial output is removed', async () => {
     // Many small tasks one at a time: the job runs long enough to be cancelled mid-way.
     const submitted = await call('POST', '/jobs', ALICE, {
