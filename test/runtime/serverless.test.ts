@@ -11,7 +11,9 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TPCH_TABLES, generateTpch } from '../../bench/tpch/generate.ts';
 import { duckdbTpchViews, tpchQuery } from '../../bench/tpch/queries.ts';
-import { S3ObjectStore, lambdaClientConfig } from '../../core/io/object-store.ts';
+import { type AwsEndpoints, DEFAULT_BUCKET, ENV, S3ObjectStore, endpointsFromEnv, lambdaClientConfig } from '../../core/io/object-store.ts';
+import { pathsForJob } from '../../core/runtime/coordinator.ts';
+import { readEvents } from '../../core/runtime/job-store.ts';
 import type { JobResultPayload } from '../../core/runtime/coordinator.ts';
 import type { JobSpec } from '../../core/runtime/job-spec.ts';
 import type { JobStatus } from '../../core/runtime/job-store.ts';
@@ -25,24 +27,27 @@ import * as arrow from 'apache-arrow';
 import { expectSameRows, plain } from '../support/compare.ts';
 import '../infra/support.ts';
 
+// SQUALL_TEST_STACK=env runs these tests against deployed functions instead of the local stack: endpoints,
+// region and credentials from the environment (core/io/object-store/aws-config.ts), the bucket from
+// SQUALL_BUCKET, the coordinator from SQUALL_COORDINATOR_FUNCTION; the fault tests need functions deployed with
+// SQUALL_ALLOW_FAULTS=1 (SQUALL_TEST_FAULTS=1 says they are), and the S3 SlowDown test needs the local server.
+const REMOTE = process.env.SQUALL_TEST_STACK === 'env';
+const FAULTS = !REMOTE || process.env.SQUALL_TEST_FAULTS === '1';
 const EXECUTOR_TIMEOUT_S = 8;
-let stack: LocalStack;
+let stack: LocalStack | null = null;
+let endpoints: AwsEndpoints;
+let bucket: string;
+let coordinatorName = 'coordinator';
 let store: S3ObjectStore;
 let lambda: LambdaClient;
 let local: string;
 let instance: DuckDBInstance;
 let duck: DuckDBConnection;
-/** Coordinator log lines are its progress events (JSON), collected per job. */
-const coordinatorLines: string[] = [];
 
-beforeAll(async () => {
-  local = await mkdtemp(join(tmpdir(), 'squall-serverless-'));
-  await generateTpch({ scaleFactor: 0.01, outDir: local });
-  stack = await startLocalStack({
+async function startLocal(): Promise<LocalStack> {
+  return startLocalStack({
     concurrency: 8,
-    logs: (fn, line) => {
-      if (fn === 'coordinator') coordinatorLines.push(line);
-    },
+    logs: 'silent',
     functions: {
       executor: { handler: 'functions/executor.ts#handler', timeoutSeconds: EXECUTOR_TIMEOUT_S, memoryMb: 1024, environment: { SQUALL_ALLOW_FAULTS: '1' } },
       coordinator: {
@@ -52,10 +57,24 @@ beforeAll(async () => {
       },
     },
   });
-  store = S3ObjectStore.fromEndpoints(stack.endpoints());
-  for (const t of TPCH_TABLES) await store.put(`s3://${stack.bucket}/data/tpch/${t}.parquet`, await readFile(join(local, `${t}.parquet`)));
-  lambda = new LambdaClient({ ...lambdaClientConfig(stack.endpoints()), maxAttempts: 1 });
-  await stack.lambda.prewarm('executor', 4);
+}
+
+beforeAll(async () => {
+  local = await mkdtemp(join(tmpdir(), 'squall-serverless-'));
+  await generateTpch({ scaleFactor: 0.01, outDir: local });
+  if (REMOTE) {
+    endpoints = endpointsFromEnv();
+    bucket = process.env[ENV.bucket] ?? DEFAULT_BUCKET;
+    coordinatorName = process.env.SQUALL_COORDINATOR_FUNCTION ?? coordinatorName;
+  } else {
+    stack = await startLocal();
+    endpoints = stack.endpoints();
+    bucket = stack.bucket;
+  }
+  store = S3ObjectStore.fromEndpoints(endpoints);
+  for (const t of TPCH_TABLES) await store.put(`s3://${bucket}/data/tpch/${t}.parquet`, await readFile(join(local, `${t}.parquet`)));
+  lambda = new LambdaClient({ ...lambdaClientConfig(endpoints), maxAttempts: 1 });
+  await stack?.lambda.prewarm('executor', 4);
   instance = await DuckDBInstance.create(':memory:');
   duck = await instance.connect();
   for (const v of duckdbTpchViews(local)) await duck.run(v);
@@ -73,33 +92,23 @@ afterAll(async () => {
 function job(sql: string): JobSpec {
   return {
     sql,
-    tables: Object.fromEntries(TPCH_TABLES.map((t) => [t, { path: `s3://${stack.bucket}/data/tpch/${t}.parquet` }])),
+    tables: Object.fromEntries(TPCH_TABLES.map((t) => [t, { path: `s3://${bucket}/data/tpch/${t}.parquet` }])),
     options: { targetBytesPerTask: 256 * 1024, maxPartitions: 3, scheduler: { concurrency: 4, retryBaseMs: 50, retryMaxMs: 500 } },
   };
 }
 
 async function coordinator(event: unknown): Promise<JobResultPayload> {
-  const out = await lambda.send(new InvokeCommand({ FunctionName: 'coordinator', Payload: new TextEncoder().encode(JSON.stringify(event)) }));
+  const out = await lambda.send(new InvokeCommand({ FunctionName: coordinatorName, Payload: new TextEncoder().encode(JSON.stringify(event)) }));
   const text = new TextDecoder().decode(out.Payload);
   if (out.FunctionError) throw new Error(`coordinator failed: ${text}`);
   return JSON.parse(text) as JobResultPayload;
 }
 
-function eventsOf(jobId: string, run: number): JobEvent[] {
-  // Events carry no job id; a job's run starts with its job_started line.
-  const out: JobEvent[] = [];
-  let mine = false;
-  for (const line of coordinatorLines) {
-    let e: JobEvent;
-    try {
-      e = JSON.parse(line) as JobEvent;
-    } catch {
-      continue;
-    }
-    if (e.type === 'job_started') mine = e.job === jobId && e.run === run;
-    else if (mine) out.push(e);
-  }
-  return out;
+/** The events of one coordinator run of a job, from the job's event log in S3 (what the API serves). */
+async function eventsOf(jobId: string, run: number): Promise<JobEvent[]> {
+  const logged = await readEvents<JobEvent>(store, pathsForJob(`s3://${bucket}/jobs`, jobId), null, 1_000_000);
+  const prefix = `r${String(run).padStart(6, '0')}-`;
+  return logged.filter((l) => l.cursor.startsWith(prefix) && l.event.type !== 'job_started').map((l) => l.event);
 }
 
 function rowsOf(r: JobResultPayload) {
@@ -143,7 +152,7 @@ describe('jobs through the coordinator and executor functions', () => {
   }, 30_000);
 });
 
-describe('faults on the local stack', () => {
+describe.skipIf(!FAULTS)('faults', () => {
   const Q = tpchQuery(3);
 
   async function runWithFaults(faults: FaultPlan[]) {
@@ -151,7 +160,7 @@ describe('faults on the local stack', () => {
     const r = await coordinator({ action: 'run', jobId, job: job(Q), faults });
     expect(r.state).toBe('succeeded');
     expectSameRows(rowsOf(r), await duckRows(Q), { ordered: true });
-    return { r, events: eventsOf(jobId, 0) };
+    return { r, events: await eventsOf(jobId, 0) };
   }
 
   it('an executor that throws on its first attempt is retried once', async () => {
@@ -174,7 +183,7 @@ describe('faults on the local stack', () => {
     expect(events.filter((e) => e.type === 'task_failed')[0]).toMatchObject({ stage: 0, task: 1, kind: 'timeout' });
   }, 60_000);
 
-  it('Lambda throttling (429 beyond the account concurrency) lowers the job concurrency and the job completes', async () => {
+  it.skipIf(REMOTE)('Lambda throttling (429 beyond the account concurrency) lowers the job concurrency and the job completes', async () => {
     const jobId = `throttled-${Math.random().toString(16).slice(2)}`;
     const spec = job(Q);
     // Far more concurrent tasks than the stack's 8 slots (the coordinator holds one of them).
@@ -190,10 +199,10 @@ describe('faults on the local stack', () => {
     expectSameRows(rowsOf(r), await duckRows(Q), { ordered: true });
   }, 90_000);
 
-  it('S3 503 SlowDown answers are retried by the clients and the result is right', async () => {
+  it.skipIf(REMOTE)('S3 503 SlowDown answers are retried by the clients and the result is right', async () => {
     // Every other request for input data or shuffle objects answers SlowDown, 12 times in all.
     let seen = 0;
-    const fault = stack.s3.injectFault({
+    const fault = stack!.s3.injectFault({
       status: 503,
       code: 'SlowDown',
       times: 12,
@@ -206,11 +215,11 @@ describe('faults on the local stack', () => {
 
   it('a coordinator killed mid-job resumes from its committed stages; no partial result is visible', async () => {
     const jobId = `killed-${Math.random().toString(16).slice(2)}`;
-    const root = `s3://${stack.bucket}/jobs/${jobId}`;
+    const root = `s3://${bucket}/jobs/${jobId}`;
     // The coordinator runs in its own process; stage 1's tasks hang, so the job stalls after stage 0 commits.
     const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'test/runtime/support/run-coordinator.ts')], {
       cwd: PROJECT_ROOT,
-      env: { ...process.env, ...stack.env(), SQUALL_ALLOW_FAULTS: '1', SQUALL_EXECUTOR_FUNCTION: 'executor' },
+      env: { ...process.env, ...(stack ? stack.env() : {}), SQUALL_ALLOW_FAULTS: '1', SQUALL_EXECUTOR_FUNCTION: process.env.SQUALL_EXECUTOR_FUNCTION ?? 'executor' },
       stdio: ['pipe', 'ignore', 'inherit'],
     });
     child.stdin.end(JSON.stringify({ action: 'run', jobId, job: job(Q), faults: [{ kind: 'hang', attempts: [0], stage: 2 }] }));
@@ -231,7 +240,7 @@ describe('faults on the local stack', () => {
     const r = await coordinator({ action: 'resume', jobId });
     expect(r.state).toBe('succeeded');
     expect(r.status.run).toBe(1);
-    const skipped = eventsOf(jobId, 1).filter((e) => e.type === 'stage_skipped').map((e) => (e as { stage: number }).stage);
+    const skipped = (await eventsOf(jobId, 1)).filter((e) => e.type === 'stage_skipped').map((e) => (e as { stage: number }).stage);
     expect(skipped).toEqual(expect.arrayContaining([0, 1]));
     expectSameRows(rowsOf(r), await duckRows(Q), { ordered: true });
   }, 90_000);
