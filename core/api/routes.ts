@@ -19,6 +19,7 @@ import { type JobSpec, compileJob, parseJobSpec } from '../runtime/job-spec.ts';
 import {
   type JobPaths,
   type JobStatus,
+  initialJobStatus,
   jobPaths,
   readEvents,
   readJobRecord,
@@ -127,23 +128,7 @@ async function submit(event: HttpApiEvent, deps: ApiDeps, caller: string): Promi
     owner: caller,
     ...(spec.sql !== undefined ? { sql: spec.sql } : {}),
   });
-  const queued: JobStatus = {
-    jobId,
-    state: 'queued',
-    startedAt: now,
-    updatedAt: now,
-    run: -1,
-    stages: graph.stages.map((s) => ({ id: s.id, tasks: s.tasks, done: 0, running: 0, rows: 0, bytesRead: 0, bytesWritten: 0, state: 'waiting' })),
-    retries: 0,
-    speculative: 0,
-    recomputed: 0,
-    throttled: 0,
-    taskMs: 0,
-    attempts: 0,
-    error: null,
-    result: null,
-  };
-  await writeJobStatus(deps.store, paths, queued);
+  await writeJobStatus(deps.store, paths, initialJobStatus(jobId, graph, 'queued', -1, now));
   const index = `${ownerIndexPrefix(deps, caller)}${jobId}`;
   await deps.store.put(index, '');
   try {

@@ -3,7 +3,8 @@
 // read by reference), so it stays far below Lambda's 6 MB payload limit.
 import { z } from 'zod';
 import { AGGREGATE_FUNCTIONS, WINDOW_FRAMES, WINDOW_FUNCTIONS } from '../expr/expr.ts';
-import { AnalysisError, ExecutionError } from '../types/errors.ts';
+import { ExecutionError } from '../types/errors.ts';
+import { parseValidated } from '../types/validate.ts';
 import { exprSchema, joinTypeSchema, scanSourceSchema, schemaSchema } from '../plan/serialize.ts';
 import type { FileSplit } from '../io/file-split.ts';
 import type { Partitioning, PhysicalKind, PhysicalPlan } from './physical-plan.ts';
@@ -130,23 +131,6 @@ const stageGraph = z.object({
   ),
 });
 
-function parse<T>(schema: z.ZodType<T>, input: string | unknown, what: string): T {
-  let raw: unknown = input;
-  if (typeof input === 'string') {
-    try {
-      raw = JSON.parse(input);
-    } catch (err) {
-      throw new AnalysisError(`${what} is not valid JSON: ${(err as Error).message}`);
-    }
-  }
-  const result = schema.safeParse(raw);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
-    throw new AnalysisError(`invalid ${what} at ${path || '(root)'}: ${issue.message}`);
-  }
-  return result.data;
-}
 
 /** The description of task `taskIndex` of stage `stageId`. */
 export function describeTask(graph: StageGraph, job: string, stageId: number, taskIndex: number, attempt = 0): TaskDescription {
@@ -181,7 +165,7 @@ export function serializeTask(t: TaskDescription): string {
 }
 
 export function deserializeTask(input: string | unknown): TaskDescription {
-  return parse(task, input, 'task') as TaskDescription;
+  return parseValidated<TaskDescription>(task, input, 'task') as TaskDescription;
 }
 
 export function serializeStageGraph(g: StageGraph): string {
@@ -189,5 +173,5 @@ export function serializeStageGraph(g: StageGraph): string {
 }
 
 export function deserializeStageGraph(input: string | unknown): StageGraph {
-  return parse(stageGraph, input, 'stage graph') as StageGraph;
+  return parseValidated<StageGraph>(stageGraph, input, 'stage graph') as StageGraph;
 }

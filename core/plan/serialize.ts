@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { AGGREGATE_FUNCTIONS, BINARY_OPS, type Expr, SCALAR_FUNCTIONS, WINDOW_FRAMES, WINDOW_FUNCTIONS } from '../expr/expr.ts';
 import type { DataType } from '../types/data-type.ts';
+import { parseJsonText, validate } from '../types/validate.ts';
 import { AnalysisError } from '../types/errors.ts';
 import type { Schema } from '../types/schema.ts';
 import { planSchema } from './analyzer.ts';
@@ -151,25 +152,13 @@ function deepFreeze<T>(v: T): T {
  * missing column is rejected here too. Errors name the field path: `plan.input.exprs[2].op: ...`.
  */
 export function deserializePlan(input: string | unknown): LogicalPlan {
-  let raw: unknown = input;
-  if (typeof input === 'string') {
-    try {
-      raw = JSON.parse(input);
-    } catch (err) {
-      throw new AnalysisError(`plan is not valid JSON: ${(err as Error).message}`);
-    }
-  }
+  const raw = parseJsonText(input, 'plan');
   const version = (raw as { version?: unknown } | null)?.version;
   if (version !== PLAN_VERSION) {
     throw new AnalysisError(`unsupported plan version ${JSON.stringify(version)}; this build reads version ${PLAN_VERSION}`);
   }
-  const result = serialized.safeParse(raw);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
-    throw new AnalysisError(`invalid plan at ${path || '(root)'}: ${issue.message}`);
-  }
-  const p = deepFreeze(result.data.plan);
+  const data = validate<z.infer<typeof serialized>>(serialized, raw, 'plan');
+  const p = deepFreeze(data.plan);
   planSchema(p);
   return p;
 }

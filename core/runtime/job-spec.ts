@@ -7,6 +7,7 @@ import { deserializePlan } from '../plan/serialize.ts';
 import type { StageGraph } from '../physical/stages.ts';
 import { Session } from '../sdk/session.ts';
 import { AnalysisError } from '../types/errors.ts';
+import { issuePath } from '../types/validate.ts';
 import type { SchedulerOverrides } from './scheduler.ts';
 
 export interface TableRef {
@@ -83,7 +84,7 @@ export function parseJobSpec(input: unknown): JobSpec {
   const r = jobSpecSchema.safeParse(input);
   if (!r.success) {
     const issue = r.error.issues[0]!;
-    const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+    const path = issuePath(issue.path);
     throw new AnalysisError(`invalid job${path ? ` at ${path}` : ''}: ${issue.message}`);
   }
   return r.data as JobSpec;

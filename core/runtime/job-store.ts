@@ -239,6 +239,26 @@ export interface JobStatus {
   result: string | null;
 }
 
+/** The status of a job none of whose tasks has run yet. */
+export function initialJobStatus(jobId: string, graph: StageGraph, state: JobState, run: number, startedAt: string): JobStatus {
+  return {
+    jobId,
+    state,
+    startedAt,
+    updatedAt: startedAt,
+    run,
+    stages: graph.stages.map((s): StageStatus => ({ id: s.id, tasks: s.tasks, done: 0, running: 0, rows: 0, bytesRead: 0, bytesWritten: 0, state: 'waiting' })),
+    retries: 0,
+    speculative: 0,
+    recomputed: 0,
+    throttled: 0,
+    taskMs: 0,
+    attempts: 0,
+    error: null,
+    result: null,
+  };
+}
+
 export function statusUri(paths: JobPaths): string {
   return `${paths.jobRoot}/status.json`;
 }

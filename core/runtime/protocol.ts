@@ -13,6 +13,7 @@ import { z } from 'zod';
 import type { TaskDescription } from '../physical/task.ts';
 import type { MapOutput } from '../shuffle/map-output.ts';
 import { AnalysisError } from '../types/errors.ts';
+import { parseValidated } from '../types/validate.ts';
 
 export const EXECUTOR_PROTOCOL_VERSION = 1;
 
@@ -155,27 +156,10 @@ const responseSchema = z.object({
   metrics: z.object({ rows: nat, bytesRead: nat, bytesWritten: nat, durationMs: z.number().nonnegative(), peakMemoryBytes: nat }),
 });
 
-function parse<T>(schema: z.ZodType, input: unknown, what: string): T {
-  let raw = input;
-  if (typeof input === 'string') {
-    try {
-      raw = JSON.parse(input);
-    } catch (err) {
-      throw new AnalysisError(`${what} is not valid JSON: ${(err as Error).message}`);
-    }
-  }
-  const result = schema.safeParse(raw);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
-    throw new AnalysisError(`invalid ${what} at ${path || '(root)'}: ${issue.message}`);
-  }
-  return result.data as T;
-}
 
 /** An executor request, checked (the embedded task is checked separately by deserializeTask). */
 export function parseExecutorRequest(input: unknown): ExecutorRequest {
-  const r = parse<ExecutorRequest>(requestSchema, input, 'executor request');
+  const r = parseValidated<ExecutorRequest>(requestSchema, input, 'executor request');
   if (r.mode === 'combine') {
     if (!r.combine) throw new AnalysisError('invalid executor request: mode combine needs `combine`');
     if (r.task !== null || r.taskUri !== null) throw new AnalysisError('invalid executor request: a combine request carries no task');
@@ -186,7 +170,7 @@ export function parseExecutorRequest(input: unknown): ExecutorRequest {
 }
 
 export function parseExecutorResponse(input: unknown): ExecutorResponse {
-  return parse<ExecutorResponse>(responseSchema, input, 'executor response');
+  return parseValidated<ExecutorResponse>(responseSchema, input, 'executor response');
 }
 
 /** Base64 of bytes (Lambda payloads are JSON). */

@@ -36,6 +36,7 @@ import {
   committedResultUri,
   EventLog,
   cancelRequested,
+  initialJobStatus,
   readJobRecord,
   readJobStatus,
   resultAttemptPrefix,
@@ -283,22 +284,7 @@ class JobRun {
 
   private async runWithState(): Promise<JobResult> {
     if (await cancelRequested(this.p.store, this.p.paths)) this.cancelled = true;
-    this.status = {
-      jobId: this.p.jobId,
-      state: 'running',
-      startedAt: new Date(this.started).toISOString(),
-      updatedAt: new Date().toISOString(),
-      run: this.runNumber,
-      stages: this.graph.stages.map((s): StageStatus => ({ id: s.id, tasks: s.tasks, done: 0, running: 0, rows: 0, bytesRead: 0, bytesWritten: 0, state: 'waiting' })),
-      retries: 0,
-      speculative: 0,
-      recomputed: 0,
-      throttled: 0,
-      taskMs: 0,
-      attempts: 0,
-      error: null,
-      result: null,
-    };
+    this.status = initialJobStatus(this.p.jobId, this.graph, 'running', this.runNumber, new Date(this.started).toISOString());
     this.emit({ type: 'job_started', job: this.p.jobId, run: this.runNumber, stages: this.graph.stages.map((s) => ({ id: s.id, tasks: s.tasks })) });
     try {
       await this.runStages();
@@ -310,24 +296,26 @@ class JobRun {
       if (e instanceof Suspend) return this.finish('suspended');
       this.halted = true;
       const message = e instanceof Error ? e.message : String(e);
+      // Clean up first: whoever sees the final state must not find partial output.
+      await this.cleanupStray();
+      await this.removePartialOutput();
       this.status.state = 'failed';
       this.status.error = message;
       await this.flushStatus(true);
       this.emit({ type: 'job_finished', state: 'failed', durationMs: Date.now() - this.started, error: message });
-      await this.cleanupStray();
-      await this.removePartialOutput();
       throw e instanceof JobFailedError ? e : new JobFailedError(`job ${this.p.jobId} failed: ${message}`, { cause: e });
     }
   }
 
   private async finish(state: 'suspended' | 'cancelled'): Promise<JobResult> {
-    this.status.state = state;
-    await this.flushStatus(true);
-    this.emit({ type: 'job_finished', state, durationMs: Date.now() - this.started, error: null });
     if (state === 'cancelled') {
+      // Clean up first: whoever sees the final state must not find partial output.
       await this.cleanupStray();
       await this.removePartialOutput();
     }
+    this.status.state = state;
+    await this.flushStatus(true);
+    this.emit({ type: 'job_finished', state, durationMs: Date.now() - this.started, error: null });
     return { jobId: this.p.jobId, state, resultUri: null, files: [], rows: 0, batches: null, schema: this.resultSchema(), status: this.status };
   }
 
