@@ -54,7 +54,18 @@ function flatten<T>(items: readonly (T | readonly T[])[]): T[] {
   return out;
 }
 
-export class DataFrame {
+/**
+ * A column of a DataFrame whose column names `C` are known to the type checker: one of them, qualified by an
+ * alias (`a.id`), `*`, or a Column expression. With `C = string` (names not declared) any name is accepted.
+ */
+export type ColumnOf<C extends string> = C | `${string}.${C}` | '*' | Column;
+
+/**
+ * A DataFrame. `C` is the union of its column names when they are known to the type checker (from
+ * `createDataFrame(rows)`, `read.parquet<'a' | 'b'>(…)`, `select('a')`, `withColumn('n', …)`…), so names
+ * autocomplete and a misspelt one is a compile error; it is `string` when they are not (SQL, aggregates).
+ */
+export class DataFrame<C extends string = string> {
   /** The output schema; computing it validates the whole plan, so a bad DataFrame fails here. */
   readonly schema: Schema;
 
@@ -65,17 +76,17 @@ export class DataFrame {
     this.schema = planSchema(plan);
   }
 
-  private with(plan: LogicalPlan): DataFrame {
-    return new DataFrame(this.session, plan);
+  private with<K extends string = C>(plan: LogicalPlan): DataFrame<K> {
+    return new DataFrame(this.session, plan) as DataFrame<K>;
   }
 
-  get columns(): string[] {
-    return this.schema.fields.map((f) => f.name);
+  get columns(): C[] {
+    return this.schema.fields.map((f) => f.name as C);
   }
 
   /** A reference to one of this DataFrame's columns, checked now. It keeps referring to this DataFrame's column
    * after joins, e.g. `a.join(b, a.col('id').eq(b.col('id'))).select(a.col('id'))`. */
-  col(name: string): Column {
+  col(name: C | `${string}.${C}`): Column {
     const e = columnExpr(name);
     if (e.kind !== 'column') return new Column(e);
     const f = this.schema.fields[resolveField(this.schema, e.name, e.qualifier)]!;
@@ -89,10 +100,12 @@ export class DataFrame {
   }
 
   /** Names this DataFrame so its columns can be referenced as `alias.column` (e.g. in self-joins). */
-  alias(name: string): DataFrame {
+  alias(name: string): DataFrame<C> {
     return this.with(freeze({ kind: 'alias', input: this.plan, alias: name }));
   }
 
+  select<K extends C>(...names: K[]): DataFrame<K>;
+  select(...cols: (ColumnOf<C> | readonly ColumnOf<C>[])[]): DataFrame;
   select(...cols: (ColumnLike | readonly ColumnLike[])[]): DataFrame {
     const exprs: Expr[] = [];
     for (const c of flatten(cols)) {
@@ -108,19 +121,19 @@ export class DataFrame {
     return this.with(extractWindows(this.plan, exprs));
   }
 
-  filter(condition: Column): DataFrame {
+  filter(condition: Column): DataFrame<C> {
     if (!(condition instanceof Column)) {
       throw new AnalysisError('filter() takes a Column, e.g. filter(col("x").gt(3)); SQL text conditions need session.sql()');
     }
     return this.with(freeze({ kind: 'filter', input: this.plan, condition: this.resolve(condition.expr) }));
   }
 
-  where(condition: Column): DataFrame {
+  where(condition: Column): DataFrame<C> {
     return this.filter(condition);
   }
 
   /** Adds a column, or replaces the one with the same name in place. */
-  withColumn(name: string, value: Column): DataFrame {
+  withColumn<N extends string>(name: N, value: Column): DataFrame<C | N> {
     const fields = this.schema.fields;
     let replaced = false;
     const exprs: Expr[] = fields.map((f) => {
@@ -131,10 +144,10 @@ export class DataFrame {
       return E.column(f.name, f.qualifier);
     });
     if (!replaced) exprs.push(E.alias(this.resolve(value.expr), name));
-    return this.select(...exprs.map((e) => new Column(e)));
+    return this.select(...exprs.map((e) => new Column(e))) as DataFrame<C | N>;
   }
 
-  withColumnRenamed(existing: string, renamed: string): DataFrame {
+  withColumnRenamed<E extends C, N extends string>(existing: E, renamed: N): DataFrame<Exclude<C, E> | N> {
     const i = resolveField(this.schema, existing);
     const exprs = this.schema.fields.map((f, j) =>
       j === i ? E.alias(E.column(f.name, f.qualifier), renamed) : E.column(f.name, f.qualifier),
@@ -142,31 +155,31 @@ export class DataFrame {
     return this.with(freeze({ kind: 'project', input: this.plan, exprs }));
   }
 
-  drop(...names: string[]): DataFrame {
+  drop<K extends C>(...names: K[]): DataFrame<Exclude<C, K>> {
     const dropped = new Set(names.map((n) => resolveField(this.schema, n)));
     const exprs = this.schema.fields.filter((_, i) => !dropped.has(i)).map((f) => E.column(f.name, f.qualifier));
     if (exprs.length === 0) throw new AnalysisError('drop() would remove every column');
     return this.with(freeze({ kind: 'project', input: this.plan, exprs }));
   }
 
-  groupBy(...cols: (ColumnLike | readonly ColumnLike[])[]): GroupedData {
-    return new GroupedData(this, flatten(cols).map((c) => this.resolve(columnExpr(c))));
+  groupBy(...cols: (ColumnOf<C> | readonly ColumnOf<C>[])[]): GroupedData<C> {
+    return new GroupedData<C>(this, flatten<ColumnLike>(cols).map((c) => this.resolve(columnExpr(c))));
   }
 
-  groupby(...cols: (ColumnLike | readonly ColumnLike[])[]): GroupedData {
+  groupby(...cols: (ColumnOf<C> | readonly ColumnOf<C>[])[]): GroupedData<C> {
     return this.groupBy(...cols);
   }
 
   /** Aggregate over all rows: `df.agg(F.sum('x'), F.count())`. */
   agg(...exprs: (Column | readonly Column[])[]): DataFrame {
-    return new GroupedData(this, []).agg(...exprs);
+    return new GroupedData<C>(this, []).agg(...exprs);
   }
 
   /**
    * Joins with `other`. `on` is a column name or list of names present on both sides (they appear once in the
    * output), or a boolean Column condition. `how`: inner, left, right, full/outer, semi, anti, cross.
    */
-  join(other: DataFrame, on?: string | readonly string[] | Column, how: JoinHow | string = 'inner'): DataFrame {
+  join<D extends string>(other: DataFrame<D>, on?: (C & D) | readonly (C & D)[] | Column, how: JoinHow | string = 'inner'): DataFrame<C | D> {
     const joinType = JOIN_TYPES[how.toLowerCase()];
     if (!joinType) {
       throw new AnalysisError(`unknown join type '${how}'. Use one of: ${Object.keys(JOIN_TYPES).join(', ')}`);
@@ -183,15 +196,15 @@ export class DataFrame {
     if (!on && joinType !== 'cross') {
       throw new AnalysisError(`${how} join needs a join condition or column names; use crossJoin() for a cartesian product`);
     }
-    return this.with(freeze({ kind: 'join', left, right, joinType, on: condition, using: freeze([...using]) }));
+    return this.with<C | D>(freeze({ kind: 'join', left, right, joinType, on: condition, using: freeze([...using]) }));
   }
 
-  crossJoin(other: DataFrame): DataFrame {
+  crossJoin<D extends string>(other: DataFrame<D>): DataFrame<C | D> {
     return this.join(other, undefined, 'cross');
   }
 
-  orderBy(...cols: (ColumnLike | readonly ColumnLike[])[]): DataFrame {
-    const orders: SortOrder[] = flatten(cols).map((c) => {
+  orderBy(...cols: (ColumnOf<C> | readonly ColumnOf<C>[])[]): DataFrame<C> {
+    const orders: SortOrder[] = flatten<ColumnLike>(cols).map((c) => {
       if (c instanceof Column && c.order) return { ...c.order, expr: this.resolve(c.order.expr) };
       return E.sortOrder(this.resolve(columnExpr(c)), true, true);
     });
@@ -199,24 +212,24 @@ export class DataFrame {
     return this.with(freeze({ kind: 'sort', input: this.plan, orders }));
   }
 
-  sort(...cols: (ColumnLike | readonly ColumnLike[])[]): DataFrame {
+  sort(...cols: (ColumnOf<C> | readonly ColumnOf<C>[])[]): DataFrame<C> {
     return this.orderBy(...cols);
   }
 
-  limit(n: number): DataFrame {
+  limit(n: number): DataFrame<C> {
     return this.with(freeze({ kind: 'limit', input: this.plan, limit: n, offset: 0 }));
   }
 
-  offset(n: number): DataFrame {
+  offset(n: number): DataFrame<C> {
     return this.with(freeze({ kind: 'limit', input: this.plan, limit: null, offset: n }));
   }
 
-  distinct(): DataFrame {
+  distinct(): DataFrame<C> {
     return this.with(freeze({ kind: 'distinct', input: this.plan }));
   }
 
   /** Removes rows that repeat on `subset` (all columns by default), keeping the first seen. */
-  dropDuplicates(subset?: readonly string[]): DataFrame {
+  dropDuplicates(subset?: readonly C[]): DataFrame<C> {
     if (!subset || subset.length === 0) return this.distinct();
     const keys = new Set(subset.map((n) => resolveField(this.schema, n)));
     const groupBy = [...keys].map((i) => E.column(this.schema.fields[i]!.name, this.schema.fields[i]!.qualifier));
@@ -226,24 +239,24 @@ export class DataFrame {
     return this.with(freeze({ kind: 'aggregate', input: this.plan, groupBy, aggregates }));
   }
 
-  drop_duplicates(subset?: readonly string[]): DataFrame {
+  drop_duplicates(subset?: readonly C[]): DataFrame<C> {
     return this.dropDuplicates(subset);
   }
 
   /** UNION ALL by position, as Spark's union. Chain distinct() for SQL UNION. */
-  union(other: DataFrame): DataFrame {
+  union(other: DataFrame): DataFrame<C> {
     return this.with(freeze({ kind: 'union', inputs: [this.plan, other.plan], byName: false }));
   }
 
-  unionAll(other: DataFrame): DataFrame {
+  unionAll(other: DataFrame): DataFrame<C> {
     return this.union(other);
   }
 
-  unionByName(other: DataFrame): DataFrame {
+  unionByName(other: DataFrame): DataFrame<C> {
     return this.with(freeze({ kind: 'union', inputs: [this.plan, other.plan], byName: true }));
   }
 
-  repartition(numPartitions: number, ...cols: ColumnLike[]): DataFrame {
+  repartition(numPartitions: number, ...cols: ColumnOf<C>[]): DataFrame<C> {
     if (!Number.isInteger(numPartitions) || numPartitions < 1) {
       throw new AnalysisError(`repartition() needs a positive integer number of partitions, got ${numPartitions}`);
     }
@@ -357,9 +370,9 @@ export class DataFrame {
   }
 }
 
-export class GroupedData {
+export class GroupedData<C extends string = string> {
   constructor(
-    private readonly df: DataFrame,
+    private readonly df: DataFrame<C>,
     private readonly keys: readonly Expr[],
   ) {}
 
@@ -375,14 +388,14 @@ export class GroupedData {
     return this.agg(new Column(E.alias(E.aggregate('count', []), 'count')));
   }
 
-  private each(fn: E.AggregateFunctionName, cols: string[]): DataFrame {
+  private each(fn: E.AggregateFunctionName, cols: C[]): DataFrame {
     if (cols.length === 0) throw new AnalysisError(`${fn}() needs at least one column name`);
     return this.agg(...cols.map((c) => new Column(E.alias(E.aggregate(fn, [columnExpr(c)]), `${fn}(${c})`))));
   }
 
-  sum(...cols: string[]): DataFrame { return this.each('sum', cols); }
-  avg(...cols: string[]): DataFrame { return this.each('avg', cols); }
-  mean(...cols: string[]): DataFrame { return this.each('avg', cols); }
-  min(...cols: string[]): DataFrame { return this.each('min', cols); }
-  max(...cols: string[]): DataFrame { return this.each('max', cols); }
+  sum(...cols: C[]): DataFrame { return this.each('sum', cols); }
+  avg(...cols: C[]): DataFrame { return this.each('avg', cols); }
+  mean(...cols: C[]): DataFrame { return this.each('avg', cols); }
+  min(...cols: C[]): DataFrame { return this.each('min', cols); }
+  max(...cols: C[]): DataFrame { return this.each('max', cols); }
 }

@@ -48,11 +48,13 @@ export class DataFrameReader {
     return new DataFrameReader(this.session, this.opts, this.userSchema, f);
   }
 
-  load(...paths: string[]): Promise<DataFrame> {
-    return this[this.fmt](...paths);
+  /** Reads in the format set by `format()`. `C` may name the columns, for the type checker (`load<'a' | 'b'>(…)`). */
+  load<C extends string = string>(...paths: string[]): Promise<DataFrame<C>> {
+    return this[this.fmt](...paths) as Promise<DataFrame<C>>;
   }
 
-  async parquet(...paths: string[]): Promise<DataFrame> {
+  /** Parquet files or folders. `C` may name the columns, so they autocomplete: `parquet<'l_orderkey' | …>(path)`. */
+  async parquet<C extends string = string>(...paths: string[]): Promise<DataFrame<C>> {
     const files = await expandPaths(paths);
     const s = await readParquetSchema(files[0]!);
     // Every file must agree with the first: a silent mix of schemas would give wrong answers.
@@ -68,10 +70,10 @@ export class DataFrameReader {
       }
     }
     const statistics = await parquetStatistics(files, this.userSchema === null);
-    return this.scan({ format: 'parquet', paths: files }, this.userSchema ?? s, statistics);
+    return this.scan({ format: 'parquet', paths: files }, this.userSchema ?? s, statistics) as DataFrame<C>;
   }
 
-  async csv(...paths: string[]): Promise<DataFrame> {
+  async csv<C extends string = string>(...paths: string[]): Promise<DataFrame<C>> {
     for (const k of Object.keys(this.opts)) {
       if (!CSV_OPTION_NAMES.includes(k)) throw new AnalysisError(`unknown CSV option '${k}'. Known options: ${CSV_OPTION_NAMES.join(', ')}`);
     }
@@ -83,13 +85,13 @@ export class DataFrameReader {
     };
     const files = await expandPaths(paths);
     const s = this.userSchema ?? (await inferCsvSchema(files, options, Number(this.opts['samplingRows'] ?? 1000)));
-    return this.scan({ format: 'csv', paths: files, options }, s);
+    return this.scan({ format: 'csv', paths: files, options }, s) as DataFrame<C>;
   }
 
-  async json(...paths: string[]): Promise<DataFrame> {
+  async json<C extends string = string>(...paths: string[]): Promise<DataFrame<C>> {
     const files = await expandPaths(paths);
     const s = this.userSchema ?? (await inferJsonSchema(files, Number(this.opts['samplingRows'] ?? 1000)));
-    return this.scan({ format: 'json', paths: files }, s);
+    return this.scan({ format: 'json', paths: files }, s) as DataFrame<C>;
   }
 
   private scan(source: ScanSource, s: Schema, statistics?: TableStatistics): DataFrame {

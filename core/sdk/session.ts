@@ -95,8 +95,11 @@ export class Session {
 
   /**
    * A DataFrame from plain objects or an Arrow table. With rows, the schema is inferred (integers become
-   * int64, other numbers double) unless given as a Schema or a `{ column: 'type' }` record.
+   * int64, other numbers double) unless given as a Schema or a `{ column: 'type' }` record. Rows with a known
+   * shape give a DataFrame whose column names the type checker knows.
    */
+  createDataFrame<R extends Record<string, unknown>>(data: readonly R[], schema?: Schema | Record<string, TypeLike>): DataFrame<Extract<keyof R, string>>;
+  createDataFrame(data: arrow.Table): DataFrame;
   createDataFrame(data: readonly Record<string, unknown>[] | arrow.Table, schema?: Schema | Record<string, TypeLike>): DataFrame {
     let s: Schema;
     let batches: arrow.RecordBatch[];

@@ -1,7 +1,7 @@
 // Cross-cutting checks: every stage's transformSchema predicts its transform's output columns and types;
 // instance weights act as row counts; prediction columns can be left out; the package exports `ml`.
 import { describe, expect, test } from 'vitest';
-import { Session, ml } from '../../core/sdk/index.ts';
+import { type DataFrame, Session, ml } from '../../core/sdk/index.ts';
 import { LogisticRegression, Pipeline, StandardScaler, StringIndexer, VectorAssembler } from '../../core/ml/index.ts';
 import { typeToString } from '../../core/types/data-type.ts';
 import type { Schema } from '../../core/types/schema.ts';
@@ -22,7 +22,7 @@ describe('transformSchema agrees with transform', () => {
         new LogisticRegression(),
       ],
     }).fit(df);
-    let current = df;
+    let current: DataFrame = df;
     for (const stage of model.stages) {
       const predicted = stage.transformSchema(current.schema);
       current = await stage.transform(current);

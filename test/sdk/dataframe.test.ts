@@ -32,10 +32,14 @@ describe('schema and validation', () => {
   });
 
   it('a missing column fails when the DataFrame is built, listing columns and the closest name', () => {
+    // @ts-expect-error a misspelt name is a compile error as well as this run-time error
     expect(() => people.select('nmae')).toThrow(AnalysisError);
+    // @ts-expect-error a misspelt name is a compile error as well as this run-time error
     expect(() => people.select('nmae')).toThrow(/column 'nmae' does not exist\. Available columns: name, age, city, score\. Did you mean 'name'\?/);
     expect(() => people.filter(col('agee').gt(3))).toThrow(/Did you mean 'age'/);
+    // @ts-expect-error a misspelt name is a compile error as well as this run-time error
     expect(() => people.groupBy('cty')).not.toThrow(); // grouping keys are checked by agg()
+    // @ts-expect-error a misspelt name is a compile error as well as this run-time error
     expect(() => people.groupBy('cty').agg(F.count())).toThrow(/'cty' does not exist.*Did you mean 'city'/);
   });
 

@@ -186,6 +186,54 @@ async function client(): Promise<void> {
   void errors;
 }
 
+/** Column names the type checker knows: they autocomplete, and a misspelt one does not compile. */
+async function typedColumns(session: Session) {
+  const people = session.createDataFrame([{ name: 'a', age: 3, city: 'x' }]);
+  expectType<Equal<typeof people, DataFrame<'name' | 'age' | 'city'>>>(true);
+  expectType<Equal<(typeof people)['columns'], ('name' | 'age' | 'city')[]>>(true);
+  people.col('age');
+  people.col('p.age');
+  // @ts-expect-error 'agee' is not a column of people
+  people.col('agee');
+  expectType<Equal<ReturnType<typeof people.select<'name' | 'age'>>, DataFrame<'name' | 'age'>>>(true);
+  const two = people.select('name', 'age');
+  expectType<Equal<typeof two, DataFrame<'name' | 'age'>>>(true);
+  // @ts-expect-error 'city' was not selected
+  two.col('city');
+  const more = people.withColumn('decade', col('age').divide(10));
+  expectType<Equal<typeof more, DataFrame<'name' | 'age' | 'city' | 'decade'>>>(true);
+  const renamed = people.withColumnRenamed('city', 'town');
+  expectType<Equal<typeof renamed, DataFrame<'name' | 'age' | 'town'>>>(true);
+  const dropped = people.drop('city');
+  expectType<Equal<typeof dropped, DataFrame<'name' | 'age'>>>(true);
+  // @ts-expect-error only existing columns can be dropped
+  people.drop('nope');
+  // Filters, sorts and limits keep the names; expressions and aggregates give `string` names.
+  const kept = people.filter(col('age').gt(1)).orderBy('age').limit(3);
+  expectType<Equal<typeof kept, DataFrame<'name' | 'age' | 'city'>>>(true);
+  // @ts-expect-error orderBy takes this DataFrame's columns
+  people.orderBy('agee');
+  people.groupBy('city').sum('age');
+  // @ts-expect-error sum() takes this DataFrame's columns
+  people.groupBy('city').sum('ages');
+  const cities = session.createDataFrame([{ city: 'x', country: 'y' }]);
+  const joined = people.join(cities, 'city');
+  expectType<Equal<typeof joined, DataFrame<'name' | 'age' | 'city' | 'country'>>>(true);
+  // @ts-expect-error a using-join column must exist on both sides
+  people.join(cities, 'country');
+  // Files: the caller may name the columns; otherwise they are `string`.
+  const items = await session.read.parquet<'l_orderkey' | 'l_quantity'>('lineitem.parquet');
+  items.col('l_quantity');
+  // @ts-expect-error not among the declared columns
+  items.col('l_qty');
+  const untyped: DataFrame = await session.read.parquet('x.parquet');
+  untyped.col('anything');
+  // A typed DataFrame is still a DataFrame.
+  const plain: DataFrame = people;
+  void plain;
+}
+
+void typedColumns;
 void sessions;
 void dataframes;
 void columns;
