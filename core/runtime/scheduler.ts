@@ -23,9 +23,12 @@ import { type StageManifest, commitMapOutputs, emptyManifest, isComplete, loadMa
 import { decodeStream } from '../shuffle/shuffle-reader.ts';
 import { boundariesFromSamples } from './range-sample.ts';
 import { partitionCount } from '../shuffle/shuffle-writer.ts';
-import { ExecutionError, SquallError } from '../types/errors.ts';
+import { ExecutionError } from '../types/errors.ts';
 import type { Schema } from '../types/schema.ts';
-import { type TaskInvoker, TaskFailure } from './invoker.ts';
+import type { TaskInvoker } from './invoker.ts';
+import { type AttemptHost, JobFailedError, type SpeculationOptions, runAttempts } from './task-attempts.ts';
+
+export { JobFailedError, type SpeculationOptions };
 import {
   ATTEMPTS_PER_RUN,
   type JobPaths,
@@ -46,17 +49,8 @@ import {
   writeJobStatus,
 } from './job-store.ts';
 import { type ExecutorRequest, type ExecutorResponse, type FaultPlan, INLINE_TASK_LIMIT, fromBase64, toBase64 } from './protocol.ts';
-import { Semaphore, sleep } from './semaphore.ts';
+import { Semaphore } from './semaphore.ts';
 
-export interface SpeculationOptions {
-  readonly enabled: boolean;
-  /** Fraction of a stage's tasks that must be done before stragglers are duplicated. */
-  readonly quantile: number;
-  /** A task is a straggler after this many times the median duration of the finished ones. */
-  readonly multiplier: number;
-  /** …and never before this many milliseconds. */
-  readonly minMs: number;
-}
 
 export interface SchedulerOptions {
   /** Task attempts running at once over the whole job. */
@@ -168,10 +162,6 @@ export interface RunJobParams {
   readonly deadline?: number;
 }
 
-/** A job failed; the message names the stage, task and cause. */
-export class JobFailedError extends SquallError {
-  override readonly name = 'JobFailedError';
-}
 
 class Suspend extends Error {}
 
@@ -523,154 +513,59 @@ class JobRun {
    * Runs a task until one attempt succeeds (null when the job is stopping). Attempts: the first, retries after
    * failures, and at most one speculative duplicate while an attempt runs long.
    */
+  /** Runs a task's attempts (./task-attempts.ts) until one succeeds; null when the job is stopping. */
   private runTask(st: StageRunState, task: number, mode: Mode, boundaries: string | null): Promise<ExecutorResponse | null> {
     const stageId = st.stage.id;
     const status = this.stageStatus(stageId);
-    return new Promise<ExecutorResponse | null>((resolve, reject) => {
-      let settled = false;
-      let failures = 0;
-      let throttles = 0;
-      let speculated = false;
-      const running = new Map<number, { started: number; abort: AbortController }>();
-      let speculationTimer: ReturnType<typeof setInterval> | null = null;
-      const settle = (fn: () => void) => {
-        if (settled) return;
-        settled = true;
-        if (speculationTimer) clearInterval(speculationTimer);
-        for (const r of running.values()) r.abort.abort();
-        fn();
-      };
-      const launch = async (speculative: boolean): Promise<void> => {
-        const release = await this.semaphore.acquire();
-        if (settled || this.stopping()) {
-          release();
-          if (!settled && running.size === 0) settle(() => resolve(null));
-          return;
-        }
-        let attempt: number;
-        let request: ExecutorRequest;
-        const abort = new AbortController();
-        try {
-          attempt = this.nextAttempt(stageId, task, mode);
-          request = await this.request(st, task, attempt, mode, boundaries);
-        } catch (e) {
-          release();
-          settle(() => reject(e));
-          return;
-        }
-        const started = Date.now();
-        running.set(attempt, { started, abort });
+    const host: AttemptHost = {
+      label: `stage ${stageId} task ${task}`,
+      invoker: this.p.invoker,
+      semaphore: this.semaphore,
+      stopping: () => this.stopping(),
+      prepare: async () => {
+        const attempt = this.nextAttempt(stageId, task, mode);
+        return { attempt, request: await this.request(st, task, attempt, mode, boundaries) };
+      },
+      started: (attempt, speculative) => {
         status.running++;
         this.emit({ type: 'task_started', stage: stageId, task, attempt, speculative });
         this.markStatus();
-        const timer = setTimeout(() => abort.abort(), this.options.taskTimeoutMs);
-        let outcome: { ok: true; response: ExecutorResponse } | { ok: false; error: unknown };
-        try {
-          outcome = { ok: true, response: await this.p.invoker.invoke(request, { signal: abort.signal }) };
-        } catch (error) {
-          outcome = { ok: false, error };
-        } finally {
-          clearTimeout(timer);
-          release();
-          running.delete(attempt);
-          status.running--;
-          this.status.attempts++;
-          this.status.taskMs += Date.now() - started;
+      },
+      ended: (_attempt, elapsedMs) => {
+        status.running--;
+        this.status.attempts++;
+        this.status.taskMs += elapsedMs;
+      },
+      succeeded: (attempt, r, elapsedMs) => {
+        st.durations.push(elapsedMs);
+        if (mode === 'run') {
+          status.rows += r.metrics.rows;
+          status.bytesRead += r.metrics.bytesRead;
+          status.bytesWritten += r.metrics.bytesWritten;
         }
-        if (outcome.ok) {
-          // Additive increase back towards the configured concurrency after throttling lowered it.
-          if (this.semaphore.current < this.options.concurrency) this.semaphore.setLimit(this.semaphore.current + 1 / Math.max(1, this.semaphore.current));
-          const r = outcome.response;
-          if (settled) {
-            // A duplicate finished second: its output is never committed.
-            for (const k of r.keys) this.strayKeys.add(k);
-            return;
-          }
-          st.durations.push(Date.now() - started);
-          if (mode === 'run') {
-            status.rows += r.metrics.rows;
-            status.bytesRead += r.metrics.bytesRead;
-            status.bytesWritten += r.metrics.bytesWritten;
-          }
-          this.emit({
-            type: 'task_finished',
-            stage: stageId,
-            task,
-            attempt,
-            rows: r.metrics.rows,
-            bytesRead: r.metrics.bytesRead,
-            bytesWritten: r.metrics.bytesWritten,
-            durationMs: r.metrics.durationMs,
-          });
-          settle(() => resolve(r));
-          return;
-        }
-        if (settled) return;
-        const failure = asFailure(outcome.error);
-        if (failure.kind === 'fatal') {
-          this.emit({ type: 'task_failed', stage: stageId, task, attempt, kind: failure.kind, error: failure.message, retryInMs: null });
-          settle(() => reject(new JobFailedError(`stage ${stageId} task ${task} cannot run: ${failure.message}`)));
-          return;
-        }
-        if (running.size > 0) {
-          // Another attempt of this task is still running; let it decide.
-          this.emit({ type: 'task_failed', stage: stageId, task, attempt, kind: failure.kind, error: failure.message, retryInMs: null });
-          return;
-        }
-        let delay: number;
-        if (failure.kind === 'throttled') {
-          throttles++;
-          this.status.throttled++;
-          // Multiplicative decrease: the account (or function) allows fewer concurrent invocations than we ran.
-          this.semaphore.setLimit(Math.min(this.semaphore.current, (this.semaphore.active + 1) * 0.7));
-          if (throttles > this.options.maxThrottles) {
-            settle(() => reject(new JobFailedError(`stage ${stageId} task ${task} was throttled ${throttles} times: ${failure.message}`)));
-            return;
-          }
-          delay = backoff(this.options, throttles);
-        } else {
-          failures++;
-          if (failures >= this.options.maxAttempts) {
-            this.emit({ type: 'task_failed', stage: stageId, task, attempt, kind: failure.kind, error: failure.message, retryInMs: null });
-            settle(() =>
-              reject(new JobFailedError(`stage ${stageId} task ${task} failed after ${failures} attempt${failures === 1 ? '' : 's'}: ${failure.message}`)),
-            );
-            return;
-          }
-          this.status.retries++;
-          delay = backoff(this.options, failures);
-          // A lost input is recomputed before the retry (the retry then reads the new manifest).
-          try {
-            const lost = await this.recoverLostInputs(st);
-            if (lost > 0) delay = 0;
-          } catch (e) {
-            settle(() => reject(e));
-            return;
-          }
-        }
-        this.emit({ type: 'task_failed', stage: stageId, task, attempt, kind: failure.kind, error: failure.message, retryInMs: delay });
+        const { rows, bytesRead, bytesWritten, durationMs } = r.metrics;
+        this.emit({ type: 'task_finished', stage: stageId, task, attempt, rows, bytesRead, bytesWritten, durationMs });
+      },
+      duplicate: (r) => {
+        for (const k of r.keys) this.strayKeys.add(k);
+      },
+      failed: (attempt, failure, retryInMs) => {
+        this.emit({ type: 'task_failed', stage: stageId, task, attempt, kind: failure.kind, error: failure.message, retryInMs });
         this.markStatus();
-        await sleep(delay);
-        if (!settled) void launch(false);
-      };
-      void launch(false);
-      const spec = this.options.speculation;
-      if (spec.enabled && mode === 'run') {
-        speculationTimer = setInterval(() => {
-          if (settled || speculated || running.size !== 1) return;
-          const doneCount = st.durations.length;
-          if (doneCount < Math.max(1, Math.ceil(spec.quantile * st.stage.tasks))) return;
-          const median = [...st.durations].sort((a, b) => a - b)[Math.floor(doneCount / 2)]!;
-          const [only] = running.values();
-          if (Date.now() - only!.started > Math.max(spec.minMs, spec.multiplier * median)) {
-            speculated = true;
-            this.status.speculative++;
-            void launch(true);
-          }
-        }, Math.max(50, Math.min(500, spec.minMs / 4)));
-        speculationTimer.unref?.();
-      }
-    });
+      },
+      throttled: () => {
+        this.status.throttled++;
+      },
+      retried: () => {
+        this.status.retries++;
+      },
+      speculated: () => {
+        this.status.speculative++;
+      },
+      recoverInputs: () => this.recoverLostInputs(st),
+      siblings: () => ({ durations: st.durations, tasks: st.stage.tasks }),
+    };
+    return runAttempts(host, { ...this.options, speculation: mode === 'run' ? this.options.speculation : null });
   }
 
   // --- commits ------------------------------------------------------------------------------------------------
@@ -877,14 +772,4 @@ function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
 
-function asFailure(e: unknown): TaskFailure {
-  if (e instanceof TaskFailure) return e;
-  const err = e as Error;
-  return new TaskFailure('error', err?.name ?? 'Error', err?.message ?? String(e));
-}
 
-function backoff(o: SchedulerOptions, n: number): number {
-  const cap = Math.min(o.retryMaxMs, o.retryBaseMs * 2 ** (n - 1));
-  // Full jitter, as AWS recommends, so retried tasks do not hit a throttled service in lockstep.
-  return Math.round(cap / 2 + Math.random() * (cap / 2));
-}
