@@ -4,7 +4,8 @@
 // (add --cpu-prof before --import to profile; SQUALL_DUMP_KERNELS=1 prints the generated kernels)
 import { join } from 'node:path';
 import type * as arrow from 'apache-arrow';
-import { Session, col, functions as F } from '../core/sdk/index.ts';
+import { Session } from '../core/sdk/index.ts';
+import { q1 as tpchQ1, q6 as tpchQ6 } from './tpch/dataframe-queries.ts';
 import type { PhysicalOperator } from '../core/exec/operator.ts';
 
 const which = process.argv[2] ?? 'both';
@@ -12,28 +13,8 @@ const runs = Number(process.argv[3] ?? 5);
 const session = Session.local();
 const lineitem = await session.read.parquet(join(import.meta.dirname, '.data', 'tpch-sf1', 'lineitem.parquet'));
 
-const q1 = lineitem
-  .filter(col('l_shipdate').leq(F.date('1998-09-02')))
-  .groupBy('l_returnflag', 'l_linestatus')
-  .agg(
-    F.sum('l_quantity').alias('sum_qty'),
-    F.sum('l_extendedprice').alias('sum_base_price'),
-    F.sum(col('l_extendedprice').multiply(col('l_discount').minus(1).negate())).alias('sum_disc_price'),
-    F.sum(col('l_extendedprice').multiply(col('l_discount').minus(1).negate()).multiply(col('l_tax').plus(1))).alias('sum_charge'),
-    F.avg('l_quantity').alias('avg_qty'),
-    F.avg('l_extendedprice').alias('avg_price'),
-    F.avg('l_discount').alias('avg_disc'),
-    F.count().alias('count_order'),
-  )
-  .orderBy('l_returnflag', 'l_linestatus');
-const q6 = lineitem
-  .filter(
-    col('l_shipdate').geq(F.date('1994-01-01'))
-      .and(col('l_shipdate').lt(F.date('1995-01-01')))
-      .and(col('l_discount').between(0.05, 0.07))
-      .and(col('l_quantity').lt(24)),
-  )
-  .agg(F.sum(col('l_extendedprice').multiply(col('l_discount'))).alias('revenue'));
+const q1 = tpchQ1(lineitem);
+const q6 = tpchQ6(lineitem);
 
 function tree(op: PhysicalOperator, depth = 0): string {
   return `${'  '.repeat(depth)}${op.name} ${op.describe()}\n${op.children.map((c) => tree(c, depth + 1)).join('')}`;

@@ -11,6 +11,7 @@ import { type DataFrame, Session, col, functions as F } from '../core/sdk/index.
 import { parquetFileMeta, scanParquet } from '../core/io/parquet-reader.ts';
 import { generateTpch } from './tpch/generate.ts';
 import { runTpchBenchmark } from './tpch-bench.ts';
+import { q1, q6 } from './tpch/dataframe-queries.ts';
 
 interface Workload {
   readonly name: string;
@@ -28,21 +29,7 @@ const WORKLOADS: readonly Workload[] = [
   {
     name: 'aggregate',
     describe: 'scan-filter-aggregate: TPC-H Q1 over lineitem',
-    squall: ({ lineitem }) =>
-      lineitem
-        .filter(col('l_shipdate').leq(F.date('1998-09-02')))
-        .groupBy('l_returnflag', 'l_linestatus')
-        .agg(
-          F.sum('l_quantity').alias('sum_qty'),
-          F.sum('l_extendedprice').alias('sum_base_price'),
-          F.sum(col('l_extendedprice').multiply(col('l_discount').minus(1).negate())).alias('sum_disc_price'),
-          F.sum(col('l_extendedprice').multiply(col('l_discount').minus(1).negate()).multiply(col('l_tax').plus(1))).alias('sum_charge'),
-          F.avg('l_quantity').alias('avg_qty'),
-          F.avg('l_extendedprice').alias('avg_price'),
-          F.avg('l_discount').alias('avg_disc'),
-          F.count().alias('count_order'),
-        )
-        .orderBy('l_returnflag', 'l_linestatus'),
+    squall: ({ lineitem }) => q1(lineitem),
     duckdb: `SELECT l_returnflag, l_linestatus, sum(l_quantity), sum(l_extendedprice),
       sum(l_extendedprice * (1 - l_discount)), sum(l_extendedprice * (1 - l_discount) * (1 + l_tax)),
       avg(l_quantity), avg(l_extendedprice), avg(l_discount), count(*)
@@ -51,15 +38,7 @@ const WORKLOADS: readonly Workload[] = [
   {
     name: 'filter',
     describe: 'selective scan-filter-aggregate: TPC-H Q6 over lineitem',
-    squall: ({ lineitem }) =>
-      lineitem
-        .filter(
-          col('l_shipdate').geq(F.date('1994-01-01'))
-            .and(col('l_shipdate').lt(F.date('1995-01-01')))
-            .and(col('l_discount').between(0.05, 0.07))
-            .and(col('l_quantity').lt(24)),
-        )
-        .agg(F.sum(col('l_extendedprice').multiply(col('l_discount'))).alias('revenue')),
+    squall: ({ lineitem }) => q6(lineitem),
     duckdb: `SELECT sum(l_extendedprice * l_discount) FROM lineitem WHERE l_shipdate >= DATE '1994-01-01'
       AND l_shipdate < DATE '1995-01-01' AND l_discount BETWEEN 0.05 AND 0.07 AND l_quantity < 24`,
   },
