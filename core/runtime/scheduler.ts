@@ -26,7 +26,7 @@ import { partitionCount } from '../shuffle/shuffle-writer.ts';
 import { ExecutionError } from '../types/errors.ts';
 import type { Schema } from '../types/schema.ts';
 import type { TaskInvoker } from './invoker.ts';
-import { type AttemptHost, JobFailedError, type SpeculationOptions, runAttempts } from './task-attempts.ts';
+import { type AttemptHost, type AttemptPolicy, JobFailedError, type SpeculationOptions, runAttempts } from './task-attempts.ts';
 
 export { JobFailedError, type SpeculationOptions };
 import {
@@ -42,6 +42,7 @@ import {
   initialJobStatus,
   readJobRecord,
   readJobStatus,
+  readResultManifest,
   resultAttemptPrefix,
   startRun,
   taskPayloadUri,
@@ -51,18 +52,8 @@ import {
 import { type ExecutorRequest, type ExecutorResponse, type FaultPlan, INLINE_TASK_LIMIT, fromBase64, toBase64 } from './protocol.ts';
 import { Semaphore } from './semaphore.ts';
 
-
-export interface SchedulerOptions {
-  /** Task attempts running at once over the whole job. */
-  readonly concurrency: number;
-  /** Attempts per task before the job fails. */
-  readonly maxAttempts: number;
-  readonly retryBaseMs: number;
-  readonly retryMaxMs: number;
-  /** Throttled attempts (not counted in maxAttempts) per task before the job fails. */
-  readonly maxThrottles: number;
-  /** The coordinator stops waiting for an attempt after this long (the executor's own limit should be lower). */
-  readonly taskTimeoutMs: number;
+/** The attempt policy (./task-attempts.ts) with speculation always configured, and the job-level settings. */
+export interface SchedulerOptions extends Omit<AttemptPolicy, 'speculation'> {
   readonly speculation: SpeculationOptions;
   /** Result tasks return rows inline up to this many bytes of IPC each; the job returns them when all did. */
   readonly inlineResultBytes: number;
@@ -256,8 +247,7 @@ class JobRun {
   private async finished(prior: JobStatus): Promise<JobResult> {
     let files: string[] = [];
     if (prior.state === 'succeeded') {
-      const text = new TextDecoder().decode(await this.p.store.get(`${this.p.paths.resultRoot}/${OUTPUT_MARKERS.success}`));
-      files = (JSON.parse(text) as { files: string[] }).files;
+      files = [...(await readResultManifest(this.p.store, this.p.paths)).files];
     }
     const last = this.graph.stages[this.graph.stages.length - 1]!;
     return {

@@ -19,12 +19,15 @@ export interface SpeculationOptions {
 }
 
 export interface AttemptPolicy {
-  /** The most task attempts running at once (what additive increase returns to). */
+  /** Task attempts running at once over the whole job (what additive increase returns to). */
   readonly concurrency: number;
+  /** Attempts per task before the job fails. */
   readonly maxAttempts: number;
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
+  /** Throttled attempts (not counted in maxAttempts) per task before the job fails. */
   readonly maxThrottles: number;
+  /** The coordinator stops waiting for an attempt after this long (the executor's own limit should be lower). */
   readonly taskTimeoutMs: number;
   /** Speculation; null for attempts that are never duplicated (sample passes, combiners). */
   readonly speculation: SpeculationOptions | null;
