@@ -24,6 +24,7 @@ import {
   readEvents,
   readJobRecord,
   readJobStatus,
+  readResultManifest,
   requestCancel,
   writeJobRecord,
   writeJobStatus,
@@ -233,8 +234,7 @@ async function result(event: HttpApiEvent, deps: ApiDeps, paths: JobPaths, id: s
   // into a large result does not read everything before it.
   const rows: Row[] = [];
   if (offset < total) {
-    const text = new TextDecoder().decode(await deps.store.get(`${paths.resultRoot}/_SUCCESS`));
-    const files = (JSON.parse(text) as { files: string[] }).files.map((f) => `${paths.resultRoot}/${f}`);
+    const files = (await readResultManifest(deps.store, paths)).files.map((f) => `${paths.resultRoot}/${f}`);
     let at = 0;
     for (const file of files) {
       if (rows.length >= limit) break;

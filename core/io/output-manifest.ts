@@ -30,7 +30,11 @@ export async function readManifest(store: FileStore, dir: string): Promise<Outpu
   const path = store.join(dir, OUTPUT_MARKERS.success);
   const info = await store.stat(path);
   if (!info || info.kind !== 'file' || info.size === 0) return null;
-  const text = new TextDecoder().decode(await store.readRange(path, 0, info.size));
+  return manifestFromText(new TextDecoder().decode(await store.readRange(path, 0, info.size)), path);
+}
+
+/** The manifest in the text of `path` (a `_SUCCESS`), or null when it is not one of ours. */
+export function manifestFromText(text: string, path: string): OutputManifest | null {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -15,6 +15,7 @@
 //   <resultRoot>/part-<T>-<jobId>.parquet              and published by <resultRoot>/_SUCCESS (core/io/output-manifest.ts)
 import { z } from 'zod';
 import type { ObjectStore } from '../io/object-store.ts';
+import { OUTPUT_MARKERS, type OutputManifest, manifestFromText } from '../io/output-manifest.ts';
 import { deserializeStageGraph, serializeStageGraph } from '../physical/task.ts';
 import type { StageGraph } from '../physical/stages.ts';
 import { stageUri } from '../shuffle/map-output.ts';
@@ -181,8 +182,25 @@ export function boundariesUri(paths: JobPaths, stage: number): string {
   return `${stageUri(paths.shuffleRoot, stage)}/boundaries.arrow`;
 }
 
+/** The `_SUCCESS` manifest a job published in its result folder. */
+export async function readResultManifest(store: ObjectStore, paths: JobPaths): Promise<OutputManifest> {
+  const uri = `${paths.resultRoot}/${OUTPUT_MARKERS.success}`;
+  const manifest = manifestFromText(new TextDecoder().decode(await store.get(uri)), uri);
+  if (!manifest) throw new ExecutionError(`${uri} is not a Squall output manifest`);
+  return manifest;
+}
+
+function attemptsFolder(resultRoot: string): string {
+  return `${resultRoot.replace(/\/+$/, '')}/${OUTPUT_MARKERS.temporary}/`;
+}
+
 export function resultAttemptPrefix(paths: JobPaths): string {
-  return `${paths.resultRoot}/_temporary/`;
+  return attemptsFolder(paths.resultRoot);
+}
+
+/** The Parquet part a result task attempt writes (the executor knows only the result folder). */
+export function resultAttemptUri(resultRoot: string, task: number, attempt: number): string {
+  return `${attemptsFolder(resultRoot)}part-${String(task).padStart(5, '0')}-attempt-${attempt}.parquet`;
 }
 
 /**

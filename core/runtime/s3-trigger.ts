@@ -20,7 +20,8 @@ import { DEFAULT_BUCKET, ENV } from '../io/object-store/aws-config.ts';
 import { type ObjectStore, ObjectStoreError, ObjectStores, S3ObjectStore, parseObjectUri } from '../io/object-store.ts';
 import { checkJobId, pathsForJob } from './coordinator.ts';
 import type { JobSpec } from './job-spec.ts';
-import { readJobRecord } from './job-store.ts';
+import { type JobPaths, committedResultUri, readJobRecord, resultAttemptUri } from './job-store.ts';
+import { OUTPUT_MARKERS } from '../io/output-manifest.ts';
 import { type TriggerRule, type TriggerRules, instantiateJob, matchRule, parseTriggerRules, placeholderValues } from './trigger-rules.ts';
 import { AnalysisError } from '../types/errors.ts';
 
@@ -97,10 +98,12 @@ function under(root: { bucket: string; prefix: string } | null, bucket: string, 
 }
 
 /** The objects a job writes into its result folder (what would re-trigger a rule watching that folder). */
-function resultObjectKeys(resultRoot: string): { bucket: string; key: string }[] {
-  const r = rootOf(resultRoot);
-  if (!r) return [];
-  return ['part-00000.parquet', '_temporary/part-00000-attempt-0.parquet', '_SUCCESS'].map((n) => ({ bucket: r.bucket, key: r.prefix + n }));
+function resultObjectKeys(paths: JobPaths, jobId: string): { bucket: string; key: string }[] {
+  const uris = [committedResultUri(paths, jobId, 0), resultAttemptUri(paths.resultRoot, 0, 0), `${paths.resultRoot}/${OUTPUT_MARKERS.success}`];
+  return uris.flatMap((uri) => {
+    const p = parseObjectUri(uri);
+    return p.scheme === 's3' ? [{ bucket: p.bucket, key: p.key }] : [];
+  });
 }
 
 /** Handles one S3 notification event (any number of records); throws only on errors a retry can fix. */
@@ -246,9 +249,8 @@ async function ownsClaim(store: ObjectStore, uri: string, nonce: string): Promis
 
 /** Refuses a job whose own output would match a rule (each result would start another job). */
 function checkNoLoop(rule: TriggerRule, job: JobSpec, rules: TriggerRules, jobsRoot: string, jobId: string): void {
-  const resultRoot = job.options?.resultUri ?? pathsForJob(jobsRoot, jobId).resultRoot;
   const jobs = rootOf(jobsRoot);
-  for (const o of resultObjectKeys(resultRoot)) {
+  for (const o of resultObjectKeys(pathsForJob(jobsRoot, jobId, job.options?.resultUri), jobId)) {
     if (under(jobs, o.bucket, o.key)) continue;
     const hit = matchRule(rules, o.bucket, o.key);
     if (hit) throw new AnalysisError(`rule '${rule.id}': the job's result s3://${o.bucket}/${o.key} would match rule '${hit.id}' and start another job`);

@@ -30,6 +30,7 @@ import { type ShuffleReadOptions, ShuffleReader } from '../shuffle/shuffle-reade
 import { ShuffleWriter } from '../shuffle/shuffle-writer.ts';
 import { AnalysisError, DataError, ExecutionError, UnsupportedError } from '../types/errors.ts';
 import type { Schema } from '../types/schema.ts';
+import { resultAttemptUri } from './job-store.ts';
 import { EXECUTOR_PROTOCOL_VERSION, type ExecutorRequest, type ExecutorResponse, type TaskOutput, toBase64 } from './protocol.ts';
 import { ReservoirSampler, decodeBoundaries, encodeIpc } from './range-sample.ts';
 
@@ -60,11 +61,6 @@ export class ShuffleOutputLostError extends ExecutionError {
   ) {
     super(message, options);
   }
-}
-
-/** The key a result task attempt writes its Parquet part to. */
-export function resultPartUri(resultRoot: string, task: number, attempt: number): string {
-  return `${resultRoot.replace(/\/+$/, '')}/_temporary/part-${String(task).padStart(5, '0')}-attempt-${attempt}.parquet`;
 }
 
 /** Runs one executor request to its response. Throws (with stage/task/attempt in the message) on failure. */
@@ -304,7 +300,7 @@ class TaskRun {
     let uri: string | null = null;
     let bytes = 0;
     if (rows > 0) {
-      uri = resultPartUri(request.resultRoot, task.task, task.attempt);
+      uri = resultAttemptUri(request.resultRoot, task.task, task.attempt);
       const parquet = encodeParquet(this.schema, all);
       await this.storeFor(uri).put(uri, parquet, { contentType: 'application/vnd.apache.parquet' });
       bytes = parquet.length;

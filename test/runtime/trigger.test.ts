@@ -315,7 +315,7 @@ describe('job ids and dedup', () => {
     const l = deps('loop', { rules: loop, jobsRoot: 's3://squall/jobs', claimsRoot: join(dir, 'loop', 'triggers') });
     const out = await processS3Event({ Records: [record('data/x.parquet'), record('jobs/job-1/result/part-00000.parquet')] }, l.d);
     expect(out.ignored).toBe(1);
-    expect(out.rejected).toEqual([{ uri: 's3://squall/data/x.parquet', reason: expect.stringMatching(/result s3:\/\/squall\/reports\/x\/part-00000\.parquet would match rule 'all'/) }]);
+    expect(out.rejected).toEqual([{ uri: 's3://squall/data/x.parquet', reason: expect.stringMatching(/result s3:\/\/squall\/reports\/x\/part-00000-trg-all-[0-9a-f]{32}\.parquet would match rule 'all'/) }]);
     expect(submitted).toEqual([]);
     expect(l.submitted).toEqual([]);
   });
