@@ -318,6 +318,11 @@ class Generator {
       case 'window':
         // The planner computes window expressions with WindowExec and never sends one here.
         throw new AnalysisError(`internal: window expression ${exprToString(e)} reached the expression compiler; it must be planned as a Window node`);
+      case 'udf':
+        // ./compile.ts evaluates UDF calls row by row before the kernel runs and hands their values in as columns.
+        throw new AnalysisError(`internal: user function ${exprToString(e)} reached the kernel generator; compile.ts must evaluate it first`);
+      case 'model_call':
+        throw new AnalysisError(`model function ${e.name}() can only be used in a SELECT list or a WHERE clause (it runs as its own plan step), not in ${exprToString(e)} here`);
     }
   }
 

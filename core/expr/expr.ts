@@ -2,6 +2,7 @@
 // over `Expr['kind']` exhaustively. Builders live in the SDK (`col`, `lit`, `functions`); the analyzer checks
 // names and types (./type-of.ts); the compiler turns a checked tree into batch kernels (./compile.ts).
 import type { DataType } from '../types/data-type.ts';
+import type { ModelRef, ShippedUdf } from './model-ref.ts';
 
 /** A literal's value in JSON form. int64/timestamp as number (exact to 2^53); date32 as days; decimal as the
  * unscaled integer (1.25 with scale 2 is 125); vector as number[]. */
@@ -67,6 +68,20 @@ export type Expr =
   | { readonly kind: 'like'; readonly input: Expr; readonly pattern: string; readonly negated: boolean; readonly caseInsensitive: boolean }
   | { readonly kind: 'call'; readonly fn: ScalarFunctionName; readonly args: readonly Expr[] }
   | { readonly kind: 'alias'; readonly input: Expr; readonly name: string }
+  /** A TypeScript user function (session.udf.register), called once per row with its arguments' values as
+   * JavaScript values; runs in a fresh node:vm context from its source text. */
+  | { readonly kind: 'udf'; readonly name: string; readonly fn: ShippedUdf; readonly returnType: DataType; readonly args: readonly Expr[] }
+  /** A registered model called as a function (session.udf.registerModel): `args` fill the model's input columns
+   * `inputs` in order, and the call's value is the model's output column `output`. Never executed as an
+   * expression: the extract_model_calls rule moves it into an ApplyModel plan node, as Spark's ExtractPythonUDFs. */
+  | {
+      readonly kind: 'model_call';
+      readonly name: string;
+      readonly model: ModelRef;
+      readonly inputs: readonly string[];
+      readonly output: { readonly name: string; readonly type: DataType; readonly nullable: boolean };
+      readonly args: readonly Expr[];
+    }
   | { readonly kind: 'aggregate'; readonly fn: AggregateFunctionName; readonly args: readonly Expr[] }
   /** `fn(args) OVER (PARTITION BY partitionBy ORDER BY orderBy frame)`. Allowed only in a select list, from which
    * ../plan/extract-windows.ts moves it into a Window plan node; ranking functions take no arguments. */
@@ -116,6 +131,15 @@ export const like = (input: Expr, pattern: string, negated = false, caseInsensit
 export const call = (fn: ScalarFunctionName, args: readonly Expr[]): Expr =>
   Object.freeze({ kind: 'call', fn, args: Object.freeze([...args]) });
 export const alias = (input: Expr, name: string): Expr => Object.freeze({ kind: 'alias', input, name });
+export const udfCall = (name: string, fn: ShippedUdf, returnType: DataType, args: readonly Expr[]): Expr =>
+  Object.freeze({ kind: 'udf', name, fn, returnType, args: Object.freeze([...args]) });
+export const modelCall = (
+  name: string,
+  model: ModelRef,
+  inputs: readonly string[],
+  output: { readonly name: string; readonly type: DataType; readonly nullable: boolean },
+  args: readonly Expr[],
+): Expr => Object.freeze({ kind: 'model_call', name, model, inputs: Object.freeze([...inputs]), output, args: Object.freeze([...args]) });
 export const aggregate = (fn: AggregateFunctionName, args: readonly Expr[]): Expr =>
   Object.freeze({ kind: 'aggregate', fn, args: Object.freeze([...args]) });
 export const sortOrder = (expr: Expr, ascending = true, nullsFirst = ascending): SortOrder =>
@@ -163,6 +187,8 @@ export function children(e: Expr): readonly Expr[] {
       return [e.input, e.low, e.high];
     case 'call':
     case 'aggregate':
+    case 'udf':
+    case 'model_call':
       return e.args;
     case 'window':
       return [...e.args, ...e.partitionBy, ...e.orderBy.map((o) => o.expr)];
@@ -202,6 +228,10 @@ export function withChildren(e: Expr, c: readonly Expr[]): Expr {
       return call(e.fn, c);
     case 'aggregate':
       return aggregate(e.fn, c);
+    case 'udf':
+      return udfCall(e.name, e.fn, e.returnType, c);
+    case 'model_call':
+      return modelCall(e.name, e.model, e.inputs, e.output, c);
     case 'window': {
       const a = e.args.length;
       const p = e.partitionBy.length;
@@ -232,6 +262,25 @@ export function containsAggregate(e: Expr): boolean {
   let found = false;
   visit(e, (n) => {
     if (n.kind === 'aggregate') found = true;
+    return !found;
+  });
+  return found;
+}
+
+/** Whether `e` calls a TypeScript UDF (such expressions are evaluated row by row, outside generated kernels). */
+export function containsUdf(e: Expr): boolean {
+  let found = false;
+  visit(e, (n) => {
+    if (n.kind === 'udf') found = true;
+    return !found;
+  });
+  return found;
+}
+
+export function containsModelCall(e: Expr): boolean {
+  let found = false;
+  visit(e, (n) => {
+    if (n.kind === 'model_call') found = true;
     return !found;
   });
   return found;
@@ -305,6 +354,9 @@ export function exprToString(e: Expr): string {
       return `${e.fn}(${e.args.map(exprToString).join(', ')})`;
     case 'alias':
       return `${exprToString(e.input)} AS ${e.name}`;
+    case 'udf':
+    case 'model_call':
+      return `${e.name}(${e.args.map(exprToString).join(', ')})`;
     case 'aggregate':
       if (e.fn === 'count' && e.args.length === 0) return 'count(1)';
       if (e.fn === 'count_distinct') return `count(DISTINCT ${e.args.map(exprToString).join(', ')})`;

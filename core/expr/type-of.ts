@@ -443,6 +443,17 @@ export function typeOf(e: Expr, input: Schema): DataType {
     }
     case 'window':
       return windowType(e, input);
+    case 'udf':
+      // Arguments must type-check (a bad column fails here); the function's result type is what it was registered with.
+      for (const a of e.args) typeOf(a, input);
+      return e.returnType;
+    case 'model_call': {
+      if (e.args.length !== e.inputs.length) {
+        fail(e, `model function ${e.name}() takes ${e.inputs.length} argument${e.inputs.length === 1 ? '' : 's'} (${e.inputs.join(', ')}), got ${e.args.length}`);
+      }
+      for (const a of e.args) typeOf(a, input);
+      return e.output.type;
+    }
   }
 }
 
@@ -483,6 +494,11 @@ export function nullableOf(e: Expr, input: Schema): boolean {
       return e.fn !== 'count' && e.fn !== 'count_distinct';
     case 'window':
       return !RANKING_FUNCTIONS.has(e.fn) && e.fn !== 'count';
+    case 'udf':
+      // A user function may return null or undefined for any row.
+      return true;
+    case 'model_call':
+      return e.output.nullable;
   }
 }
 

@@ -218,7 +218,9 @@ function sql(e: Expr): string {
     }
     case 'aggregate':
     case 'window':
-      throw new Error('no aggregates or windows here');
+    case 'udf':
+    case 'model_call':
+      throw new Error('no aggregates, windows or user functions here');
   }
 }
 
