@@ -125,3 +125,25 @@ function userError(e: unknown, step: Step, fns: readonly ShippedFunction[], part
   const what = fn ? `the function passed to ${op}() threw` : `${op}() failed`;
   return new UserFunctionError(`${what}: ${errorMessage(e)}${where}`, op, line, e, partition);
 }
+
+/**
+ * One user function re-created from its source in a fresh context of its own, for callers that call it
+ * themselves (SQL and DataFrame UDFs, core/expr/udf.ts), with the same wrapper as RDD steps so a thrown error
+ * maps back to the line of the function. `describe(e)` turns a thrown value into the user's message and line.
+ */
+export function instantiateFunction(fn: ShippedFunction): { readonly fn: (...args: unknown[]) => unknown; readonly context: unknown; describe(e: unknown): string } {
+  const context = vm.createContext({ console: taskConsole() });
+  const created = new vm.Script(WRAP_PREFIX + fn.source + WRAP_SUFFIX, { filename: `squall-user/${fn.op}-0.js` }).runInContext(context) as (...args: unknown[]) => unknown;
+  return {
+    fn: created,
+    context: fn.context ? v8.deserialize(fn.context) : undefined,
+    describe: (e) => {
+      const stack = e && typeof e === 'object' && 'stack' in e ? String((e as { stack: unknown }).stack) : '';
+      const m = USER_FILE.exec(stack);
+      const line = m ? Number(m[3]) : null;
+      const text = line !== null ? fn.source.split('\n')[line - 1]?.replace(/^\(\{?/, '').trim() : undefined;
+      const where = line !== null ? ` (line ${line} of the function${text ? `: ${text.length > 120 ? text.slice(0, 117) + '...' : text}` : ''})` : '';
+      return `${errorMessage(e)}${where}`;
+    },
+  };
+}

@@ -92,7 +92,8 @@ function bad(column: string, row: number, v: unknown, t: DataType): never {
   throw new DataError(`row ${row + 1}, column '${column}': value ${JSON.stringify(v) ?? String(v)} is not a valid ${typeToString(t)}`);
 }
 
-function buildColumn(name: string, t: DataType, values: readonly unknown[]): ColumnData {
+/** One column of type `t` from JavaScript values (NULL for null/undefined); a value that does not fit names `name` and the row. */
+export function buildColumn(name: string, t: DataType, values: readonly unknown[]): ColumnData {
   const n = values.length;
   if (t.kind === 'utf8') {
     return makeStringColumn(values.map((v, i) => (v == null ? null : typeof v === 'string' ? v : bad(name, i, v, t))));
