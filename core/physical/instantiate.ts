@@ -25,6 +25,8 @@ export interface InstantiateContext {
   memoryTable(id: string): { readonly schema: Schema; readonly batches: readonly arrow.RecordBatch[] };
   /** Operators for a stage's input (set by executors; absent in-process, where plans have no stage inputs). */
   stageInput?(p: Extract<PhysicalPlan, { kind: 'stage_input' }>): PhysicalOperator;
+  /** Operators for an RDD stage over its inputs (set by executors: core/rdd runs it; RDD stages never run in-process). */
+  rddStage?(p: Extract<PhysicalPlan, { kind: 'rdd' }>, inputs: readonly PhysicalOperator[]): PhysicalOperator;
   /** The file splits this task reads; absent: scans read all their files. */
   readonly fileSplits?: readonly FileSplit[];
 }
@@ -73,6 +75,9 @@ function build(p: PhysicalPlan, ctx: InstantiateContext): PhysicalOperator {
       return new WindowExec(child(p.input), [...p.partitionKeys], [...p.orderKeys], [...p.functions]);
     case 'exchange':
       return child(p.input);
+    case 'rdd':
+      if (!ctx.rddStage) throw new ExecutionError('an RDD stage runs on executors only (in-process RDDs run in core/rdd/runner.ts)');
+      return ctx.rddStage(p, p.inputs.map(child));
   }
 }
 

@@ -4,7 +4,7 @@
 // (./stages.ts) cuts the plan there.
 import type { Expr } from '../expr/expr.ts';
 import type { AggregateFunctionName } from '../expr/expr.ts';
-import { typeToString } from '../types/data-type.ts';
+import { DataTypes, typeToString } from '../types/data-type.ts';
 import { aggregateResultType, toField } from '../expr/type-of.ts';
 import { partialStateFields } from '../exec/aggregate/accumulators.ts';
 import type { WindowFunctionSpec } from '../exec/window.ts';
@@ -38,7 +38,9 @@ export type Partitioning =
   /** Everything to one partition. */
   | { readonly kind: 'single' }
   /** The whole output to every consumer task. */
-  | { readonly kind: 'broadcast' };
+  | { readonly kind: 'broadcast' }
+  /** Each row to the partition an int32 column names (Spark's PartitionIdPassthrough): RDD map tasks pick it. */
+  | { readonly kind: 'partition_id'; readonly column: number; readonly partitions: number };
 
 export type WorkerKind = 'lambda' | 'container' | 'container-gpu';
 
@@ -87,7 +89,15 @@ export type PhysicalPlan =
   | { readonly kind: 'union'; readonly inputs: readonly PhysicalPlan[] }
   | { readonly kind: 'exchange'; readonly input: PhysicalPlan; readonly partitioning: Partitioning }
   /** The output of another stage, as the stage planner leaves it in a consuming stage. */
-  | { readonly kind: 'stage_input'; readonly stage: number; readonly schema: Schema; readonly partitioning: Partitioning };
+  | { readonly kind: 'stage_input'; readonly stage: number; readonly schema: Schema; readonly partitioning: Partitioning }
+  /**
+   * One RDD stage (core/rdd/remote-stages.ts): `task` is its JSON (lineage with user functions as source text,
+   * steps, where its output goes), opaque here; `inputs` are the stage inputs it reads. Rows: RDD_ROWS_SCHEMA.
+   */
+  | { readonly kind: 'rdd'; readonly task: string; readonly inputs: readonly PhysicalPlan[] };
+
+/** What an RDD stage outputs: chunks of v8-serialized records (base64), each with its target partition and bucket. */
+export const RDD_ROWS_SCHEMA: Schema = makeSchema([field('part', DataTypes.int32, false), field('bucket', DataTypes.int32, false), field('records', DataTypes.utf8, false)]);
 
 export type PhysicalKind = PhysicalPlan['kind'];
 
@@ -108,6 +118,7 @@ export function physicalInputs(p: PhysicalPlan): readonly PhysicalPlan[] {
     case 'hash_join':
       return [p.left, p.right];
     case 'union':
+    case 'rdd':
       return p.inputs;
   }
 }
@@ -129,6 +140,7 @@ export function withPhysicalInputs(p: PhysicalPlan, inputs: readonly PhysicalPla
     case 'hash_join':
       return Object.freeze({ ...p, left: inputs[0]!, right: inputs[1]! });
     case 'union':
+    case 'rdd':
       return Object.freeze({ ...p, inputs: Object.freeze([...inputs]) });
   }
 }
@@ -157,6 +169,8 @@ function computeSchema(p: PhysicalPlan): Schema {
     case 'memory_scan':
     case 'stage_input':
       return p.schema;
+    case 'rdd':
+      return RDD_ROWS_SCHEMA;
     case 'project': {
       const input = physicalSchema(p.input);
       return makeSchema(p.exprs.map((e) => toField(e, input)));
@@ -228,6 +242,8 @@ function partitioningToString(p: Partitioning): string {
     case 'single':
     case 'broadcast':
       return p.kind;
+    case 'partition_id':
+      return `partition_id(#${p.column}, ${p.partitions})`;
   }
 }
 
@@ -266,6 +282,8 @@ function describe(p: PhysicalPlan): string {
     }
     case 'union':
       return 'Union';
+    case 'rdd':
+      return `RddStage (${p.task.length} bytes of lineage)`;
     case 'exchange':
       return `Exchange ${partitioningToString(p.partitioning)}`;
     case 'stage_input':

@@ -101,6 +101,7 @@ function partitionsOf(p: Partitioning): number | null {
     case 'hash':
     case 'range':
     case 'round_robin':
+    case 'partition_id':
       return p.partitions;
     case 'single':
       return 1;

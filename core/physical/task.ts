@@ -43,6 +43,7 @@ const partitioning: z.ZodType<Partitioning> = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('round_robin'), partitions: z.number().int().positive() }),
   z.object({ kind: z.literal('single') }),
   z.object({ kind: z.literal('broadcast') }),
+  z.object({ kind: z.literal('partition_id'), column: z.number().int().nonnegative(), partitions: z.number().int().positive() }),
 ]);
 
 const stageOutput: z.ZodType<StageOutput> = z.union([partitioning, z.object({ kind: z.literal('result') })]);
@@ -95,6 +96,8 @@ const physicalShapes: Record<PhysicalKind, z.ZodObject> = {
   union: z.object({ kind: z.literal('union'), get inputs() { return z.array(physical).min(1); } }),
   exchange: z.object({ kind: z.literal('exchange'), get input() { return physical; }, partitioning }),
   stage_input: z.object({ kind: z.literal('stage_input'), stage: z.number().int().nonnegative(), schema: schemaSchema, partitioning }),
+  // The RDD task's own JSON is validated where it is decoded (core/rdd/remote-stages.ts).
+  rdd: z.object({ kind: z.literal('rdd'), task: z.string().min(1), get inputs() { return z.array(physical); } }),
 };
 
 const physical: z.ZodType<PhysicalPlan> = z.lazy(() => {

@@ -85,7 +85,7 @@ class Exchange {
     private readonly output: Partitioning | { readonly kind: 'result' },
     private readonly schema: Schema,
   ) {
-    const n = output.kind === 'hash' || output.kind === 'range' || output.kind === 'round_robin' ? output.partitions : 1;
+    const n = output.kind === 'hash' || output.kind === 'range' || output.kind === 'round_robin' || output.kind === 'partition_id' ? output.partitions : 1;
     this.partitions = Array.from({ length: n }, () => []);
   }
 
@@ -111,6 +111,9 @@ class Exchange {
         }
         case 'single':
           this.partitions[0]!.push(batch);
+          break;
+        case 'partition_id':
+          this.scatter(batch, Int32Array.from(batch.getChildAt(out.column)!.toArray() as Int32Array));
           break;
         case 'range':
         case 'broadcast':

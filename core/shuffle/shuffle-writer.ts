@@ -43,7 +43,7 @@ export interface ShuffleWriterOptions {
 
 /** Reduce partitions a partitioning produces. */
 export function partitionCount(p: Partitioning): number {
-  return p.kind === 'hash' || p.kind === 'range' || p.kind === 'round_robin' ? p.partitions : 1;
+  return p.kind === 'hash' || p.kind === 'range' || p.kind === 'round_robin' || p.kind === 'partition_id' ? p.partitions : 1;
 }
 
 export class ShuffleWriter {
@@ -96,6 +96,9 @@ export class ShuffleWriter {
       case 'broadcast':
         this.pieces[0]!.push(batch);
         return;
+      case 'partition_id':
+        this.scatter(batch, partitionIds(batch, p.column, p.partitions));
+        return;
     }
   }
 
@@ -143,6 +146,13 @@ export class ShuffleWriter {
     });
     return new arrow.Schema(fields, this.arrowSchema.metadata);
   }
+}
+
+/** The partitions an int32 column names, checked (a bad id is a bug in the task that chose it). */
+function partitionIds(batch: arrow.RecordBatch, column: number, partitions: number): Int32Array {
+  const ids = Int32Array.from(batch.getChildAt(column)!.toArray() as Int32Array);
+  for (const id of ids) if (!(id >= 0 && id < partitions)) throw new ExecutionError(`partition id ${id} is outside 0..${partitions - 1}`);
+  return ids;
 }
 
 function encodeStream(batch: arrow.RecordBatch, compression: arrow.CompressionType | null): Uint8Array {
