@@ -10,7 +10,7 @@
 import type * as arrow from 'apache-arrow';
 import { type ColumnData, columnData, takeBatch } from '../arrow/column.ts';
 import { type CompiledFusedAggregate, type CompiledPredicate, type FusedSlot, compileFusedAggregate, compilePredicate, compileProjection } from '../expr/compile.ts';
-import { type Expr, boundColumn } from '../expr/expr.ts';
+import { type Expr, boundColumn, containsUdf } from '../expr/expr.ts';
 import type { DataType } from '../types/data-type.ts';
 import { ExecutionError } from '../types/errors.ts';
 import { type Field, type Schema, field, resolveField, schema } from '../types/schema.ts';
@@ -280,6 +280,8 @@ function planFusion(
   const used = new Set<number>(groupKeys);
   for (const a of aggregates) if (a.input !== null) used.add(a.input);
   if (project && used.size !== exprs.length) return null;
+  // User functions run row by row outside generated kernels, so they cannot be fused into one.
+  if (exprs.some(containsUdf)) return null;
   const keyColumns: number[] = [];
   for (const k of groupKeys) {
     const e = stripAlias(exprs[k]!);

@@ -14,6 +14,7 @@ import { type ColumnLayout, type FusedSlot, type KernelMode, type KernelSource, 
 import { type Expr, exprToString, visit } from './expr.ts';
 import { type DictionaryEvaluator, type DictionaryResult, kernelLib } from './runtime.ts';
 import { toField, typeOf } from './type-of.ts';
+import { extractUdfs } from './udf.ts';
 
 type KernelFn = (cols: readonly arrow.Data[], n: number, k: readonly unknown[], lib: typeof kernelLib, buf?: Int32Array) => unknown;
 
@@ -176,6 +177,12 @@ function stripAlias(e: Expr): Expr {
 export function compileExpr(e: Expr, input: Schema): CompiledExpr {
   const f = toField(e, input);
   const core = stripAlias(e);
+  // User functions run row by row (./udf.ts); the rest of the expression reads their values as extra columns.
+  const udfs = extractUdfs(core, input, compileExpr);
+  if (udfs) {
+    const rest = compileExpr(udfs.expr, udfs.schema);
+    return { field: f, type: f.type, evaluate: (batch) => rest.evaluate(udfs.extend(batch)) };
+  }
   if (core.kind === 'column') {
     // A plain reference passes its Data through unchanged (dictionary strings stay dictionaries).
     const idx = resolveField(input, core.name, core.qualifier, core.index);
@@ -234,6 +241,12 @@ export function compilePredicate(condition: Expr, input: Schema): CompiledPredic
   const t = typeOf(condition, input);
   if (t.kind !== 'bool' && t.kind !== 'null') {
     throw new AnalysisError(`a filter condition must be bool, got ${typeToString(t)} in ${exprToString(condition)}`);
+  }
+  const udfs = extractUdfs(stripAlias(condition), input, compileExpr);
+  if (udfs) {
+    // Row positions are the same in the extended batch, so the selection applies to `batch` as it is.
+    const rest = compilePredicate(udfs.expr, udfs.schema);
+    return { select: (batch) => rest.select(udfs.extend(batch)), selectInto: (batch, buf) => rest.selectInto(udfs.extend(batch), buf) };
   }
   const evaluator = new ExprEvaluator(stripAlias(condition), input, 'select');
   return {

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { AGGREGATE_FUNCTIONS, BINARY_OPS, type Expr, SCALAR_FUNCTIONS, WINDOW_FRAMES, WINDOW_FUNCTIONS } from '../expr/expr.ts';
 import type { DataType } from '../types/data-type.ts';
+import type { ModelRef } from '../expr/model-ref.ts';
 import { parseJsonText, validate } from '../types/validate.ts';
 import { AnalysisError } from '../types/errors.ts';
 import type { Schema } from '../types/schema.ts';
@@ -25,6 +26,17 @@ export const dataTypeSchema: z.ZodType<DataType> = z.discriminatedUnion('kind', 
 
 export const schemaSchema: z.ZodType<Schema> = z.object({
   fields: z.array(z.object({ name: z.string(), type: dataTypeSchema, nullable: z.boolean(), qualifier: z.string().optional() })),
+});
+
+export const modelRefSchema: z.ZodType<ModelRef> = z.object({
+  uri: z.string().min(1),
+  className: z.string().min(1),
+  bytes: z.number().int().nonnegative(),
+  workerKind: z.enum(['lambda', 'container', 'container-gpu']).optional(),
+  device: z.enum(['auto', 'cpu', 'gpu']),
+  maxBatchRows: z.number().int().positive().optional(),
+  deadLetter: z.string().min(1).optional(),
+  modules: z.array(z.string().min(1)).optional(),
 });
 
 const literalValue = z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(z.number())]);
@@ -50,6 +62,21 @@ export const exprSchema: z.ZodType<Expr> = z.lazy(() =>
     z.object({ kind: z.literal('like'), input: exprSchema, pattern: z.string(), negated: z.boolean(), caseInsensitive: z.boolean() }),
     z.object({ kind: z.literal('call'), fn: z.enum(SCALAR_FUNCTIONS), args: z.array(exprSchema) }),
     z.object({ kind: z.literal('alias'), input: exprSchema, name: z.string() }),
+    z.object({
+      kind: z.literal('udf'),
+      name: z.string().min(1),
+      fn: z.object({ source: z.string().min(1), context: z.string().nullable() }),
+      returnType: dataTypeSchema,
+      args: z.array(exprSchema),
+    }),
+    z.object({
+      kind: z.literal('model_call'),
+      name: z.string().min(1),
+      model: modelRefSchema,
+      inputs: z.array(z.string()),
+      output: z.object({ name: z.string(), type: dataTypeSchema, nullable: z.boolean() }),
+      args: z.array(exprSchema),
+    }),
     z.object({ kind: z.literal('aggregate'), fn: z.enum(AGGREGATE_FUNCTIONS), args: z.array(exprSchema) }),
     z.object({
       kind: z.literal('window'),

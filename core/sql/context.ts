@@ -14,6 +14,9 @@ export interface SqlCatalog {
   tableNames(): readonly string[];
   /** A plan with exactly one row, for SELECT without FROM. */
   oneRow(): LogicalPlan;
+  /** A function registered with the session (case-insensitive), as a builder of its call over the arguments;
+   * `schema` is what the arguments are evaluated over (a model function types its output from it). */
+  function?(name: string): ((args: readonly Expr[], schema: Schema) => Expr) | undefined;
 }
 
 /** A common table expression: its plan and output names, inlined where it is referenced. */

@@ -4,6 +4,7 @@
 // that the query-block translator provides, since they change the plan, not just the expression.
 import * as E from '../expr/expr.ts';
 import type { AggregateFunctionName, Expr, ScalarFunctionName } from '../expr/expr.ts';
+import { WINDOW_FUNCTIONS as WINDOW_NAMES } from '../expr/expr.ts';
 import { typeOf } from '../expr/type-of.ts';
 import { DataTypes } from '../types/data-type.ts';
 import { type Schema, resolveField } from '../types/schema.ts';
@@ -85,6 +86,12 @@ const AGGREGATE_FUNCTIONS: Record<string, AggregateFunctionName> = {
 };
 
 export const isAggregateName = (name: string): boolean => name.toLowerCase() in AGGREGATE_FUNCTIONS;
+
+/** Whether SQL already gives `name` a meaning (a scalar, aggregate or special function): user functions cannot take it. */
+export function isBuiltinFunctionName(name: string): boolean {
+  const n = name.toLowerCase();
+  return n in SCALAR_FUNCTIONS || n in AGGREGATE_FUNCTIONS || ['exists', 'not', 'concat', 'nullif', 'date_part', 'datepart', 'log10', 'extract', 'cast'].includes(n) || (WINDOW_NAMES as readonly string[]).includes(n);
+}
 
 /** Index of `name` (under `qualifier`) in `s`: exact match first, then case-insensitive; null if absent. */
 export function lookupColumn(s: Schema, name: string, qualifier: string | undefined): number | null {
@@ -278,7 +285,12 @@ function functionCall(node: SqlNode, env: ExprEnv): Expr {
       return E.binary('/', E.call('log', xs()), E.literal(Math.LN10, DataTypes.float64));
   }
   const fn = SCALAR_FUNCTIONS[name];
-  if (!fn) throw ctx.unsupported(`function ${name}()`, node);
+  if (!fn) {
+    // Functions the session registered (session.udf.register / registerModel): built-in names cannot be taken.
+    const user = ctx.catalog.function?.(name);
+    if (user) return user(xs(), env.scope.schema);
+    throw ctx.unsupported(`function ${name}()`, node);
+  }
   const call = E.call(fn, xs());
   if (fn === 'date_diff' && call.kind === 'call' && call.args[0]?.kind === 'literal' && typeof call.args[0].value === 'string') {
     return E.call('date_diff', [E.literal(call.args[0].value.toLowerCase(), DataTypes.utf8), ...call.args.slice(1)]);

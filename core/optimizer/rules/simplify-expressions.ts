@@ -3,6 +3,8 @@
 // folded value is exactly what execution would compute; a subexpression whose evaluation fails is left alone.
 // Boolean rewrites follow SQL's three-valued logic: each holds for TRUE, FALSE and NULL operands alike.
 import {
+  containsModelCall,
+  containsUdf,
   type ComparisonOp,
   type Expr,
   alias,
@@ -28,6 +30,8 @@ const NEGATED: Record<ComparisonOp, ComparisonOp> = { '=': '!=', '!=': '=', '<':
 function foldable(e: Expr): boolean {
   if (e.kind === 'literal' || e.kind === 'alias' || e.kind === 'aggregate') return false;
   if (hasColumns(e)) return false;
+  // User functions and models may be nondeterministic or costly: they run where the plan runs, never at planning.
+  if (containsUdf(e) || containsModelCall(e)) return false;
   let agg = false;
   transformUp(e, (n) => {
     if (n.kind === 'aggregate') agg = true;
