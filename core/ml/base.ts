@@ -22,6 +22,8 @@ export interface StageState {
   readonly extra?: Readonly<Record<string, unknown>>;
   /** Nested stages (pipelines), each saved in its own directory. */
   readonly stages?: readonly PipelineStage[];
+  /** Files copied into the saved stage as they are, by name → where they are now (local path, file:// or s3://). */
+  readonly files?: Readonly<Record<string, string>>;
 }
 
 export interface SaveOptions {

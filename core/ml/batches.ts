@@ -2,14 +2,16 @@
 // partition — gets its new columns from `compute`, and the result is an in-memory DataFrame of the input's
 // columns plus the new ones. This is the non-lazy path for stages the expression engine cannot express
 // (anything that computes vectors); each batch is independent, so the same `compute` can later run inside an
-// executor task as a per-partition map.
+// executor task as a per-partition map: `computeBatch` is that map for one batch (what a stage's
+// `transformBatch` runs), and `transformBatches` runs any BatchModel over a DataFrame in this process.
 import * as arrow from 'apache-arrow';
-import { type ColumnData, makeBatch, takeData } from '../arrow/column.ts';
+import { type ColumnData, columnData, makeBatch, takeData } from '../arrow/column.ts';
 import type { DataFrame } from '../sdk/dataframe.ts';
 import { columnValues } from '../sdk/rows.ts';
 import { toArrowType } from '../types/arrow-types.ts';
 import type { DataType } from '../types/data-type.ts';
 import { type Field, type Schema, resolveField } from '../types/schema.ts';
+import { type BatchContext, type BatchModel, localBatchContext } from './batch-model.ts';
 
 export interface BatchView {
   readonly numRows: number;
@@ -30,35 +32,67 @@ export interface ComputedColumns {
 export async function inputBatches(df: DataFrame): Promise<{ schema: Schema; table: arrow.Table; views: BatchView[] }> {
   const table = await df.toArrow();
   const schema = df.schema;
-  const views = table.batches.map((b): BatchView => {
-    const dataOf = (name: string) => b.getChildAt(resolveField(schema, name))!.data[0]!;
-    return {
-      numRows: b.numRows,
-      data: dataOf,
-      values: (name) => columnValues(dataOf(name), schema.fields[resolveField(schema, name)]!.type) as unknown[],
-    };
-  });
+  const views = table.batches.map((b) => batchView(b, schema));
   return { schema, table, views };
+}
+
+/** One record batch of `schema`, viewed by column name. */
+export function batchView(b: arrow.RecordBatch, schema: Schema): BatchView {
+  const dataOf = (name: string) => columnData(b, resolveField(schema, name));
+  return {
+    numRows: b.numRows,
+    data: dataOf,
+    values: (name) => columnValues(dataOf(name), schema.fields[resolveField(schema, name)]!.type) as unknown[],
+  };
+}
+
+/** The Arrow schema of `batchSchema`'s columns followed by `added` (the input's own layouts, dictionaries included, are kept). */
+function appendedArrowSchema(batchSchema: arrow.Schema, added: readonly Field[]): arrow.Schema {
+  return new arrow.Schema([...batchSchema.fields, ...added.map((f) => new arrow.Field(f.name, toArrowType(f.type), f.nullable))]);
+}
+
+/** `b`'s columns (only the rows in `computed.keep`, if given) followed by the computed ones, as a batch of `arrowSchema`. */
+function appendComputed(arrowSchema: arrow.Schema, b: arrow.RecordBatch, computed: ComputedColumns): arrow.RecordBatch {
+  const { columns, keep } = computed;
+  let inputs = Array.from({ length: b.numCols }, (_, c) => columnData(b, c));
+  let n = b.numRows;
+  if (keep && keep.length !== n) {
+    inputs = inputs.map((d) => takeData(d, keep, false));
+    n = keep.length;
+  }
+  return makeBatch(arrowSchema, [...inputs, ...columns], n);
+}
+
+/** One batch's map (a stage's `transformBatch`): `b` (of `schema`) with the fields `added`, computed by `compute`. */
+export function computeBatch(b: arrow.RecordBatch, schema: Schema, added: readonly Field[], compute: (batch: BatchView) => ComputedColumns): arrow.RecordBatch {
+  return appendComputed(appendedArrowSchema(b.schema, added), b, compute(batchView(b, schema)));
 }
 
 /** `df` with the fields `added`, computed batch by batch by `compute` (see the file comment). */
 export async function withComputedColumns(df: DataFrame, added: readonly Field[], compute: (batch: BatchView, index: number) => ComputedColumns): Promise<DataFrame> {
   const { table, views } = await inputBatches(df);
-  const arrowSchema = new arrow.Schema([
-    ...table.schema.fields,
-    ...added.map((f) => new arrow.Field(f.name, toArrowType(f.type), f.nullable)),
-  ]);
+  const arrowSchema = appendedArrowSchema(table.schema, added);
   const out: arrow.RecordBatch[] = [];
   table.batches.forEach((b, bi) => {
-    const { columns, keep } = compute(views[bi]!, bi);
-    let inputs = Array.from({ length: b.numCols }, (_, c) => b.getChildAt(c)!.data[0]!);
-    let n = b.numRows;
-    if (keep && keep.length !== n) {
-      inputs = inputs.map((d) => takeData(d, keep, false));
-      n = keep.length;
-    }
-    if (n > 0) out.push(makeBatch(arrowSchema, [...inputs, ...columns], n));
+    const batch = appendComputed(arrowSchema, b, compute(views[bi]!, bi));
+    if (batch.numRows > 0) out.push(batch);
   });
+  return df.session.createDataFrame(new arrow.Table(arrowSchema, out));
+}
+
+/**
+ * `model` applied to every batch of `df` in this process, one batch after another: the in-process `transform`
+ * of stages whose work is asynchronous (inference). The result is an in-memory DataFrame.
+ */
+export async function transformBatches(df: DataFrame, model: BatchModel, context: BatchContext = localBatchContext()): Promise<DataFrame> {
+  const outSchema = model.transformSchema(df.schema);
+  const table = await df.toArrow();
+  const out: arrow.RecordBatch[] = [];
+  for (const b of table.batches) {
+    const batch = await model.transformBatch(b, df.schema, context);
+    if (batch.numRows > 0) out.push(batch);
+  }
+  const arrowSchema = out[0]?.schema ?? appendedArrowSchema(table.schema, outSchema.fields.slice(df.schema.fields.length));
   return df.session.createDataFrame(new arrow.Table(arrowSchema, out));
 }
 

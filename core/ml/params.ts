@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { AnalysisError } from '../types/errors.ts';
 
-export type ParamKind = 'string' | 'number' | 'boolean' | 'strings' | 'enum';
+export type ParamKind = 'string' | 'number' | 'boolean' | 'strings' | 'numbers' | 'enum';
 
 export interface ParamSpec<T> {
   readonly kind: ParamKind;
@@ -27,6 +27,7 @@ export type ParamSpecs<P> = { readonly [K in keyof P]-?: ParamSpec<P[K]> };
 export const param = {
   string: (doc: string, def?: string): ParamSpec<string> => ({ kind: 'string', doc, ...(def !== undefined ? { default: def } : {}) }),
   strings: (doc: string, def?: readonly string[]): ParamSpec<readonly string[]> => ({ kind: 'strings', doc, ...(def !== undefined ? { default: def } : {}) }),
+  numbers: (doc: string, def?: readonly number[]): ParamSpec<readonly number[]> => ({ kind: 'numbers', doc, ...(def !== undefined ? { default: def } : {}) }),
   boolean: (doc: string, def: boolean): ParamSpec<boolean> => ({ kind: 'boolean', doc, default: def }),
   number: (doc: string, def: number | undefined, bounds: { min?: number; max?: number; integer?: boolean } = {}): ParamSpec<number> => ({
     kind: 'number',
@@ -153,6 +154,9 @@ function checkValue(uid: string, name: string, spec: ParamSpec<unknown>, v: unkn
       return;
     case 'strings':
       if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw bad('an array of strings');
+      return;
+    case 'numbers':
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) throw bad('an array of finite numbers');
       return;
     case 'boolean':
       if (typeof v !== 'boolean') throw bad('a boolean');

@@ -6,6 +6,7 @@
 //   data-<saveId>/<name>/      Parquet tables (coefficients, scaler mean/std, indexer labels), each written by
 //                               the project's writer (core/io/writers.ts), which commits it atomically
 //   stages-<saveId>/<i>_<uid>/ nested stages of a pipeline, each a saved stage of its own
+//   files-<saveId>/<name>      files copied in as they are (an ONNX model), so the saved stage is self-contained
 //
 // Every save writes its data under fresh `<saveId>` names and then replaces metadata.json in one atomic step
 // (a rename of a complete temporary file on local disks; a single PUT on S3), so a reader sees either the old
@@ -44,6 +45,8 @@ export interface StageMetadata {
   readonly extra: Record<string, unknown>;
   readonly data: Record<string, string>;
   readonly stages: readonly string[];
+  /** Copied files by name: their paths relative to the stage. */
+  readonly files: Record<string, string>;
 }
 
 /** What a loader gets: the validated metadata and access to the saved tables and nested stages. */
@@ -56,6 +59,8 @@ export interface LoadContext {
   table(name: string): Promise<Row[]>;
   /** The nested stages, loaded. */
   stages(): Promise<PipelineStage[]>;
+  /** Where the saved copy of file `name` is (a local path or an s3:// URI). */
+  file(name: string): string;
   /** A value of `extra`, checked to be of `kind`. */
   extra(name: string, kind: 'number' | 'string' | 'boolean'): number | string | boolean;
 }
@@ -95,7 +100,7 @@ export async function saveStage(stage: PipelineStage, path: string, options: Sav
   const previous = new Set<string>();
   if (existing) {
     const old = await readMetadata(store, root, path).catch(() => null);
-    for (const rel of [...Object.values(old?.metadata.data ?? {}), ...(old?.metadata.stages ?? [])]) previous.add(rel.split('/')[0]!);
+    for (const rel of [...Object.values(old?.metadata.data ?? {}), ...(old?.metadata.stages ?? []), ...Object.values(old?.metadata.files ?? {})]) previous.add(rel.split('/')[0]!);
   }
   await store.mkdir(root);
   const saveId = randomUUID().slice(0, 8);
@@ -108,6 +113,15 @@ export async function saveStage(stage: PipelineStage, path: string, options: Sav
       written.push(store.join(root, `data-${saveId}`));
       await writeBatches(oneBatch(rowsToBatch(table.rows as Record<string, unknown>[], table.schema)), table.schema, store.join(root, rel), 'parquet', 'error');
       data[name] = rel;
+    }
+    const files: Record<string, string> = {};
+    for (const [name, source] of Object.entries(state.files ?? {})) {
+      if (!/^[\w.-]+$/.test(name)) throw new DataError(`${stage.uid}: saved file name '${name}' must be letters, digits, '.', '_' or '-'`);
+      const rel = `files-${saveId}/${name}`;
+      written.push(store.join(root, `files-${saveId}`));
+      await store.mkdir(store.join(root, `files-${saveId}`));
+      await copyFileAcross(source, store, store.join(root, rel));
+      files[name] = rel;
     }
     const stages: string[] = [];
     for (const [i, sub] of (state.stages ?? []).entries()) {
@@ -132,6 +146,7 @@ export async function saveStage(stage: PipelineStage, path: string, options: Sav
       extra: { ...(state.extra ?? {}) },
       data,
       stages,
+      files,
     };
     const text = JSON.stringify(metadata, null, 2) + '\n';
     if (store.remote) {
@@ -146,8 +161,21 @@ export async function saveStage(stage: PipelineStage, path: string, options: Sav
     throw e;
   }
   // Committed: the previous save's directories (and leftovers of failed saves) are no longer referenced.
-  for (const e of await store.list(root)) if (/^(data|stages)-/.test(e.name)) previous.add(e.name);
-  for (const name of previous) if (/^(data|stages)-/.test(name) && !name.endsWith(saveId)) await store.remove(store.join(root, name));
+  for (const e of await store.list(root)) if (SAVED_DIR.test(e.name)) previous.add(e.name);
+  for (const name of previous) if (SAVED_DIR.test(name) && !name.endsWith(saveId)) await store.remove(store.join(root, name));
+}
+
+/** The directories one save writes (named after its saveId). */
+const SAVED_DIR = /^(data|stages|files)-/;
+
+/** Copies `source` (a local path, file:// or s3:// URI) to `target` in `targetStore`, which may be another store. */
+async function copyFileAcross(source: string, targetStore: FileStore, target: string): Promise<void> {
+  const from = storeFor(source);
+  const path = rootOf(from, source);
+  const info = await from.stat(path);
+  if (!info || info.kind !== 'file') throw new DataError(`cannot copy '${source}' into the saved stage: it does not exist or is not a file`);
+  // Whole-file read: the files saved so far are models of a few MB; a streamed copy would suit GB-sized ones.
+  await targetStore.writeFile(target, await from.readRange(path, 0, info.size));
 }
 
 function fieldError(file: string, fieldName: string, problem: string): DataError {
@@ -188,6 +216,8 @@ async function readMetadata(store: FileStore, root: string, path: string): Promi
     if (typeof v !== 'string') throw fieldError(metaFile, `stages[${i}]`, 'must be a string (a directory relative to the stage)');
   });
   const extra = m.extra === undefined ? {} : need('extra', 'object');
+  const files = m.files === undefined ? {} : (need('files', 'object') as Record<string, unknown>);
+  for (const [k, v] of Object.entries(files)) if (typeof v !== 'string') throw fieldError(metaFile, `files.${k}`, 'must be a string (a path relative to the stage)');
   return {
     metaFile,
     metadata: {
@@ -201,6 +231,7 @@ async function readMetadata(store: FileStore, root: string, path: string): Promi
       extra: extra as Record<string, unknown>,
       data: data as Record<string, string>,
       stages: stages as string[],
+      files: files as Record<string, string>,
     },
   };
 }
@@ -238,6 +269,11 @@ export async function loadStage(path: string, options: LoadOptions = {}, expecte
       const out: PipelineStage[] = [];
       for (const rel of metadata.stages) out.push(await loadStage(store.join(root, rel), { session }));
       return out;
+    },
+    file: (name) => {
+      const rel = metadata.files[name];
+      if (rel === undefined) throw fieldError(metaFile, `files.${name}`, `is missing (a ${metadata.class} saves its '${name}' file there)`);
+      return store.join(root, rel);
     },
     extra: (name, kind) => {
       const v = metadata.extra[name];

@@ -1,11 +1,13 @@
 // Pipeline and PipelineModel, as Spark's. `Pipeline({ stages }).fit(df)` first checks the whole chain of schemas
 // (each stage's transformSchema over the previous one's output), so a wrong column fails before any data is
 // read; then it fits the estimators in order, feeding each stage's output to the next. The PipelineModel
-// applies the fitted stages in order.
+// applies the fitted stages in order; as a BatchModel it chains its stages' `transformBatch` over one batch.
+import type * as arrow from 'apache-arrow';
 import type { DataFrame } from '../sdk/dataframe.ts';
 import { AnalysisError } from '../types/errors.ts';
 import type { Schema } from '../types/schema.ts';
 import { Estimator, Model, type PipelineStage, type StageState, Transformer } from './base.ts';
+import { type BatchContext, type BatchModel, isBatchModel } from './batch-model.ts';
 import { type ParamSpecs } from './params.ts';
 import { type LoadOptions, loadStage, registerStage } from './persistence.ts';
 
@@ -59,7 +61,7 @@ export class Pipeline extends Estimator<PipelineParams, PipelineModel> {
   }
 }
 
-export class PipelineModel extends Model<PipelineParams> {
+export class PipelineModel extends Model<PipelineParams> implements BatchModel {
   readonly stages: readonly Transformer[];
 
   constructor(stages: readonly Transformer[], uid?: string) {
@@ -80,6 +82,32 @@ export class PipelineModel extends Model<PipelineParams> {
     let current = df;
     for (const stage of this.stages) current = await stage.transform(current);
     return current;
+  }
+
+  /** Every stage's `transformBatch` in turn; fails, naming the stage, if one cannot run on record batches. */
+  async transformBatch(batch: arrow.RecordBatch, schema: Schema, context: BatchContext): Promise<arrow.RecordBatch> {
+    const stages = this.batchStages();
+    this.transformSchema(schema);
+    let current = batch;
+    let currentSchema = schema;
+    for (const stage of stages) {
+      const next = stage.transformSchema(currentSchema);
+      current = await stage.transformBatch(current, currentSchema, context);
+      currentSchema = next;
+    }
+    return current;
+  }
+
+  /** The stages as BatchModels; throws naming the first stage that is not one. */
+  batchStages(): BatchModel[] {
+    return this.stages.map((s, i) => {
+      if (!isBatchModel(s)) {
+        throw new AnalysisError(
+          `${this.uid}: stage ${i} (${s.uid}) cannot run on record batches: ${s.className} has no transformBatch, so this pipeline runs only through transform(df)`,
+        );
+      }
+      return s;
+    });
   }
 
   override saveState(): StageState {

@@ -14,13 +14,16 @@
 // coefficients go out and (loss, gradient, count) come back. With `standardization` (default) the problem is
 // solved over features divided by their standard deviation, so the penalty applies to standardized weights (as
 // Spark); the model's coefficients are always in the original feature space. The model's transform is not lazy
-// (it produces vectors): it runs over the input's batches.
+// (it produces vectors): it runs over the input's batches, and the same per-batch map is its `transformBatch`
+// (a BatchModel, see ../batch-model.ts).
+import type * as arrow from 'apache-arrow';
 import type { DataFrame } from '../../sdk/dataframe.ts';
 import { type DataType, DataTypes, isNumeric } from '../../types/data-type.ts';
 import { AnalysisError, DataError } from '../../types/errors.ts';
 import { type Field, type Schema, field, schema as makeSchema } from '../../types/schema.ts';
 import { Estimator, Model, NUMERIC_TYPE, type StageState, VECTOR_TYPE, appendColumn, isVector, requireColumn } from '../base.ts';
-import { float64Column, inputBatches, toNumber, vectorColumn, withComputedColumns } from '../batches.ts';
+import type { BatchContext, BatchModel } from '../batch-model.ts';
+import { type BatchView, type ComputedColumns, computeBatch, float64Column, inputBatches, toNumber, vectorColumn, withComputedColumns } from '../batches.ts';
 import { minimizeLbfgs } from '../optim/lbfgs.ts';
 import { type ParamSpecs, param } from '../params.ts';
 import { type LoadOptions, loadStage, registerStage } from '../persistence.ts';
@@ -327,7 +330,7 @@ export interface LogisticRegressionState {
   readonly intercepts: Float64Array;
 }
 
-export class LogisticRegressionModel extends Model<LogisticRegressionParams> {
+export class LogisticRegressionModel extends Model<LogisticRegressionParams> implements BatchModel {
   constructor(
     params: Partial<LogisticRegressionParams>,
     readonly state: LogisticRegressionState,
@@ -420,12 +423,23 @@ export class LogisticRegressionModel extends Model<LogisticRegressionParams> {
   }
 
   async transform(df: DataFrame): Promise<DataFrame> {
-    this.transformSchema(df.schema);
+    const { fields, compute } = this.batchComputation(df.schema);
+    return withComputedColumns(df, fields, compute);
+  }
+
+  async transformBatch(batch: arrow.RecordBatch, schema: Schema, _context?: BatchContext): Promise<arrow.RecordBatch> {
+    const { fields, compute } = this.batchComputation(schema);
+    return computeBatch(batch, schema, fields, compute);
+  }
+
+  /** The prediction columns and the per-batch map that computes them, for input `schema`. */
+  private batchComputation(schema: Schema): { fields: Field[]; compute: (batch: BatchView) => ComputedColumns } {
+    this.transformSchema(schema);
     const fields = outputFields(this, this.numClasses);
     const featuresCol = this.get('featuresCol');
     const width = Math.max(2, this.numClasses);
     const vtype = DataTypes.vector(width) as { kind: 'vector'; size: number };
-    return withComputedColumns(df, fields, (batch) => {
+    const compute = (batch: BatchView): ComputedColumns => {
       const n = batch.numRows;
       const feats = batch.values(featuresCol) as (Float32Array | null)[];
       const raw = new Float32Array(n * width);
@@ -450,7 +464,8 @@ export class LogisticRegressionModel extends Model<LogisticRegressionParams> {
       if (this.get('probabilityCol')) columns.push(vectorColumn(vtype, prob, n, valid));
       if (this.get('predictionCol')) columns.push(float64Column(pred, valid));
       return { columns };
-    });
+    };
+    return { fields, compute };
   }
 
   override saveState(): StageState {

@@ -3,13 +3,16 @@
 // sums of squares per dimension (`summarizePartition`, pure data in and out, so it can run as an executor task),
 // and the driver adds them up. The statistics are the sample mean and the corrected (n−1) sample standard
 // deviation, as Spark; a dimension whose deviation is 0 scales to 0. The model's transform is not lazy (it
-// computes vectors, which the expression engine does not): it runs over the input's batches.
+// computes vectors, which the expression engine does not): it runs over the input's batches, and the same
+// per-batch map is its `transformBatch` (a BatchModel, see ../batch-model.ts).
+import type * as arrow from 'apache-arrow';
 import type { DataFrame } from '../../sdk/dataframe.ts';
 import { DataTypes } from '../../types/data-type.ts';
 import { AnalysisError } from '../../types/errors.ts';
-import { type Schema, field, schema as makeSchema } from '../../types/schema.ts';
+import { type Field, type Schema, field, schema as makeSchema } from '../../types/schema.ts';
 import { Estimator, Model, type StageState, VECTOR_TYPE, appendColumn, isVector, requireColumn } from '../base.ts';
-import { inputBatches, vectorColumn, withComputedColumns } from '../batches.ts';
+import type { BatchContext, BatchModel } from '../batch-model.ts';
+import { type BatchView, type ComputedColumns, computeBatch, inputBatches, vectorColumn, withComputedColumns } from '../batches.ts';
 import { type ParamSpecs, param } from '../params.ts';
 import { type DataTable, type LoadOptions, loadStage, registerStage } from '../persistence.ts';
 
@@ -109,7 +112,7 @@ export class StandardScaler extends Estimator<StandardScalerParams, StandardScal
   }
 }
 
-export class StandardScalerModel extends Model<StandardScalerParams> {
+export class StandardScalerModel extends Model<StandardScalerParams> implements BatchModel {
   constructor(
     params: Partial<StandardScalerParams>,
     readonly mean: Float64Array,
@@ -138,7 +141,18 @@ export class StandardScalerModel extends Model<StandardScalerParams> {
   }
 
   async transform(df: DataFrame): Promise<DataFrame> {
-    const out = this.transformSchema(df.schema);
+    const { fields, compute } = this.batchComputation(df.schema);
+    return withComputedColumns(df, fields, compute);
+  }
+
+  async transformBatch(batch: arrow.RecordBatch, schema: Schema, _context?: BatchContext): Promise<arrow.RecordBatch> {
+    const { fields, compute } = this.batchComputation(schema);
+    return computeBatch(batch, schema, fields, compute);
+  }
+
+  /** The column added and the per-batch map that computes it, for input `schema`. */
+  private batchComputation(schema: Schema): { fields: Field[]; compute: (batch: BatchView) => ComputedColumns } {
+    const out = this.transformSchema(schema);
     const f = out.fields[out.fields.length - 1]!;
     const type = f.type as { kind: 'vector'; size: number };
     const size = type.size;
@@ -151,7 +165,7 @@ export class StandardScalerModel extends Model<StandardScalerParams> {
       if (withStd) factor[k] = this.std[k]! === 0 ? 0 : 1 / this.std[k]!;
     }
     const inputCol = this.get('inputCol');
-    return withComputedColumns(df, [field(f.name, f.type, f.nullable)], (batch) => {
+    const compute = (batch: BatchView): ComputedColumns => {
       const n = batch.numRows;
       const input = batch.values(inputCol) as (Float32Array | null)[];
       const values = new Float32Array(n * size);
@@ -166,7 +180,8 @@ export class StandardScalerModel extends Model<StandardScalerParams> {
         for (let k = 0; k < size; k++) values[i * size + k] = (v[k]! - shift[k]!) * factor[k]!;
       }
       return { columns: [vectorColumn(type, values, n, valid)] };
-    });
+    };
+    return { fields: [field(f.name, f.type, f.nullable)], compute };
   }
 
   override saveState(): StageState {

@@ -1,11 +1,14 @@
 // VectorAssembler: numeric columns and vectors → one float32 vector column, as Spark's. Not lazy: the expression
-// engine does not build vectors, so it runs over the input's batches (../batches.ts), one batch at a time.
+// engine does not build vectors, so it runs over the input's batches (../batches.ts), one batch at a time; the
+// same per-batch map is its `transformBatch` (a BatchModel, see ../batch-model.ts).
+import type * as arrow from 'apache-arrow';
 import type { DataFrame } from '../../sdk/dataframe.ts';
 import { DataTypes } from '../../types/data-type.ts';
 import { AnalysisError, DataError } from '../../types/errors.ts';
-import { type Schema, field } from '../../types/schema.ts';
+import { type Field, type Schema, field } from '../../types/schema.ts';
 import { Transformer, appendColumn, requireColumn } from '../base.ts';
-import { toNumber, vectorColumn, withComputedColumns } from '../batches.ts';
+import type { BatchContext, BatchModel } from '../batch-model.ts';
+import { type BatchView, type ComputedColumns, computeBatch, toNumber, vectorColumn, withComputedColumns } from '../batches.ts';
 import { type ParamSpecs, param } from '../params.ts';
 import { registerStage } from '../persistence.ts';
 
@@ -27,7 +30,7 @@ const SPECS: ParamSpecs<VectorAssemblerParams> = {
   ),
 };
 
-export class VectorAssembler extends Transformer<VectorAssemblerParams> {
+export class VectorAssembler extends Transformer<VectorAssemblerParams> implements BatchModel {
   constructor(params: Partial<VectorAssemblerParams> = {}, uid?: string) {
     super(SPECS, 'VectorAssembler', params, uid);
   }
@@ -53,12 +56,23 @@ export class VectorAssembler extends Transformer<VectorAssemblerParams> {
   }
 
   async transform(df: DataFrame): Promise<DataFrame> {
-    const out = this.transformSchema(df.schema);
+    const { fields, compute } = this.batchComputation(df.schema);
+    return withComputedColumns(df, fields, compute);
+  }
+
+  async transformBatch(batch: arrow.RecordBatch, schema: Schema, _context?: BatchContext): Promise<arrow.RecordBatch> {
+    const { fields, compute } = this.batchComputation(schema);
+    return computeBatch(batch, schema, fields, compute);
+  }
+
+  /** The column added and the per-batch map that computes it, for input `schema`. */
+  private batchComputation(schema: Schema): { fields: Field[]; compute: (batch: BatchView) => ComputedColumns } {
+    const out = this.transformSchema(schema);
     const type = out.fields[out.fields.length - 1]!.type as { kind: 'vector'; size: number };
-    const widths = this.widths(df.schema);
+    const widths = this.widths(schema);
     const cols = this.get('inputCols');
     const mode = this.get('handleInvalid');
-    return withComputedColumns(df, [field(this.get('outputCol'), type, false)], (batch) => {
+    const compute = (batch: BatchView): ComputedColumns => {
       const n = batch.numRows;
       const inputs = cols.map((c) => batch.values(c));
       const values = new Float32Array(n * type.size);
@@ -96,7 +110,8 @@ export class VectorAssembler extends Transformer<VectorAssemblerParams> {
       // Kept rows are packed at the front of `values`; `keep` selects the matching input rows.
       const column = vectorColumn(type, w === n ? values : values.slice(0, w * type.size), w, null);
       return w === n ? { columns: [column] } : { columns: [column], keep: Int32Array.from(keep) };
-    });
+    };
+    return { fields: [field(this.get('outputCol'), type, false)], compute };
   }
 }
 
