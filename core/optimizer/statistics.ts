@@ -120,7 +120,8 @@ export function columnOrigin(plan: LogicalPlan, i: number): { scan: ScanNode; na
     case 'union':
       return null;
     case 'window':
-      // The input's columns pass through; the function columns come from no source.
+    case 'apply_model':
+      // The input's columns pass through; the function (model) columns come from no source.
       return i < planSchema(plan.input).fields.length ? columnOrigin(plan.input, i) : null;
   }
 }
@@ -245,6 +246,7 @@ export class Estimator {
       case 'repartition':
       case 'distinct':
       case 'window':
+      case 'apply_model':
         return this.rows(plan.input);
       case 'limit': {
         const n = this.rows(plan.input);

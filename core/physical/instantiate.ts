@@ -18,6 +18,7 @@ import { SortExec } from '../exec/sort.ts';
 import { LimitExec } from '../exec/limit.ts';
 import { UnionExec } from '../exec/union.ts';
 import { WindowExec } from '../exec/window.ts';
+import { ApplyModelExec, type ModelHost, processModelHost } from '../exec/apply-model.ts';
 import { type PhysicalPlan, physicalSchema } from './physical-plan.ts';
 
 export interface InstantiateContext {
@@ -27,6 +28,8 @@ export interface InstantiateContext {
   stageInput?(p: Extract<PhysicalPlan, { kind: 'stage_input' }>): PhysicalOperator;
   /** Operators for an RDD stage over its inputs (set by executors: core/rdd runs it; RDD stages never run in-process). */
   rddStage?(p: Extract<PhysicalPlan, { kind: 'rdd' }>, inputs: readonly PhysicalOperator[]): PhysicalOperator;
+  /** Where ApplyModel nodes load models and report (executors and inference workers pass one per task). */
+  readonly models?: ModelHost;
   /** The file splits this task reads; absent: scans read all their files. */
   readonly fileSplits?: readonly FileSplit[];
 }
@@ -75,6 +78,9 @@ function build(p: PhysicalPlan, ctx: InstantiateContext): PhysicalOperator {
       return new WindowExec(child(p.input), [...p.partitionKeys], [...p.orderKeys], [...p.functions]);
     case 'exchange':
       return child(p.input);
+    case 'apply_model':
+      // Without a host (in-process runs) models come from the process-wide cache and report nowhere.
+      return new ApplyModelExec(child(p.input), p.model, p.inputs, p.outputs, ctx.models ?? processModelHost());
     case 'rdd':
       if (!ctx.rddStage) throw new ExecutionError('an RDD stage runs on executors only (in-process RDDs run in core/rdd/runner.ts)');
       return ctx.rddStage(p, p.inputs.map(child));

@@ -11,7 +11,8 @@ import type { WindowFunctionSpec } from '../exec/window.ts';
 import { RANKING_FUNCTIONS } from '../expr/expr.ts';
 import { windowResultType } from '../expr/type-of.ts';
 import { type Field, type Schema, field, resolveField, schema as makeSchema } from '../types/schema.ts';
-import type { JoinType, ScanSource } from '../plan/logical-plan.ts';
+import type { JoinType, ModelOutput, ScanSource } from '../plan/logical-plan.ts';
+import type { ModelRef } from '../expr/model-ref.ts';
 import { exprToString } from '../expr/expr.ts';
 
 export type AggregateMode = 'single' | 'partial' | 'final';
@@ -88,6 +89,16 @@ export type PhysicalPlan =
   | { readonly kind: 'limit'; readonly input: PhysicalPlan; readonly limit: number | null; readonly offset: number }
   | { readonly kind: 'union'; readonly inputs: readonly PhysicalPlan[] }
   | { readonly kind: 'exchange'; readonly input: PhysicalPlan; readonly partitioning: Partitioning }
+  /** A model over batches (the logical ApplyModel): `inputs` (bound to the input) form the model's batch; the
+   * output is the input's columns then `outputs`. `workerKind` is where its stage runs, decided by the planner. */
+  | {
+      readonly kind: 'apply_model';
+      readonly input: PhysicalPlan;
+      readonly model: ModelRef;
+      readonly workerKind: WorkerKind;
+      readonly inputs: readonly Expr[];
+      readonly outputs: readonly ModelOutput[];
+    }
   /** The output of another stage, as the stage planner leaves it in a consuming stage. */
   | { readonly kind: 'stage_input'; readonly stage: number; readonly schema: Schema; readonly partitioning: Partitioning }
   /**
@@ -114,6 +125,7 @@ export function physicalInputs(p: PhysicalPlan): readonly PhysicalPlan[] {
     case 'limit':
     case 'exchange':
     case 'window':
+    case 'apply_model':
       return [p.input];
     case 'hash_join':
       return [p.left, p.right];
@@ -136,6 +148,7 @@ export function withPhysicalInputs(p: PhysicalPlan, inputs: readonly PhysicalPla
     case 'limit':
     case 'exchange':
     case 'window':
+    case 'apply_model':
       return Object.freeze({ ...p, input: inputs[0]! });
     case 'hash_join':
       return Object.freeze({ ...p, left: inputs[0]!, right: inputs[1]! });
@@ -208,6 +221,8 @@ function computeSchema(p: PhysicalPlan): Schema {
       });
       return makeSchema([...input, ...fns]);
     }
+    case 'apply_model':
+      return makeSchema([...physicalSchema(p.input).fields, ...p.outputs.map((o) => field(o.as, o.type, o.nullable))]);
     case 'union': {
       const schemas = p.inputs.map(physicalSchema);
       return makeSchema(schemas[0]!.fields.map((f, i) => (schemas.some((s) => s.fields[i]!.nullable) ? nullable(f) : f)));
@@ -280,6 +295,10 @@ function describe(p: PhysicalPlan): string {
       const fns = p.functions.map((f) => `${f.fn}(${f.input === null ? '' : `#${f.input}`}) ${f.frame} AS ${f.name}`);
       return `Window partition=[${p.partitionKeys.map((k) => `#${k}`).join(', ')}] order=[${order.join(', ')}] [${fns.join(', ')}]`;
     }
+    case 'apply_model':
+      return `ApplyModel ${p.model.className} (${p.workerKind}, device=${p.model.device}${p.model.maxBatchRows ? `, maxBatchRows=${p.model.maxBatchRows}` : ''}${
+        p.model.deadLetter ? `, deadLetter=${p.model.deadLetter}` : ''
+      }) ${p.model.uri} inputs=[${p.inputs.map(exprToString).join(', ')}] outputs=[${p.outputs.map((o) => (o.name === o.as ? o.name : `${o.name} AS ${o.as}`)).join(', ')}]`;
     case 'union':
       return 'Union';
     case 'rdd':

@@ -29,8 +29,10 @@ import {
   type PhysicalAggregate,
   type PhysicalPlan,
   type PhysicalSortKey,
+  type WorkerKind,
   physicalSchema,
 } from './physical-plan.ts';
+import type { ModelRef } from '../expr/model-ref.ts';
 import { SizeEstimates } from './estimates.ts';
 import type { StatisticsProvider } from '../optimizer/statistics.ts';
 
@@ -43,6 +45,27 @@ export interface PhysicalPlannerOptions {
   readonly maxPartitions: number;
   /** Where scan sizes come from (default: the statistics readers put on scan nodes). */
   readonly stats?: StatisticsProvider;
+  /** How model stages are placed (see `modelWorkerKind`). */
+  readonly inference?: InferencePlanning;
+}
+
+export interface InferencePlanning {
+  /** The job asks for a GPU: every model stage runs on `container-gpu` workers. */
+  readonly gpu?: boolean;
+  /** A persisted model above this many bytes runs on `container-gpu` workers (default 256 MB: beyond what a Lambda loads quickly). */
+  readonly largeModelBytes?: number;
+  /** Tasks of an inference stage (default: from the input's estimated size, as other shuffles). */
+  readonly partitions?: number;
+}
+
+export const LARGE_MODEL_BYTES = 256 * 1024 * 1024;
+
+/** The worker kind a model stage runs on: the model's own choice, else a GPU container when the model or the job asks for a GPU or the model is large, else a Lambda. */
+export function modelWorkerKind(model: ModelRef, inference: InferencePlanning = {}): WorkerKind {
+  if (model.workerKind) return model.workerKind;
+  if (model.device === 'gpu' || inference.gpu) return 'container-gpu';
+  if (model.bytes > (inference.largeModelBytes ?? LARGE_MODEL_BYTES)) return 'container-gpu';
+  return 'lambda';
 }
 
 export const LOCAL_PLANNING: PhysicalPlannerOptions = Object.freeze({
@@ -141,6 +164,23 @@ class Planner {
     this.sizes = new SizeEstimates(o.stats);
   }
 
+  /**
+   * A model in its own stage on its worker kind: for a cluster, a round-robin exchange ends the CPU stage below
+   * (so preprocessing and inference are separate stages connected through the shuffle), and on GPU workers a
+   * second one after it keeps the CPU work above off the GPU.
+   */
+  private applyModel(p: Extract<LogicalPlan, { kind: 'apply_model' }>): PhysicalPlan {
+    const s = planSchema(p.input);
+    const workerKind = modelWorkerKind(p.model, this.o.inference);
+    let input = this.plan(p.input);
+    const partitions = this.o.inference?.partitions ?? this.partitionsFor(this.sizes.bytes(p.input));
+    if (this.o.distributed) input = freeze({ kind: 'exchange', input, partitioning: { kind: 'round_robin', partitions } });
+    const inputs = p.inputs.map((e) => named(bindExpr(e, s), outputName(e)));
+    let node: PhysicalPlan = freeze({ kind: 'apply_model', input, model: p.model, workerKind, inputs: freeze(inputs), outputs: p.outputs });
+    if (this.o.distributed && workerKind === 'container-gpu') node = freeze({ kind: 'exchange', input: node, partitioning: { kind: 'round_robin', partitions } });
+    return node;
+  }
+
   /** Partitions for a shuffle of `bytes` estimated bytes. */
   private partitionsFor(bytes: number): number {
     return Math.max(1, Math.min(this.o.maxPartitions, Math.ceil(bytes / this.o.targetBytesPerTask)));
@@ -159,6 +199,8 @@ class Planner {
       case 'alias':
         // Aliases only requalify names.
         return this.plan(p.input);
+      case 'apply_model':
+        return this.applyModel(p);
       case 'repartition': {
         const input = this.plan(p.input);
         if (!this.o.distributed) return input;

@@ -110,6 +110,16 @@ function partitionsOf(p: Partitioning): number | null {
   }
 }
 
+/** The worker kind a stage's pipeline needs: its model's (the planner puts each non-Lambda model in a stage of its own), else a Lambda. */
+export function stageWorkerKind(p: PhysicalPlan): WorkerKind {
+  if (p.kind === 'apply_model' && p.workerKind !== 'lambda') return p.workerKind;
+  for (const c of physicalInputs(p)) {
+    const k = stageWorkerKind(c);
+    if (k !== 'lambda') return k;
+  }
+  return 'lambda';
+}
+
 /** Cuts a distributed physical plan into stages at its exchanges. */
 export function planStages(plan: PhysicalPlan, options: StagePlanningOptions): StageGraph {
   const stages: Stage[] = [];
@@ -155,7 +165,7 @@ export function planStages(plan: PhysicalPlan, options: StagePlanningOptions): S
       tasks = partitioned[0] ?? 1;
     }
     const id = stages.length;
-    stages.push(Object.freeze({ id, plan: body, output, tasks, splits, inputs: Object.freeze(inputs), workerKind: 'lambda' }));
+    stages.push(Object.freeze({ id, plan: body, output, tasks, splits, inputs: Object.freeze(inputs), workerKind: stageWorkerKind(body) }));
     return id;
   };
   cut(plan, { kind: 'result' });

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { AGGREGATE_FUNCTIONS, WINDOW_FRAMES, WINDOW_FUNCTIONS } from '../expr/expr.ts';
 import { ExecutionError } from '../types/errors.ts';
 import { parseValidated } from '../types/validate.ts';
-import { exprSchema, joinTypeSchema, scanSourceSchema, schemaSchema } from '../plan/serialize.ts';
+import { dataTypeSchema, exprSchema, joinTypeSchema, modelRefSchema, scanSourceSchema, schemaSchema } from '../plan/serialize.ts';
 import type { FileSplit } from '../io/file-split.ts';
 import type { Partitioning, PhysicalKind, PhysicalPlan } from './physical-plan.ts';
 import { STAGE_GRAPH_VERSION, type StageGraph, type StageOutput } from './stages.ts';
@@ -97,6 +97,14 @@ const physicalShapes: Record<PhysicalKind, z.ZodObject> = {
   exchange: z.object({ kind: z.literal('exchange'), get input() { return physical; }, partitioning }),
   stage_input: z.object({ kind: z.literal('stage_input'), stage: z.number().int().nonnegative(), schema: schemaSchema, partitioning }),
   // The RDD task's own JSON is validated where it is decoded (core/rdd/remote-stages.ts).
+  apply_model: z.object({
+    kind: z.literal('apply_model'),
+    get input() { return physical; },
+    model: modelRefSchema,
+    workerKind: z.enum(['lambda', 'container', 'container-gpu']),
+    inputs: z.array(exprSchema),
+    outputs: z.array(z.object({ name: z.string(), as: z.string(), type: dataTypeSchema, nullable: z.boolean() })),
+  }),
   rdd: z.object({ kind: z.literal('rdd'), task: z.string().min(1), get inputs() { return z.array(physical); } }),
 };
 

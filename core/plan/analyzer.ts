@@ -135,6 +135,14 @@ function computeSchema(plan: LogicalPlan): Schema {
       return planSchema(plan.input);
     case 'window':
       return windowSchema(plan);
+    case 'apply_model': {
+      const input = planSchema(plan.input);
+      rejectAggregates(plan.inputs, 'model inputs');
+      rejectWindows(plan.inputs, 'model inputs');
+      // Type-checks the inputs (a missing column fails here, naming it).
+      for (const e of plan.inputs) typeOf(e, input);
+      return schema([...input.fields, ...plan.outputs.map((o) => field(o.as, o.type, o.nullable))]);
+    }
     case 'alias':
       return schema(requalify(planSchema(plan.input).fields, plan.alias));
     case 'union':

@@ -1,6 +1,8 @@
 // Logical plans as plain, immutable, JSON-serializable data: one node kind per operator. A plan carries no
 // functions or class instances, so it can be printed, hashed, sent to a coordinator and validated there.
 import type { Expr, SortOrder } from '../expr/expr.ts';
+import type { ModelRef } from '../expr/model-ref.ts';
+import type { DataType } from '../types/data-type.ts';
 import type { Schema } from '../types/schema.ts';
 
 export const PLAN_VERSION = 1;
@@ -90,7 +92,29 @@ export type LogicalPlan =
    * the same PARTITION BY and ORDER BY (frames may differ). Output: the input's columns, then one column per
    * function. Built by ./extract-windows.ts from a select list; several specifications stack several nodes.
    */
-  | { readonly kind: 'window'; readonly input: LogicalPlan; readonly functions: readonly Expr[] };
+  | { readonly kind: 'window'; readonly input: LogicalPlan; readonly functions: readonly Expr[] }
+  /**
+   * A model applied batch by batch (a BatchModel persisted at `model.uri`), as Spark's ArrowEvalPython /
+   * MapInPandas: the model receives a batch of `inputs` (named expressions over the input's rows), and the
+   * node outputs the input's columns followed by the model's columns listed in `outputs`. Made by
+   * `df.applyModel(model)` and by extract_model_calls from SQL calls of registered models. Runs in its own
+   * stage on the model's worker kind when planned for a cluster.
+   */
+  | {
+      readonly kind: 'apply_model';
+      readonly input: LogicalPlan;
+      readonly model: ModelRef;
+      readonly inputs: readonly Expr[];
+      readonly outputs: readonly ModelOutput[];
+    };
+
+/** A column a model appends that an ApplyModel node keeps: the model's own column `name`, output as `as`. */
+export interface ModelOutput {
+  readonly name: string;
+  readonly as: string;
+  readonly type: DataType;
+  readonly nullable: boolean;
+}
 
 export type PlanKind = LogicalPlan['kind'];
 
@@ -113,6 +137,7 @@ export function planInputs(p: LogicalPlan): readonly LogicalPlan[] {
     case 'alias':
     case 'repartition':
     case 'window':
+    case 'apply_model':
       return [p.input];
     case 'join':
       return [p.left, p.right];
@@ -134,6 +159,7 @@ export function withInputs(p: LogicalPlan, inputs: readonly LogicalPlan[]): Logi
     case 'alias':
     case 'repartition':
     case 'window':
+    case 'apply_model':
       return Object.freeze({ ...p, input: inputs[0]! });
     case 'join':
       return Object.freeze({ ...p, left: inputs[0]!, right: inputs[1]! });

@@ -35,6 +35,8 @@ function describe(p: LogicalPlan): string {
       return `SubqueryAlias ${p.alias}`;
     case 'window':
       return describeWindow(p.functions);
+    case 'apply_model':
+      return `ApplyModel ${p.model.className} ${p.model.uri}${p.model.workerKind ? ` worker=${p.model.workerKind}` : ''} device=${p.model.device} inputs=[${p.inputs.map(exprToString).join(', ')}] outputs=[${p.outputs.map((o) => (o.name === o.as ? o.name : `${o.name} AS ${o.as}`)).join(', ')}]`;
     case 'repartition':
       return `Repartition ${p.numPartitions}${p.keys.length ? ` by [${p.keys.map(exprToString).join(', ')}]` : ''}`;
   }

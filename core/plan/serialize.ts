@@ -146,6 +146,13 @@ const planShapes: Record<PlanKind, z.ZodType> = {
   union: z.object({ kind: z.literal('union'), get inputs() { return z.array(plan).min(1); }, byName: z.boolean() }),
   alias: z.object({ kind: z.literal('alias'), get input() { return plan; }, alias: z.string() }),
   window: z.object({ kind: z.literal('window'), get input() { return plan; }, functions: z.array(exprSchema).min(1) }),
+  apply_model: z.object({
+    kind: z.literal('apply_model'),
+    get input() { return plan; },
+    model: modelRefSchema,
+    inputs: z.array(exprSchema),
+    outputs: z.array(z.object({ name: z.string(), as: z.string(), type: dataTypeSchema, nullable: z.boolean() })),
+  }),
   repartition: z.object({
     kind: z.literal('repartition'),
     get input() { return plan; },

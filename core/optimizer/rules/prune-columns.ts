@@ -62,6 +62,15 @@ function prune(plan: LogicalPlan, required: Required): LogicalPlan {
       if (input === plan.input && kept.length === plan.functions.length) return plan;
       return Object.freeze({ ...plan, input, functions: Object.freeze([...kept]) });
     }
+    case 'apply_model': {
+      // Outputs nothing above uses are dropped; with none left the model does not run at all.
+      const kept = required === 'all' ? plan.outputs : plan.outputs.filter((o) => required.has(o.as.toLowerCase()));
+      const need = union(required, plan.inputs);
+      if (kept.length === 0) return prune(plan.input, need);
+      const input = prune(plan.input, need);
+      if (input === plan.input && kept.length === plan.outputs.length) return plan;
+      return Object.freeze({ ...plan, input, outputs: Object.freeze([...kept]) });
+    }
     case 'distinct':
       // Distinctness depends on every column of the input.
       return withInput(plan, prune(plan.input, 'all'));

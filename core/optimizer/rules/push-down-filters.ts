@@ -70,6 +70,18 @@ function push(conds: readonly Expr[], plan: LogicalPlan): LogicalPlan {
         (below) => withInputs(plan, [below]),
       );
     }
+    case 'apply_model': {
+      // Conjuncts over the input's columns only go below the model, so fewer rows reach inference; conjuncts
+      // over the model's outputs stay above.
+      const from = planSchema(plan);
+      const to = planSchema(plan.input);
+      return pushMapped(
+        conds,
+        plan.input,
+        (c) => rewriteColumns(c, from, (i) => (i < to.fields.length ? referenceTo(to, i) : null)),
+        (below) => withInputs(plan, [below]),
+      );
+    }
     case 'union':
       return pushUnion(conds, plan);
     case 'join':

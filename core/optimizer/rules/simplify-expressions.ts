@@ -152,6 +152,7 @@ function simplifyNodeExprs(p: LogicalPlan): LogicalPlan {
     case 'union':
     case 'alias':
     case 'window':
+    case 'apply_model':
       return p;
   }
 }
