@@ -16,9 +16,13 @@ import { saveTextPartitions } from './save-text.ts';
 import { fileVersion } from '../cache/versions.ts';
 import { expandPaths } from '../io/paths.ts';
 import { storeFor } from '../io/file-store.ts';
+import type { RemoteRunner } from '../sdk/remote.ts';
+import { runRemoteRdd } from './remote-job.ts';
 
 /** What an RDD needs of its session (Session satisfies it). */
 export interface RddSession {
+  /** Set for `Session.connect()` sessions: actions run as jobs on the executors. */
+  readonly remote?: RemoteRunner | null;
   execute(plan: LogicalPlan): Promise<{ batches: import('apache-arrow').RecordBatch[] }>;
   createDataFrame(data: readonly Record<string, unknown>[], schema?: Schema | Record<string, TypeLike>): DataFrame;
 }
@@ -315,7 +319,10 @@ export class RDD<T> {
     }
   }
 
+  /** Every partition with `extra` steps run in its task: in this process, or as one job on the executors. */
   private async partitions(job: RddJob, extra: readonly Step[] = []): Promise<unknown[][]> {
+    const remote = this.session.remote;
+    if (remote) return runRemoteRdd(remote, this.node, extra, job.metrics);
     const n = await job.numPartitions(this.node);
     const out: unknown[][] = [];
     for (let p = 0; p < n; p++) out.push(await job.compute(this.node, p, extra));
@@ -334,6 +341,11 @@ export class RDD<T> {
   /** The first `n` records, computing partitions only until there are enough. */
   async take(n: number): Promise<T[]> {
     return this.run(async (job) => {
+      if (this.session.remote) {
+        // One job; each partition sends at most n records.
+        const first: Step = { op: 'mapPartitions', fn: builtinFunction('(rs, c) => rs.slice(0, c.n)', 'take', { n }) };
+        return ((await this.partitions(job, [first])).flat() as T[]).slice(0, n);
+      }
       const out: T[] = [];
       const parts = await job.numPartitions(this.node);
       for (let p = 0; p < parts && out.length < n; p++) for (const r of await job.compute(this.node, p, [])) if (out.length < n) out.push(r as T);
@@ -349,6 +361,7 @@ export class RDD<T> {
 
   async isEmpty(): Promise<boolean> {
     return this.run(async (job) => {
+      if (this.session.remote) return (await this.partitions(job, [{ op: 'mapPartitions', fn: builtinFunction('(rs) => rs.slice(0, 1)', 'isEmpty') }])).every((p) => p.length === 0);
       const parts = await job.numPartitions(this.node);
       for (let p = 0; p < parts; p++) if ((await job.compute(this.node, p, [])).length) return false;
       return true;
@@ -463,6 +476,11 @@ export class RDD<T> {
    */
   async saveAsTextFile(path: string): Promise<{ files: string[] }> {
     return this.run(async (job) => {
+      if (this.session.remote) {
+        // Computed by the executors, written from here (the executors do not write text files yet).
+        const parts = await this.partitions(job);
+        return saveTextPartitions(path, parts.length, async (p) => parts[p]!);
+      }
       const n = await job.numPartitions(this.node);
       return saveTextPartitions(path, n, async (p) => job.compute(this.node, p, []));
     });

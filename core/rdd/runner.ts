@@ -40,9 +40,14 @@ export interface RddState {
 export interface JobMetrics {
   /** Tasks run (map, reduce and result tasks). */
   tasks: number;
+  /**
+   * Shuffles run. In a remote session: shuffle map stages (a join's two sides are two, and a shuffle read by two
+   * stages runs once for each).
+   */
   shuffles: number;
   /** Bytes of serialized shuffle buckets the map tasks wrote. */
   shuffleBytesWritten: number;
+  /** In a remote session: serialized chunks of up to 4,096 records (one per bucket and reading task). */
   shuffleRecordsWritten: number;
   /** Partitions served from a persisted node. */
   persistedPartitionsRead: number;
@@ -142,6 +147,11 @@ export class RddJob {
     private readonly host: RddHost,
     private readonly state: RddState,
     private readonly shuffleStore?: RddShuffleStore,
+    /**
+     * On executors the coordinator planned the stages over the text files' splits at its versions: a file that
+     * changed since fails the task instead of being split anew (its partitions would no longer match the plan).
+     */
+    private readonly pinnedInputs = false,
   ) {}
 
   /** The node's partition count in this job (a text file that changed since the RDD was built is split anew). */
@@ -252,7 +262,10 @@ export class RddJob {
         for (const f of node.files) {
           const now = await fileVersion(f.path);
           if (now === 'missing') throw new ExecutionError(`text file '${f.path}' no longer exists`);
-          if (now !== f.version) changed = true;
+          if (now !== f.version) {
+            if (this.pinnedInputs) throw new ExecutionError(`text file '${f.path}' changed while the job ran (version ${f.version} when planned, ${now} now)`);
+            changed = true;
+          }
           sizes.set(f.path, Number(now.split(':')[0]));
         }
         const splits = changed ? planSplits(node.files.map((f) => ({ path: f.path, size: sizes.get(f.path)! })), node.splitBytes) : node.splits;

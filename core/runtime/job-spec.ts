@@ -9,6 +9,7 @@ import { Session } from '../sdk/session.ts';
 import { AnalysisError } from '../types/errors.ts';
 import { issuePath } from '../types/validate.ts';
 import type { SchedulerOverrides } from './scheduler.ts';
+import { compileRddJob } from '../rdd/remote-stages.ts';
 
 export interface TableRef {
   /** One or more files or folders (`s3://…` or local paths). */
@@ -32,6 +33,8 @@ export interface JobSpec {
   readonly sql?: string;
   /** A logical plan from `serializePlan` (the SDK's DataFrames); scans must read files, not in-memory tables. */
   readonly plan?: unknown;
+  /** An RDD action: lineage and per-partition steps (core/rdd/remote-stages.ts, JSON form). */
+  readonly rdd?: unknown;
   readonly tables?: Readonly<Record<string, TableRef>>;
   readonly options?: JobOptions;
 }
@@ -42,6 +45,8 @@ export const jobSpecSchema = z
   .object({
     sql: z.string().min(1).optional(),
     plan: z.unknown().optional(),
+    // Checked by its own schema when compiled (core/rdd/remote-stages.ts), naming the field in the lineage.
+    rdd: z.unknown().optional(),
     tables: z
       .record(
         z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'table names are letters, digits and underscores'),
@@ -77,7 +82,7 @@ export const jobSpecSchema = z
       .optional(),
   })
   .strict()
-  .refine((s) => (s.sql === undefined) !== (s.plan === undefined), { message: 'a job has exactly one of `sql` and `plan`' });
+  .refine((s) => [s.sql, s.plan, s.rdd].filter((x) => x !== undefined).length === 1, { message: 'a job has exactly one of `sql`, `plan` and `rdd`' });
 
 /** A job spec from untrusted JSON, with an error that names the offending field. */
 export function parseJobSpec(input: unknown): JobSpec {
@@ -105,6 +110,7 @@ export async function jobPlan(spec: JobSpec, session: Session): Promise<LogicalP
 /** Compiles a job into its stage graph. */
 export async function compileJob(spec: JobSpec): Promise<StageGraph> {
   const o = spec.options ?? {};
+  if (spec.rdd !== undefined) return compileRddJob(spec.rdd, o.scheduler?.taskTimeoutMs !== undefined ? { taskTimeoutMs: o.scheduler.taskTimeoutMs } : {});
   const session = Session.local({
     planning: 'stages',
     ...(o.broadcastThreshold !== undefined ? { broadcastThreshold: o.broadcastThreshold } : {}),

@@ -30,6 +30,7 @@ import { type ShuffleReadOptions, ShuffleReader } from '../shuffle/shuffle-reade
 import { ShuffleWriter } from '../shuffle/shuffle-writer.ts';
 import { AnalysisError, DataError, ExecutionError, UnsupportedError } from '../types/errors.ts';
 import type { Schema } from '../types/schema.ts';
+import { RddStageExec } from '../rdd/stage-exec.ts';
 import { resultAttemptUri } from './job-store.ts';
 import { EXECUTOR_PROTOCOL_VERSION, type ExecutorRequest, type ExecutorResponse, type TaskOutput, toBase64 } from './protocol.ts';
 import { ReservoirSampler, decodeBoundaries, encodeIpc } from './range-sample.ts';
@@ -198,6 +199,7 @@ class TaskRun {
         throw new UnsupportedError(`in-memory table ${id} cannot be read by a remote executor; write it to Parquet first`);
       },
       fileSplits: task.splits ?? undefined,
+      rddStage: (p, inputs) => new RddStageExec(p.task, inputs, task.task),
       stageInput: (p) => {
         const input = inputs.get(p.stage);
         if (!input) throw new ExecutionError(`the plan reads stage ${p.stage}, which is not among the task's inputs [${task.inputs.map((i) => i.stage).join(', ')}]`);

@@ -114,7 +114,7 @@ describe('HTTP API', () => {
       [{ sql: 'SELECT * FROM nope', tables: tables() }, 400, /table 'nope'/],
       [{ sql: 'SELECT o_nope FROM orders', tables: tables() }, 400, /o_nope/],
       [{ sql: 'SELEC 1', tables: tables() }, 400, /./],
-      [{ sql: 'SELECT 1', plan: {} }, 400, /exactly one of `sql` and `plan`/],
+      [{ sql: 'SELECT 1', plan: {} }, 400, /exactly one of `sql`, `plan` and `rdd`/],
       [{ sql: 'SELECT * FROM t', tables: { t: { path: `s3://${'squall'}/data/missing.parquet` } } }, 400, /missing\.parquet/],
       [{ plan: { kind: 'scan' } }, 400, /plan/],
       [{ sql: 'SELECT 1 AS one' }, 422, /in-memory table/],

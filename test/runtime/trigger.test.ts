@@ -56,7 +56,7 @@ describe('rule parsing', () => {
     expect(errorOf({ version: 1, rules: [{ ...REPORT_RULE, job: { ...REPORT_RULE.job, options: { resultUri: 'x', bogus: 1 } } }] })).toMatch(
       /rule 'report' \(rules\[0\]\) at job\.options/,
     );
-    expect(errorOf({ version: 1, rules: [{ id: 'r', prefix: '', job: { tables: {} } }] })).toMatch(/rule 'r' \(rules\[0\]\) at job: a job has exactly one of `sql` and `plan`/);
+    expect(errorOf({ version: 1, rules: [{ id: 'r', prefix: '', job: { tables: {} } }] })).toMatch(/rule 'r' \(rules\[0\]\) at job: a job has exactly one of `sql`, `plan` and `rdd`/);
     expect(errorOf({ version: 1, rules: [REPORT_RULE, REPORT_RULE] })).toMatch(/rules\[1\]\) at id: duplicate rule id 'report'/);
     expect(errorOf({ version: 1, rules: [{ ...REPORT_RULE, job: { ...REPORT_RULE.job, tables: { t: { path: '${file}' } } } }] })).toMatch(
       /rule 'report' \(rules\[0\]\) at job\.tables\.t\.path: unknown placeholder '\$\{file\}'/,

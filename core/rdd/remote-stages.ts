@@ -1,0 +1,230 @@
+// RDD jobs on the serverless runtime. A job spec's `rdd` part (the action's lineage and the steps it runs per
+// partition) is compiled here into the same stage graph DataFrame jobs run as, so the scheduler's retries,
+// speculation, commits, S3 shuffle and result path apply unchanged: every stage is one `rdd` physical node
+// whose task JSON holds the stage's lineage (shuffles below it replaced by shuffle_read nodes), its steps and
+// where its output goes.
+//
+// Map stages write chunks of serialized records, one row per (target task, bucket, chunk), through the S3
+// shuffle with `partition_id` partitioning: the target is the consumer's task that reads the bucket. That
+// task index is not always the bucket (a union or coalesce over a shuffle reads it at other positions), so the
+// targets are computed here, from the consumer's lineage, and a bucket read twice goes to both readers. A
+// shuffle read by two stages gets map stages of its own for each (recomputed, not shared).
+//
+// Text files are pinned at compile time: their splits are planned over the versions seen now, and a task that
+// finds a file changed fails (RddJob's pinnedInputs) rather than computing partitions the plan does not match.
+import { z } from 'zod';
+import { RDD_ROWS_SCHEMA, type Partitioning, type PhysicalPlan } from '../physical/physical-plan.ts';
+import { STAGE_GRAPH_VERSION, type Stage, type StageGraph, type StageOutput } from '../physical/stages.ts';
+import { DataError, UnsupportedError } from '../types/errors.ts';
+import { parseValidated } from '../types/validate.ts';
+import { fileVersion } from '../cache/versions.ts';
+import { type RddNode, type Step, plannedPartitions } from './lineage.ts';
+import { lineageJson, nodeSchema, stepSchema } from './lineage-schema.ts';
+import { planSplits } from './runner.ts';
+
+export const RDD_JOB_VERSION = 1;
+
+/** What a client sends as a job's `rdd`: the action's lineage and the steps every result partition ends with. */
+export interface RddJobSpec {
+  readonly version: typeof RDD_JOB_VERSION;
+  readonly node: RddNode;
+  readonly steps: readonly Step[];
+}
+
+export const rddJobSchema = z.object({ version: z.literal(RDD_JOB_VERSION), node: nodeSchema, steps: z.array(stepSchema) }).strict();
+
+/** Where an RDD stage task's output goes. */
+export type RddStageOutput =
+  /** Map stage: the steps end in a bucket step; bucket b goes to the consumer tasks `targets[b]`. */
+  | { readonly kind: 'buckets'; readonly targets: readonly (readonly number[])[] }
+  /** Result stage: the records of the partition. */
+  | { readonly kind: 'records' };
+
+/** One RDD stage's task (the same for every task of the stage: the task index is the partition). */
+export interface RddStageSpec {
+  readonly version: typeof RDD_JOB_VERSION;
+  readonly node: RddNode;
+  readonly steps: readonly Step[];
+  /** Per input of the physical node (same order): the shuffle and join side its rows belong to. */
+  readonly reads: readonly { readonly shuffle: number; readonly side: 0 | 1 | null }[];
+  readonly output: RddStageOutput;
+  /** The time limit of the task's user code (the job's task timeout). */
+  readonly timeoutMs: number;
+}
+
+const stageSpecSchema = z
+  .object({
+    version: z.literal(RDD_JOB_VERSION),
+    node: nodeSchema,
+    steps: z.array(stepSchema),
+    reads: z.array(z.object({ shuffle: z.number().int().nonnegative(), side: z.union([z.literal(0), z.literal(1), z.null()]) })),
+    output: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('buckets'), targets: z.array(z.array(z.number().int().nonnegative())) }),
+      z.object({ kind: z.literal('records') }),
+    ]),
+    timeoutMs: z.number().int().positive(),
+  })
+  .strict();
+
+/** A job's `rdd` part, checked (JSON form: byte arrays as `{ $bytes }`). */
+export function parseRddJob(raw: unknown): RddJobSpec {
+  return parseValidated<RddJobSpec>(rddJobSchema, raw, 'RDD job');
+}
+
+/** An RDD stage's task JSON (what the `rdd` physical node carries), checked. */
+export function parseRddStageSpec(json: string): RddStageSpec {
+  return parseValidated<RddStageSpec>(stageSpecSchema, json, 'RDD stage task');
+}
+
+/** The JSON a client sends as the job's `rdd`. */
+export function rddJobJson(node: RddNode, steps: readonly Step[]): unknown {
+  rejectDriverSources(node);
+  return lineageJson({ version: RDD_JOB_VERSION, node, steps });
+}
+
+/** df.rdd sources are computed by the driver's DataFrame engine; executors cannot run them (yet). */
+function rejectDriverSources(node: RddNode): void {
+  switch (node.kind) {
+    case 'dataframe':
+      throw new UnsupportedError('an RDD built from a DataFrame (df.rdd) cannot run on the executors yet; run the DataFrame and parallelize its rows, or use Session.local()');
+    case 'parallelize':
+    case 'text_file':
+    case 'shuffle_read':
+      return;
+    case 'narrow':
+    case 'coalesce':
+      return rejectDriverSources(node.input);
+    case 'union':
+      return node.inputs.forEach(rejectDriverSources);
+    case 'shuffle':
+      return node.inputs.forEach((i) => rejectDriverSources(i.input));
+  }
+}
+
+const DEFAULT_TIMEOUT_MS = 15 * 60_000;
+
+/** Compiles a job's `rdd` part into its stage graph (parents first; the last stage's tasks are the result partitions). */
+export async function compileRddJob(raw: unknown, options: { taskTimeoutMs?: number } = {}): Promise<StageGraph> {
+  const spec = parseRddJob(raw);
+  rejectDriverSources(spec.node);
+  const node = await pinTextFiles(spec.node);
+  const timeoutMs = options.taskTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const stages: Stage[] = [];
+
+  const addStage = (body: RddNode, steps: readonly Step[], output: RddStageOutput, partitioning: StageOutput): number => {
+    const shuffles = new Map<number, Extract<RddNode, { kind: 'shuffle' }>>();
+    const root = replaceShuffles(body, shuffles);
+    const tasks = plannedPartitions(root);
+    // Which consumer tasks read each bucket of each shuffle.
+    const targets = new Map<number, number[][]>();
+    for (const [id, s] of shuffles) targets.set(id, Array.from({ length: s.partitions }, () => []));
+    for (let t = 0; t < tasks; t++) {
+      const reads = new Map<number, Set<number>>();
+      partitionReads(root, t, reads);
+      for (const [id, buckets] of reads) for (const b of buckets) targets.get(id)![b]!.push(t);
+    }
+    const reads: { shuffle: number; side: 0 | 1 | null; stage: number }[] = [];
+    for (const [id, s] of shuffles) {
+      for (const input of s.inputs) {
+        const p = input.partitioner;
+        if (p.kind === 'range') {
+          throw new UnsupportedError(`${s.name}() (a range-partitioned shuffle) does not run on the executors yet; sort on the driver (takeOrdered/top) or use Session.local()`);
+        }
+        const bucket: Step = { op: 'bucket', name: s.name, by: p.kind === 'round_robin' ? 'round_robin' : p.by, partitions: s.partitions };
+        const stage = addStage(input.input, [...input.mapSteps, bucket], { kind: 'buckets', targets: targets.get(id)! }, { kind: 'partition_id', column: 0, partitions: tasks });
+        reads.push({ shuffle: id, side: input.side, stage });
+      }
+    }
+    const spec: RddStageSpec = { version: RDD_JOB_VERSION, node: root, steps, reads: reads.map(({ shuffle, side }) => ({ shuffle, side })), output, timeoutMs };
+    const inputs: PhysicalPlan[] = reads.map((r) => {
+      const produced = stages[r.stage]!.output as Partitioning;
+      return Object.freeze({ kind: 'stage_input', stage: r.stage, schema: RDD_ROWS_SCHEMA, partitioning: produced });
+    });
+    const plan: PhysicalPlan = Object.freeze({ kind: 'rdd', task: JSON.stringify(lineageJson(spec)), inputs: Object.freeze(inputs) });
+    const id = stages.length;
+    stages.push(Object.freeze({ id, plan, output: partitioning, tasks, splits: null, inputs: Object.freeze(reads.map((r) => r.stage)), workerKind: 'lambda' }));
+    return id;
+  };
+
+  addStage(node, spec.steps, { kind: 'records' }, { kind: 'result' });
+  return Object.freeze({ version: STAGE_GRAPH_VERSION, stages: Object.freeze(stages) });
+}
+
+/** `node` with every shuffle below it (not below other shuffles) replaced by its reduce side read from the shuffle. */
+function replaceShuffles(node: RddNode, found: Map<number, Extract<RddNode, { kind: 'shuffle' }>>): RddNode {
+  switch (node.kind) {
+    case 'parallelize':
+    case 'text_file':
+    case 'dataframe':
+    case 'shuffle_read':
+      return node;
+    case 'narrow':
+    case 'coalesce':
+      return Object.freeze({ ...node, input: replaceShuffles(node.input, found) });
+    case 'union':
+      return Object.freeze({ ...node, inputs: Object.freeze(node.inputs.map((i) => replaceShuffles(i, found))) });
+    case 'shuffle':
+      found.set(node.id, node);
+      return Object.freeze({ kind: 'shuffle_read', id: node.id, name: node.name, partitions: node.partitions, reduceSteps: node.reduceSteps });
+  }
+}
+
+/** The shuffle partitions partition `p` of `node` reads, by shuffle (as RddJob.compute walks the lineage). */
+function partitionReads(node: RddNode, p: number, out: Map<number, Set<number>>): void {
+  switch (node.kind) {
+    case 'parallelize':
+    case 'text_file':
+    case 'dataframe':
+      return;
+    case 'shuffle_read': {
+      const set = out.get(node.id) ?? new Set<number>();
+      set.add(p);
+      out.set(node.id, set);
+      return;
+    }
+    case 'shuffle':
+      throw new Error('internal: shuffles are replaced before reads are planned');
+    case 'narrow':
+      return partitionReads(node.input, p, out);
+    case 'union': {
+      let q = p;
+      for (const i of node.inputs) {
+        const n = plannedPartitions(i);
+        if (q < n) return partitionReads(i, q, out);
+        q -= n;
+      }
+      return;
+    }
+    case 'coalesce': {
+      const parents = plannedPartitions(node.input);
+      const n = Math.min(node.partitions, parents);
+      for (let q = Math.floor((p * parents) / n); q < Math.floor(((p + 1) * parents) / n); q++) partitionReads(node.input, q, out);
+      return;
+    }
+  }
+}
+
+/** Text file nodes at their files' current versions (re-split when a file changed since the RDD was built). */
+async function pinTextFiles(node: RddNode): Promise<RddNode> {
+  switch (node.kind) {
+    case 'parallelize':
+    case 'dataframe':
+    case 'shuffle_read':
+      return node;
+    case 'text_file': {
+      const now = await Promise.all(node.files.map(async (f) => ({ path: f.path, version: await fileVersion(f.path) })));
+      const gone = now.find((f) => f.version === 'missing');
+      if (gone) throw new DataError(`text file '${gone.path}' does not exist`);
+      if (now.every((f, i) => f.version === node.files[i]!.version)) return node;
+      const splits = planSplits(now.map((f) => ({ path: f.path, size: Number(f.version.split(':')[0]) })), node.splitBytes);
+      return Object.freeze({ ...node, files: Object.freeze(now), splits: Object.freeze(splits) });
+    }
+    case 'narrow':
+    case 'coalesce':
+      return Object.freeze({ ...node, input: await pinTextFiles(node.input) });
+    case 'union':
+      return Object.freeze({ ...node, inputs: Object.freeze(await Promise.all(node.inputs.map(pinTextFiles))) });
+    case 'shuffle':
+      return Object.freeze({ ...node, inputs: Object.freeze(await Promise.all(node.inputs.map(async (i) => ({ ...i, input: await pinTextFiles(i.input) })))) });
+  }
+}

@@ -1,0 +1,112 @@
+// What an executor runs for an `rdd` physical node: the stage's task (./remote-stages.ts) for one partition.
+// The node's inputs are the committed shuffle outputs of the map stages it reads (this task's partition of
+// each, fetched by the runtime's shuffle reader); their rows are chunks of serialized records, handed to the
+// RDD runner as its shuffle store. The lineage then runs as in-process (one fresh vm context per pipelined
+// task, under the task's time limit), and the output leaves as rows of serialized chunks again: per bucket and
+// target task for a map stage, the partition's records for the result stage.
+import * as v8 from 'node:v8';
+import type * as arrow from 'apache-arrow';
+import { type ExecContext, type PhysicalOperator, checkCancelled } from '../exec/operator.ts';
+import { RDD_ROWS_SCHEMA } from '../physical/physical-plan.ts';
+import { rowsToBatch } from '../sdk/from-rows.ts';
+import { ExecutionError } from '../types/errors.ts';
+import type { Schema } from '../types/schema.ts';
+import { type RddShuffleStore, RddJob } from './runner.ts';
+import { type RddStageSpec, parseRddStageSpec } from './remote-stages.ts';
+
+/** Records per serialized chunk: bounds one row's size without a serialize call per record. */
+const CHUNK_RECORDS = 4096;
+/** Rows per output batch. */
+const BATCH_ROWS = 256;
+
+/** Chunks of serialized records as read from a stage input, by shuffle and bucket. */
+class InputChunks implements RddShuffleStore {
+  private readonly chunks = new Map<number, { side: 0 | 1 | null; bucket: number; bytes: Uint8Array }[]>();
+
+  add(shuffle: number, side: 0 | 1 | null, bucket: number, bytes: Uint8Array): void {
+    const list = this.chunks.get(shuffle) ?? [];
+    list.push({ side, bucket, bytes });
+    this.chunks.set(shuffle, list);
+  }
+
+  async write(): Promise<void> {
+    throw new ExecutionError('internal: an RDD stage task writes its buckets as rows, not through the store');
+  }
+
+  async read(shuffle: number, reducePartition: number): Promise<{ side: 0 | 1 | null; bytes: Uint8Array }[]> {
+    return (this.chunks.get(shuffle) ?? []).filter((c) => c.bucket === reducePartition).map(({ side, bytes }) => ({ side, bytes }));
+  }
+}
+
+const noDriver = {
+  dataFrameRows(): never {
+    throw new ExecutionError('an RDD task on an executor cannot read a DataFrame (df.rdd)');
+  },
+};
+
+function serializeChunk(records: readonly unknown[]): string {
+  try {
+    return Buffer.from(v8.serialize(records)).toString('base64');
+  } catch (e) {
+    throw new ExecutionError(`a record cannot be serialized (records must be structured-clone serializable: no functions, symbols or class instances with private state): ${(e as Error).message}`);
+  }
+}
+
+export class RddStageExec implements PhysicalOperator {
+  readonly name = 'RddStage';
+  readonly schema: Schema = RDD_ROWS_SCHEMA;
+  private readonly spec: RddStageSpec;
+
+  constructor(
+    task: string,
+    readonly children: readonly PhysicalOperator[],
+    /** The partition this task computes (its task index). */
+    private readonly partition: number,
+  ) {
+    this.spec = parseRddStageSpec(task);
+    if (this.spec.reads.length !== children.length) {
+      throw new ExecutionError(`RDD stage task reads ${this.spec.reads.length} shuffle inputs but the plan gives it ${children.length}`);
+    }
+  }
+
+  describe(): string {
+    return `partition=${this.partition} output=${this.spec.output.kind} steps=[${this.spec.steps.map((s) => s.op).join(', ')}]`;
+  }
+
+  async *execute(ctx: ExecContext): AsyncIterable<arrow.RecordBatch> {
+    const store = new InputChunks();
+    for (let i = 0; i < this.children.length; i++) {
+      const { shuffle, side } = this.spec.reads[i]!;
+      for await (const b of this.children[i]!.execute(ctx)) {
+        checkCancelled(ctx);
+        const buckets = b.getChildAt(1)!;
+        const records = b.getChildAt(2)!;
+        for (let r = 0; r < b.numRows; r++) store.add(shuffle, side, buckets.get(r) as number, new Uint8Array(Buffer.from(records.get(r) as string, 'base64')));
+      }
+    }
+    const job = new RddJob(noDriver, { persisted: new Map(), sandbox: { timeoutMs: this.spec.timeoutMs } }, store, true);
+    const out = await job.compute(this.spec.node, this.partition, this.spec.steps);
+    let rows: { part: number; bucket: number; records: string }[] = [];
+    const emit = (part: number, bucket: number, records: string) => rows.push({ part, bucket, records });
+    const output = this.spec.output;
+    switch (output.kind) {
+      case 'records':
+        for (let c = 0, i = 0; i < out.length; i += CHUNK_RECORDS, c++) emit(this.partition, c, serializeChunk(out.slice(i, i + CHUNK_RECORDS)));
+        break;
+      case 'buckets':
+        (out as unknown[][]).forEach((bucket, b) => {
+          const to = output.targets[b] ?? [];
+          for (let i = 0; i < bucket.length && to.length; i += CHUNK_RECORDS) {
+            const chunk = serializeChunk(bucket.slice(i, i + CHUNK_RECORDS));
+            for (const t of to) emit(t, b, chunk);
+          }
+        });
+        break;
+    }
+    for (let i = 0; i < rows.length; i += BATCH_ROWS) {
+      checkCancelled(ctx);
+      yield rowsToBatch(rows.slice(i, i + BATCH_ROWS), RDD_ROWS_SCHEMA);
+    }
+    rows = [];
+  }
+}

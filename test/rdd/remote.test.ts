@@ -1,0 +1,154 @@
+// RDD stages on the serverless executors: the local stack (s3rver, the Lambda endpoint running the real
+// executor, coordinator and API handlers in worker processes, the HTTP API) on free loopback ports. A word count
+// over a generated corpus on S3 through `Session.connect()` equals the in-process count over the same files;
+// reduceByKey's map-side combining writes fewer shuffle bytes than groupByKey (from the jobs' stage metrics);
+// a join, union and coalesce over shuffles match in-process; a throwing user function fails the job with the
+// user's message and line after its retries; a captured variable is refused when the RDD is built.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { S3ObjectStore } from '../../core/io/object-store.ts';
+import { setS3Store } from '../../core/io/s3-file-store.ts';
+import { AnalysisError, ExecutionError, Session, UnsupportedError } from '../../core/sdk/index.ts';
+import { type LocalStack, startLocalStack } from '../../infra/local-stack/index.ts';
+import '../infra/support.ts';
+
+const KEY = 'rdd-remote-test-key-0123456789';
+const FILES = 3;
+let stack: LocalStack;
+let store: S3ObjectStore;
+let dir: string;
+
+/** Lines of words w0..w299 drawn with probability ~ 1/(rank+1) (a seeded generator): a few frequent words, a long tail. */
+function corpus(seed: number, lines: number): string {
+  let a = seed;
+  const rand = () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out: string[] = [];
+  for (let l = 0; l < lines; l++) {
+    const words: string[] = [];
+    for (let i = 0; i < 12; i++) words.push(`w${Math.floor(Math.exp(rand() * Math.log(300))) - 1}`);
+    out.push(words.join(' '));
+  }
+  return out.join('\n') + '\n';
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'squall-rdd-remote-'));
+  stack = await startLocalStack({
+    concurrency: 6,
+    logs: process.env.SQUALL_TEST_LOGS ? 'inherit' : 'silent',
+    functions: {
+      executor: { handler: 'functions/executor.ts#handler', timeoutSeconds: 60 },
+      coordinator: { handler: 'functions/coordinator.ts#handler', timeoutSeconds: 300, environment: { SQUALL_EXECUTOR_FUNCTION: 'executor' } },
+      api: { handler: 'functions/api.ts#handler', timeoutSeconds: 60, environment: { SQUALL_API_KEYS: `tester:${KEY}`, SQUALL_COORDINATOR_FUNCTION: 'coordinator' } },
+    },
+    httpApi: { function: 'api' },
+  });
+  await Promise.all([stack.lambda.prewarm('api', 1), stack.lambda.prewarm('coordinator', 1), stack.lambda.prewarm('executor', 2)]);
+  store = S3ObjectStore.fromEndpoints(stack.endpoints());
+  setS3Store(store);
+  for (let f = 0; f < FILES; f++) {
+    const text = corpus(f + 1, 2500);
+    await writeFile(join(dir, `part-${f}.txt`), text);
+    await store.put(`s3://${stack.bucket}/corpus/part-${f}.txt`, text);
+  }
+}, 240_000);
+
+afterAll(async () => {
+  setS3Store(null);
+  store?.destroy();
+  await stack?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+function connect(scheduler: Record<string, number> = {}): Session {
+  return Session.connect({ endpoint: stack.apiEndpoint!, apiKey: KEY, pollMs: 100, jobOptions: { scheduler: { retryBaseMs: 50, retryMaxMs: 200, ...scheduler } } });
+}
+
+const SPLIT = 40_000;
+
+async function words(session: Session, path: string) {
+  return (await session.textFile(path, { splitBytes: SPLIT })).flatMap((line) => line.split(' '));
+}
+
+const byKey = <T extends [unknown, unknown]>(rows: T[]) => [...rows].sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+
+describe('RDDs on the executors (local stack)', () => {
+  test('word count equals the in-process count; reduceByKey shuffles fewer bytes than groupByKey', async () => {
+    const remote = connect();
+    const local = Session.local();
+    const remoteWords = await words(remote, `s3://${stack.bucket}/corpus/*.txt`);
+    expect(remoteWords.getNumPartitions()).toBeGreaterThanOrEqual(2 * FILES);
+    const count = (w: typeof remoteWords) => w.map((x) => [x, 1] as [string, number]).reduceByKey((a, b) => a + b, 4);
+    const remoteCounts = count(remoteWords);
+    const got = await remoteCounts.collect();
+    const expected = await count(await words(local, join(dir, '*.txt'))).collect();
+    expect(got.length).toBeGreaterThan(250);
+    expect(byKey(got)).toEqual(byKey(expected));
+    expect(got.reduce((n, [, c]) => n + c, 0)).toBe(FILES * 2500 * 12);
+    const reduced = remoteCounts.lastMetrics!;
+    expect(reduced.shuffles).toBe(1);
+    expect(reduced.shuffleBytesWritten).toBeGreaterThan(0);
+
+    // The same counts from groupByKey, which ships every (word, 1) pair.
+    const grouped = remoteWords.map((x) => [x, 1] as [string, number]).groupByKey(4).mapValues((vs) => vs.length);
+    expect(byKey(await grouped.collect())).toEqual(byKey(expected));
+    const groupedBytes = grouped.lastMetrics!.shuffleBytesWritten;
+    // 90,000 pairs against at most 300 words per map task: the combined shuffle is far smaller.
+    expect(groupedBytes / reduced.shuffleBytesWritten).toBeGreaterThan(10);
+  }, 180_000);
+
+  test('join, union and coalesce over shuffles, take and reduce match in-process', async () => {
+    const build = async (session: Session, path: string) => {
+      const counts = (await words(session, path)).map((w) => [w, 1] as [string, number]).reduceByKey((a, b) => a + b, 3);
+      const lengths = session.parallelize(Array.from({ length: 300 }, (_, i) => [`w${i}`, `w${i}`.length] as [string, number]), 2);
+      const joined = counts.join(lengths, 2).map(([w, [n, len]]) => [w, n * len] as [string, number]);
+      return joined.union(counts).coalesce(2);
+    };
+    const remote = await build(connect(), `s3://${stack.bucket}/corpus/*.txt`);
+    const local = await build(Session.local(), join(dir, '*.txt'));
+    expect(remote.getNumPartitions()).toBe(2);
+    const got = await remote.collect();
+    expect(byKey(got)).toEqual(byKey(await local.collect()));
+    // Map stages: the join's two sides, and the word counts once for the join and once for the union (a shuffle
+    // read by two stages is computed for each).
+    expect(remote.lastMetrics!.shuffles).toBe(4);
+    expect(await remote.take(5)).toHaveLength(5);
+    expect(await remote.map(([, n]) => n).reduce((a, b) => a + b)).toBe(await local.map(([, n]) => n).reduce((a, b) => a + b));
+  }, 180_000);
+
+  test('a throwing user function fails the job with its message and line, after retries', async () => {
+    const session = connect({ maxAttempts: 2 });
+    const lines = await session.textFile(`s3://${stack.bucket}/corpus/part-0.txt`);
+    const bad = lines.map((line) => {
+      const n = line.split(' ').length;
+      if (n === 12) throw new RangeError(`a line of ${n} words`);
+      return n;
+    });
+    const err = await bad.count().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExecutionError);
+    expect((err as Error).message).toMatch(/the function passed to map\(\) threw: RangeError: a line of 12 words \(line 3 of the function: if \(n === 12\) throw new RangeError/);
+    const status = await session.remote!.client.status(session.remote!.lastJobId!);
+    expect(status.state).toBe('failed');
+    expect(status.retries).toBeGreaterThanOrEqual(1);
+  }, 180_000);
+
+  test('a captured variable is refused when the RDD is built; local files and df.rdd are refused before a job', async () => {
+    const session = connect();
+    const lines = await session.textFile(`s3://${stack.bucket}/corpus/part-1.txt`);
+    const factor = 3;
+    expect(() => lines.map((l) => l.length * factor)).toThrow(AnalysisError);
+    expect(() => lines.map((l) => l.length * factor)).toThrow(
+      "the function passed to map() uses the variable 'factor' from the surrounding scope, which executors cannot see: functions are shipped as source text and run in a fresh context. Pass the values as the context argument and read them from the function's last parameter, e.g. rdd.map((x, ctx) => ... ctx.factor ..., { factor })",
+    );
+    expect(await lines.map((l, ctx) => l.length * ctx.factor, { factor }).first()).toBe((await lines.first()).length * 3);
+    const localLines = await session.textFile(join(dir, 'part-0.txt'));
+    await expect(localLines.count()).rejects.toThrow(UnsupportedError);
+  }, 120_000);
+});
