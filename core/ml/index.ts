@@ -28,3 +28,12 @@ export {
 } from './evaluation.ts';
 export { loadStage, registerStage, type LoadOptions, type StageMetadata, METADATA_FILE } from './persistence.ts';
 export { ParamGridBuilder, CrossValidator, CrossValidatorModel, applyParamMap, type ParamMap, type CrossValidatorParams } from './tuning.ts';
+export { OnnxModel, type OnnxModelParams } from './onnx/onnx-model.ts';
+export { ImageFeaturizer, type ImageFeaturizerParams, PP_OCR_V4_DETECTOR } from './onnx/image-featurizer.ts';
+export { ImageToVector, type ImageToVectorParams } from './image/image-to-vector.ts';
+export { type BatchModel, type BatchContext, type InferenceDevice, isBatchModel, localBatchContext } from './batch-model.ts';
+export { transformBatches } from './batches.ts';
+export { exposeTensors, graphSignature } from './onnx/graph-cut.ts';
+export { runInSubBatches, isOutOfMemoryError } from './onnx/sub-batches.ts';
+export { loadModel, clearLoadedModels, type LoadedModel, type ModelRef } from './onnx/loaded-models.ts';
+export { type TensorData, type InferenceRunner, globalAveragePool } from './onnx/tensor.ts';

@@ -1,6 +1,8 @@
-// session.read: Parquet, CSV and NDJSON sources. Reading is async because the schema comes from the files
+// session.read: Parquet, CSV and NDJSON sources, and images. Reading is async because the schema comes from the files
 // (Parquet footers, a CSV/JSON sample) before the DataFrame is built, so column errors surface immediately.
+import * as arrow from 'apache-arrow';
 import { AnalysisError, DataError } from '../types/errors.ts';
+import { toArrowSchema } from '../types/arrow-types.ts';
 import { type Schema, field, schema as makeSchema } from '../types/schema.ts';
 import { typeEquals, typeToString } from '../types/data-type.ts';
 import { type TypeLike, toDataType } from '../types/parse-type.ts';
@@ -9,6 +11,7 @@ import { expandPaths } from '../io/paths.ts';
 import { parquetMetadata, readParquetSchema } from '../io/parquet-reader.ts';
 import { inferCsvSchema } from '../io/csv-reader.ts';
 import { inferJsonSchema } from '../io/json-reader.ts';
+import { IMAGE_OPTION_NAMES, IMAGE_SCHEMA, type ImageColumn, readImages } from '../io/images/read-images.ts';
 import { DataFrame } from './dataframe.ts';
 import type { Session } from './session.ts';
 
@@ -92,6 +95,22 @@ export class DataFrameReader {
     const files = await expandPaths(paths);
     const s = this.userSchema ?? (await inferJsonSchema(files, Number(this.opts['samplingRows'] ?? 1000)));
     return this.scan({ format: 'json', paths: files }, s) as DataFrame<C>;
+  }
+
+  /**
+   * PNG and JPEG files (a file, a folder read recursively, a glob, or an s3:// prefix) as rows of (path, width,
+   * height, channels, bytes), `bytes` being the encoded file in base64 (see core/io/images/read-images.ts). The
+   * files are read now, into memory. Options: dropInvalid (leave out files that are not images), imagesPerBatch.
+   */
+  async images(...paths: string[]): Promise<DataFrame<ImageColumn>> {
+    for (const k of Object.keys(this.opts)) {
+      if (!(IMAGE_OPTION_NAMES as readonly string[]).includes(k)) throw new AnalysisError(`unknown image option '${k}'. Known options: ${IMAGE_OPTION_NAMES.join(', ')}`);
+    }
+    const batches = await readImages(paths, {
+      dropInvalid: bool(this.opts['dropInvalid'] ?? false, 'dropInvalid'),
+      ...(this.opts['imagesPerBatch'] !== undefined ? { imagesPerBatch: Number(this.opts['imagesPerBatch']) } : {}),
+    });
+    return this.session.createDataFrame(new arrow.Table(toArrowSchema(IMAGE_SCHEMA), batches)) as DataFrame<ImageColumn>;
   }
 
   private scan(source: ScanSource, s: Schema, statistics?: TableStatistics): DataFrame {

@@ -1,0 +1,35 @@
+// From an image cell to a network's input: base64 → decoded pixels → resized → normalized, written into an
+// NCHW float32 tensor, as torchvision/PaddleOCR preprocessing does: value = (pixel / 255 − mean[c]) / std[c].
+import { type DecodedImage, decodeImage } from '../../io/images/decode-image.ts';
+import { resizeRgb } from './resize.ts';
+
+export interface ImageNormalization {
+  readonly width: number;
+  readonly height: number;
+  /** Per channel, in the order the network expects (see channelOrder). */
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
+  /** 'bgr' for networks trained on OpenCV-loaded images (PaddleOCR). */
+  readonly channelOrder: 'rgb' | 'bgr';
+}
+
+/** An image column's cell (base64 of a PNG/JPEG file, as read.images gives) decoded; `name` names it in errors. */
+export function decodeImageCell(cell: string, name: string): DecodedImage {
+  return decodeImage(Buffer.from(cell, 'base64'), name);
+}
+
+/** Writes `image`, resized and normalized, as the `index`-th image of an [N, 3, height, width] tensor. */
+export function writeImageTensor(image: DecodedImage, norm: ImageNormalization, tensor: Float32Array, index: number): void {
+  const { width, height, mean, std } = norm;
+  const plane = width * height;
+  const rgb = resizeRgb(image, width, height);
+  const base = index * 3 * plane;
+  for (let c = 0; c < 3; c++) {
+    const source = norm.channelOrder === 'bgr' ? 2 - c : c;
+    const m = mean[c]!;
+    const s = 1 / std[c]!;
+    const out = base + c * plane;
+    for (let p = 0; p < plane; p++) tensor[out + p] = (rgb[p * 3 + source]! / 255 - m) * s;
+  }
+}
+

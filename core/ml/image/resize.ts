@@ -1,0 +1,77 @@
+// Resizing decoded images with a separable triangle (bilinear) filter whose support widens with the
+// downscaling factor, as Pillow's antialiased BILINEAR: shrinking averages every source pixel a target pixel
+// covers instead of sampling a few (which would alias stripes and checkerboards into noise).
+import type { DecodedImage } from '../../io/images/decode-image.ts';
+
+/** Per output index: the first source index and its weights (summing to 1). */
+interface Taps {
+  readonly first: Int32Array;
+  readonly count: Int32Array;
+  readonly weights: Float32Array;
+  readonly maxTaps: number;
+}
+
+function taps(inSize: number, outSize: number): Taps {
+  const scale = inSize / outSize;
+  const support = Math.max(1, scale);
+  const maxTaps = Math.ceil(support) * 2 + 1;
+  const first = new Int32Array(outSize);
+  const count = new Int32Array(outSize);
+  const weights = new Float32Array(outSize * maxTaps);
+  for (let o = 0; o < outSize; o++) {
+    const center = (o + 0.5) * scale;
+    const lo = Math.max(0, Math.floor(center - support));
+    const hi = Math.min(inSize, Math.ceil(center + support));
+    let total = 0;
+    let n = 0;
+    for (let i = lo; i < hi && n < maxTaps; i++, n++) {
+      const w = Math.max(0, 1 - Math.abs(i + 0.5 - center) / support);
+      weights[o * maxTaps + n] = w;
+      total += w;
+    }
+    for (let k = 0; k < n; k++) weights[o * maxTaps + k] = total > 0 ? weights[o * maxTaps + k]! / total : 1 / n;
+    first[o] = lo;
+    count[o] = n;
+  }
+  return { first, count, weights, maxTaps };
+}
+
+/** The image's RGB channels resized to width × height: float values 0..255, interleaved RGB, row by row. */
+export function resizeRgb(image: DecodedImage, width: number, height: number): Float32Array {
+  const { width: w0, height: h0, rgba } = image;
+  // Horizontal pass: h0 rows × width columns.
+  const tx = taps(w0, width);
+  const mid = new Float32Array(h0 * width * 3);
+  for (let y = 0; y < h0; y++) {
+    for (let x = 0; x < width; x++) {
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      const base = tx.first[x]!;
+      for (let k = 0; k < tx.count[x]!; k++) {
+        const w = tx.weights[x * tx.maxTaps + k]!;
+        const p = (y * w0 + base + k) * 4;
+        r += w * rgba[p]!;
+        g += w * rgba[p + 1]!;
+        b += w * rgba[p + 2]!;
+      }
+      const o = (y * width + x) * 3;
+      mid[o] = r;
+      mid[o + 1] = g;
+      mid[o + 2] = b;
+    }
+  }
+  // Vertical pass.
+  const ty = taps(h0, height);
+  const out = new Float32Array(height * width * 3);
+  for (let y = 0; y < height; y++) {
+    const base = ty.first[y]!;
+    for (let k = 0; k < ty.count[y]!; k++) {
+      const w = ty.weights[y * ty.maxTaps + k]!;
+      const row = (base + k) * width * 3;
+      const o = y * width * 3;
+      for (let i = 0; i < width * 3; i++) out[o + i] = out[o + i]! + w * mid[row + i]!;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,106 @@
+// The models this process has loaded, kept across tasks: an inference worker or a warm executor runs many
+// tasks of the same model, and creating a session (reading the bytes, rewriting the graph, optimizing it) costs
+// far more than a batch. Keyed by the model's location, the tensors exposed (a cut) and the provider choice.
+import type * as ort from 'onnxruntime-node';
+import { ExecutionError } from '../../types/errors.ts';
+import type { InferenceDevice } from '../batch-model.ts';
+import { type ExecutionProvider, providerCandidates } from './execution-provider.ts';
+import { exposeTensors } from './graph-cut.ts';
+import { readModelBytes } from './model-bytes.ts';
+import type { InferenceRunner, TensorData } from './tensor.ts';
+
+export interface ModelRef {
+  /** Where the model is: local path, file:// or s3://. */
+  readonly location: string;
+  /** Tensors to make the outputs (an intermediate tensor cuts the graph there); empty: the model's own outputs. */
+  readonly exposed: readonly string[];
+}
+
+export interface LoadedModel {
+  readonly provider: ExecutionProvider;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly run: InferenceRunner;
+  /** The largest sub-batch known to fit, learned from out-of-memory errors (undefined: none seen). */
+  maxRows?: number;
+}
+
+const bytesCache = new Map<string, Promise<Uint8Array>>();
+const models = new Map<string, Promise<LoadedModel>>();
+
+const bytesKey = (ref: ModelRef) => `${ref.location}\u0000${ref.exposed.join('\u0000')}`;
+
+/** The model's bytes, rewritten to expose `ref.exposed` (cached: the rewrite is done once per process). */
+export function modelBytes(ref: ModelRef): Promise<Uint8Array> {
+  const key = bytesKey(ref);
+  let p = bytesCache.get(key);
+  if (!p) {
+    p = readModelBytes(ref.location).then((b) => (ref.exposed.length > 0 ? exposeTensors(b, ref.exposed, ref.location) : b));
+    bytesCache.set(key, p);
+    p.catch(() => bytesCache.delete(key)); // a failed read may succeed later (the file appears)
+  }
+  return p;
+}
+
+/** The loaded model for `ref` on `device` (loaded once per process and provider choice). */
+export function loadModel(ref: ModelRef, device: InferenceDevice): Promise<LoadedModel> {
+  const candidates = providerCandidates(device);
+  const key = `${bytesKey(ref)}\u0001${candidates.join(',')}`;
+  let p = models.get(key);
+  if (!p) {
+    p = createModel(ref, candidates);
+    models.set(key, p);
+    p.catch(() => models.delete(key));
+  }
+  return p;
+}
+
+/** Drops every loaded model and cached byte string (tests; a worker that must free memory). */
+export function clearLoadedModels(): void {
+  bytesCache.clear();
+  models.clear();
+}
+
+async function createModel(ref: ModelRef, candidates: readonly ExecutionProvider[]): Promise<LoadedModel> {
+  // Imported here, so that only processes that run a model load the native runtime.
+  const ort = await import('onnxruntime-node');
+  const bytes = await modelBytes(ref);
+  let session: ort.InferenceSession | null = null;
+  let provider: ExecutionProvider = 'cpu';
+  let cudaError: unknown = null;
+  if (candidates[0] === 'cuda') {
+    try {
+      session = await ort.InferenceSession.create(bytes, { executionProviders: ['cuda', 'cpu'] });
+      provider = 'cuda';
+    } catch (e) {
+      cudaError = e; // no usable GPU here: the CPU provider below
+    }
+  }
+  if (!session) {
+    try {
+      session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'] });
+    } catch (e) {
+      throw new ExecutionError(`cannot load model '${ref.location}' into onnxruntime: ${(e as Error).message}${cudaError ? ` (the CUDA provider failed too: ${(cudaError as Error).message})` : ''}`, { cause: e });
+    }
+  }
+  const s = session;
+  const run: InferenceRunner = async (feeds, outputNames) => {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor('float32', t.data, t.dims);
+    const result = await s.run(ortFeeds, outputNames as string[]);
+    const out: Record<string, TensorData> = {};
+    for (const name of outputNames) {
+      const t = result[name]!;
+      out[name] = { data: toFloat32(t.data, name), dims: t.dims };
+    }
+    return out;
+  };
+  return { provider, inputNames: s.inputNames, outputNames: s.outputNames, run };
+}
+
+function toFloat32(data: ort.Tensor['data'], name: string): Float32Array {
+  if (data instanceof Float32Array) return data;
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) return Float32Array.from(data, Number);
+  if (ArrayBuffer.isView(data)) return Float32Array.from(data as unknown as ArrayLike<number>);
+  throw new ExecutionError(`model output '${name}' is not numeric (strings cannot become feature values)`);
+}

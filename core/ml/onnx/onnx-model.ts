@@ -1,0 +1,168 @@
+// OnnxModel: applies an ONNX model to fixed-size float32 vector columns. Each input column becomes a tensor
+// [rows, size] fed to a model input; each model output becomes a column — vector<float32>[k] when outputSizes
+// says k, a double when it says 0 (one value per row). Rows with a NULL input get NULL outputs. Naming an
+// intermediate tensor in outputNames cuts the graph there (./graph-cut.ts).
+//
+// One code path: `transformBatch` (the BatchModel contract, ../batch-model.ts) does the work, and
+// `transform(df)` runs it over the DataFrame's batches in this process. Models are loaded once per process
+// (./loaded-models.ts); `save()` copies the model file into the saved stage (./model-location.ts).
+import type * as arrow from 'apache-arrow';
+import type { DataFrame } from '../../sdk/dataframe.ts';
+import { type DataType, DataTypes } from '../../types/data-type.ts';
+import { AnalysisError, DataError } from '../../types/errors.ts';
+import { type Field, type Schema, field } from '../../types/schema.ts';
+import { type StageState, Transformer, VECTOR_TYPE, appendColumn, isVector, requireColumn } from '../base.ts';
+import { type BatchContext, type BatchModel, localBatchContext } from '../batch-model.ts';
+import { batchView, computeBatch, float64Column, transformBatches, vectorColumn } from '../batches.ts';
+import { type ParamSpecs, param } from '../params.ts';
+import { type LoadOptions, loadStage, registerStage } from '../persistence.ts';
+import { loadModel } from './loaded-models.ts';
+import { MODEL_FILE, type SavedModelCopy, modelLocation } from './model-location.ts';
+import { bitmapOf, inferInSubBatches, validRows } from './run-batches.ts';
+import { type TensorData, rowWidth } from './tensor.ts';
+
+export interface OnnxModelParams {
+  modelUri: string;
+  inputCols: readonly string[];
+  inputNames: readonly string[];
+  outputCols: readonly string[];
+  outputNames: readonly string[];
+  outputSizes: readonly number[];
+  batchSize: number;
+}
+
+const SPECS: ParamSpecs<OnnxModelParams> = {
+  modelUri: param.string('the .onnx file: a local path, file:// or s3:// URI'),
+  inputCols: param.strings('input columns, each a vector<float32>[d] fed as a tensor [rows, d]'),
+  inputNames: param.strings("the model input each input column feeds, in order; [] for the model's inputs in their order", []),
+  outputCols: param.strings('output columns, one per model output'),
+  outputNames: param.strings("the model outputs (or intermediate tensors) giving the output columns, in order; [] for the model's outputs in their order", []),
+  outputSizes: param.numbers('per output column: k ≥ 1 for vector<float32>[k] (k values per row), 0 for a double (one value per row)'),
+  batchSize: param.number('rows handed to the runtime at once (a task may ask for fewer; halved on out-of-memory)', 256, { min: 1, integer: true }),
+};
+
+export class OnnxModel extends Transformer<OnnxModelParams> implements BatchModel {
+  private readonly savedCopy: SavedModelCopy | null;
+
+  constructor(params: Partial<OnnxModelParams> = {}, uid?: string, savedCopy: SavedModelCopy | null = null) {
+    super(SPECS, 'OnnxModel', params, uid);
+    this.savedCopy = savedCopy;
+  }
+
+  static async load(path: string, options?: LoadOptions): Promise<OnnxModel> {
+    return (await loadStage(path, options, 'OnnxModel')) as OnnxModel;
+  }
+
+  /** Where the model is read from (the saved copy for a loaded stage). */
+  get modelLocation(): string {
+    return modelLocation(this.get('modelUri'), this.savedCopy);
+  }
+
+  /** The output fields, after checking the parameters agree with each other. */
+  private outputFields(): Field[] {
+    const cols = this.get('outputCols');
+    const sizes = this.get('outputSizes');
+    const names = this.get('outputNames');
+    if (cols.length === 0) throw new AnalysisError(`${this.uid}: outputCols is empty; name a column for each model output`);
+    if (sizes.length !== cols.length) throw new AnalysisError(`${this.uid}: outputSizes has ${sizes.length} values but outputCols has ${cols.length} columns; give one size per output column`);
+    if (names.length > 0 && names.length !== cols.length) throw new AnalysisError(`${this.uid}: outputNames has ${names.length} names but outputCols has ${cols.length} columns`);
+    return cols.map((c, j) => {
+      const k = sizes[j]!;
+      if (!Number.isInteger(k) || k < 0) throw new AnalysisError(`${this.uid}: outputSizes[${j}] must be an integer ≥ 0 (0: a double per row), got ${k}`);
+      const type: DataType = k === 0 ? DataTypes.float64 : DataTypes.vector(k);
+      return field(c, type, true);
+    });
+  }
+
+  transformSchema(schema: Schema): Schema {
+    const inputs = this.get('inputCols');
+    if (inputs.length === 0) throw new AnalysisError(`${this.uid}: inputCols is empty; name the vector columns the model reads`);
+    const names = this.get('inputNames');
+    if (names.length > 0 && names.length !== inputs.length) throw new AnalysisError(`${this.uid}: inputNames has ${names.length} names but inputCols has ${inputs.length} columns`);
+    for (const c of inputs) requireColumn(this, schema, c, isVector, VECTOR_TYPE);
+    return this.outputFields().reduce((s, f) => appendColumn(this, s, f.name, f.type, f.nullable), schema);
+  }
+
+  async transform(df: DataFrame): Promise<DataFrame> {
+    return transformBatches(df, this, localBatchContext());
+  }
+
+  async transformBatch(batch: arrow.RecordBatch, schema: Schema, context: BatchContext): Promise<arrow.RecordBatch> {
+    this.transformSchema(schema);
+    const fields = this.outputFields();
+    const n = batch.numRows;
+    const view = batchView(batch, schema);
+    const inputCols = this.get('inputCols');
+    const inputs = inputCols.map((c) => {
+      const data = view.data(c);
+      const size = (schema.fields.find((f) => f.name.toLowerCase() === c.toLowerCase())!.type as { size: number }).size;
+      return { size, values: data.children[0]!.values as Float32Array, valid: data.nullCount > 0 ? (data.nullBitmap ?? null) : null };
+    });
+    const rows = validRows(n, inputs.map((i) => i.valid));
+    const outputs = fields.map((f) => f.type.kind === 'vector' ? new Float32Array(n * f.type.size) : new Float64Array(n));
+    if (rows.length > 0) {
+      const model = await loadModel({ location: this.modelLocation, exposed: this.get('outputNames') }, context.device);
+      const inputNames = this.get('inputNames').length > 0 ? this.get('inputNames') : model.inputNames;
+      const outputNames = this.get('outputNames').length > 0 ? this.get('outputNames') : model.outputNames;
+      if (inputNames.length !== inputCols.length) {
+        throw new DataError(`${this.uid}: the model '${this.get('modelUri')}' has ${inputNames.length} inputs (${inputNames.join(', ')}) but inputCols has ${inputCols.length} columns; set inputNames`);
+      }
+      if (outputNames.length < fields.length) {
+        throw new DataError(`${this.uid}: the model '${this.get('modelUri')}' has ${outputNames.length} outputs (${outputNames.join(', ')}) but outputCols has ${fields.length} columns`);
+      }
+      const fetch = outputNames.slice(0, fields.length);
+      const dense = rows.length === n;
+      await inferInSubBatches(
+        model,
+        {
+          rows: rows.length,
+          batchSize: this.get('batchSize'),
+          outputNames: fetch,
+          feeds: (start, end) => {
+            const feeds: Record<string, TensorData> = {};
+            inputs.forEach((input, c) => {
+              const d = input.size;
+              let data: Float32Array;
+              if (dense) data = input.values.subarray(start * d, end * d);
+              else {
+                data = new Float32Array((end - start) * d);
+                for (let r = start; r < end; r++) data.set(input.values.subarray(rows[r]! * d, (rows[r]! + 1) * d), (r - start) * d);
+              }
+              feeds[inputNames[c]!] = { data, dims: [end - start, d] };
+            });
+            return feeds;
+          },
+          take: (result, start, end) => {
+            fields.forEach((f, j) => {
+              const t = result[fetch[j]!]!;
+              const k = f.type.kind === 'vector' ? f.type.size : 1;
+              if (t.dims[0] !== end - start || rowWidth(t) !== k) {
+                throw new DataError(
+                  `${this.uid}: model output '${fetch[j]}' has shape [${t.dims.join(', ')}] for ${end - start} rows, but column '${f.name}' expects ${k} value${k === 1 ? '' : 's'} per row; set outputSizes[${j}] to ${t.dims[0] === end - start ? rowWidth(t) : 'the per-row size'}`,
+                );
+              }
+              const out = outputs[j]!;
+              for (let r = start; r < end; r++) {
+                const row = rows[r]!;
+                for (let x = 0; x < k; x++) out[row * k + x] = t.data[(r - start) * k + x]!;
+              }
+            });
+          },
+        },
+        context,
+      );
+    }
+    const valid = bitmapOf(rows, n);
+    const columns = fields.map((f, j) => (f.type.kind === 'vector' ? vectorColumn(f.type as DataType & { kind: 'vector' }, outputs[j] as Float32Array, n, valid) : float64Column(outputs[j] as Float64Array, valid)));
+    return computeBatch(batch, schema, fields, () => ({ columns }));
+  }
+
+  override saveState(): StageState {
+    return { files: { [MODEL_FILE]: this.modelLocation } };
+  }
+}
+
+registerStage('OnnxModel', (ctx) => {
+  const params = ctx.metadata.params as Partial<OnnxModelParams>;
+  return new OnnxModel(params, ctx.metadata.uid, { savedFrom: String(params.modelUri ?? ''), location: ctx.file(MODEL_FILE) });
+});
