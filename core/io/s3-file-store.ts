@@ -217,6 +217,14 @@ export function setS3Store(store: ObjectStore | null): ObjectStore | null {
   return previous;
 }
 
+/**
+ * Whether s3:// paths go to a store registered with setS3Store, which exists on this thread only: other threads
+ * configure theirs from the environment, so work reading s3:// stays on this thread while one is registered.
+ */
+export function s3StoreRegistered(): boolean {
+  return registered !== null;
+}
+
 /** The FileStore for s3:// paths: the registered store, else one configured from the environment. */
 export function s3FileStore(): S3FileStore {
   if (registered) return registered.files;

@@ -3,7 +3,7 @@
 // to the single-pipeline path) before the serverless runtime executes them over S3.
 import type * as arrow from 'apache-arrow';
 import { concatBatches, sliceBatch } from '../arrow/column.ts';
-import { scatterBatch } from '../shuffle/scatter.ts';
+import { BatchPartitioner, encodePartition, partitionCount } from '../shuffle/partitioner.ts';
 import { type ExecContext, type PhysicalOperator, checkCancelled } from '../exec/operator.ts';
 import { MemoryScanExec } from '../exec/memory-scan.ts';
 import { SortExec } from '../exec/sort.ts';
@@ -12,15 +12,24 @@ import { toArrowSchema } from '../types/arrow-types.ts';
 import type { Schema } from '../types/schema.ts';
 import { ExecutionError } from '../types/errors.ts';
 import { type InstantiateContext, instantiate } from '../physical/instantiate.ts';
-import { type Partitioning, physicalSchema } from '../physical/physical-plan.ts';
-import type { Stage, StageGraph } from '../physical/stages.ts';
-import { hashPartitions } from '../shuffle/partition-hash.ts';
+import { physicalSchema } from '../physical/physical-plan.ts';
+import type { Stage, StageGraph, StageOutput as StageOutputKind } from '../physical/stages.ts';
+import type { DataType } from '../types/data-type.ts';
+import type { TaskThreadPool } from './thread-pool.ts';
+import { type ThreadTaskRequest, type ThreadTaskResult, decodePartition, runsOffThread, splitsByTask } from './thread-task.ts';
+
+/**
+ * A piece of a stage's output: batches produced on this thread, or an IPC stream a task thread encoded (kept
+ * encoded until this thread reads it, so it can go on to another task thread without being re-encoded).
+ */
+type Piece = arrow.RecordBatch | Uint8Array;
 
 /** What a finished stage left for its consumers. */
-type StageOutput =
-  | { readonly kind: 'partitioned'; readonly partitions: arrow.RecordBatch[][] }
-  | { readonly kind: 'broadcast'; readonly batches: arrow.RecordBatch[] }
-  | { readonly kind: 'result'; readonly batches: arrow.RecordBatch[] };
+type StageOutput = { readonly schema: Schema } & (
+  | { readonly kind: 'partitioned'; readonly partitions: Piece[][] }
+  | { readonly kind: 'broadcast'; readonly pieces: Piece[] }
+  | { readonly kind: 'result'; readonly pieces: Piece[] }
+);
 
 export interface StageRunEvents {
   /** Called when a task finishes, with its output row count. */
@@ -30,6 +39,11 @@ export interface StageRunEvents {
 export interface LocalStageRunContext extends ExecContext {
   readonly memoryTable: InstantiateContext['memoryTable'];
   readonly events?: StageRunEvents;
+  /**
+   * Task threads: the tasks of a stage that reads no in-memory table run on them, as many at once as there
+   * are threads (Spark's local[*]). Absent: every task runs on this thread, one after another.
+   */
+  readonly pool?: TaskThreadPool;
 }
 
 /** Runs every stage in dependency order and returns the result stage's batches, in task order. */
@@ -37,9 +51,9 @@ export async function runStageGraph(graph: StageGraph, ctx: LocalStageRunContext
   const outputs = new Map<number, StageOutput>();
   let result: arrow.RecordBatch[] = [];
   for (const stage of graph.stages) {
-    const out = await runStage(stage, outputs, ctx);
+    const out = ctx.pool && runsOffThread(stage.plan) ? await runStageOnThreads(stage, outputs, ctx, ctx.pool) : await runStage(stage, outputs, ctx);
     outputs.set(stage.id, out);
-    if (out.kind === 'result') result = out.batches;
+    if (out.kind === 'result') result = batchesOf(out.pieces);
   }
   return result;
 }
@@ -52,11 +66,7 @@ async function runStage(stage: Stage, outputs: ReadonlyMap<number, StageOutput>,
     const op = instantiate(stage.plan, {
       memoryTable: ctx.memoryTable,
       fileSplits: stage.splits ? stage.splits[task]! : undefined,
-      stageInput: (input) => {
-        const produced = outputs.get(input.stage);
-        if (!produced) throw new ExecutionError(`stage ${stage.id} reads stage ${input.stage}, which has not run`);
-        return new MemoryScanExec(input.schema, inputBatches(produced, task));
-      },
+      stageInput: (input) => new MemoryScanExec(input.schema, batchesOf(inputPieces(stage, outputs, input.stage, task))),
     });
     const rows = await sink.consume(op, ctx, task);
     ctx.events?.onTask?.(stage.id, task, rows);
@@ -64,10 +74,42 @@ async function runStage(stage: Stage, outputs: ReadonlyMap<number, StageOutput>,
   return sink.finish(ctx);
 }
 
-function inputBatches(produced: StageOutput, task: number): arrow.RecordBatch[] {
+/** Runs a stage's tasks on the pool's threads, at most one per thread at a time, and gathers their output in task order. */
+async function runStageOnThreads(stage: Stage, outputs: ReadonlyMap<number, StageOutput>, ctx: LocalStageRunContext, pool: TaskThreadPool): Promise<StageOutput> {
+  const schema = physicalSchema(stage.plan);
+  const sink = new Exchange(stage.output, schema);
+  const inputStages = stage.inputs;
+  const results: ThreadTaskResult[] = new Array(stage.tasks);
+  let next = 0;
+  const worker = async () => {
+    while (next < stage.tasks) {
+      checkCancelled(ctx);
+      const task = next++;
+      const request: ThreadTaskRequest = {
+        stage: stage.id,
+        plan: stage.plan,
+        output: stage.output,
+        task,
+        splits: stage.splits ? stage.splits[task]! : null,
+        inputs: inputStages.map((s) => ({ stage: s, streams: streamsOf(inputPieces(stage, outputs, s, task), outputs.get(s)!.schema) })),
+        batchSize: ctx.batchSize,
+      };
+      results[task] = await pool.run(request);
+      ctx.events?.onTask?.(stage.id, task, results[task].rows);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(pool.threads, stage.tasks) }, worker));
+  results.forEach((r) => sink.add(r));
+  return sink.finish(ctx);
+}
+
+/** What task `task` of `stage` reads of stage `from`'s output. */
+function inputPieces(stage: Stage, outputs: ReadonlyMap<number, StageOutput>, from: number, task: number): Piece[] {
+  const produced = outputs.get(from);
+  if (!produced) throw new ExecutionError(`stage ${stage.id} reads stage ${from}, which has not run`);
   switch (produced.kind) {
     case 'broadcast':
-      return produced.batches;
+      return produced.pieces;
     case 'partitioned':
       return produced.partitions[task] ?? [];
     case 'result':
@@ -75,82 +117,81 @@ function inputBatches(produced: StageOutput, task: number): arrow.RecordBatch[] 
   }
 }
 
+function batchesOf(pieces: readonly Piece[]): arrow.RecordBatch[] {
+  return pieces.flatMap((p) => (p instanceof Uint8Array ? decodePartition(p) : p.numRows > 0 ? [p] : []));
+}
+
+/** Pieces as IPC streams for a task thread: encoded ones as they are, batches of this thread encoded together. */
+function streamsOf(pieces: readonly Piece[], schema: Schema): Uint8Array[] {
+  const streams = pieces.filter((p): p is Uint8Array => p instanceof Uint8Array);
+  const batches = pieces.filter((p): p is arrow.RecordBatch => !(p instanceof Uint8Array));
+  if (batches.length > 0) {
+    const encoded = encodePartition(toArrowSchema(schema), batches);
+    if (encoded) streams.push(encoded);
+  }
+  return streams;
+}
+
 /** Splits task output into the partitions of a stage's output partitioning. */
 class Exchange {
-  private readonly partitions: arrow.RecordBatch[][];
-  private readonly all: arrow.RecordBatch[] = [];
-  private roundRobin = 0;
+  private readonly partitions: Piece[][];
+  private readonly all: Piece[] = [];
+  private readonly types: readonly DataType[];
 
   constructor(
-    private readonly output: Partitioning | { readonly kind: 'result' },
+    private readonly output: StageOutputKind,
     private readonly schema: Schema,
   ) {
-    const n = output.kind === 'hash' || output.kind === 'range' || output.kind === 'round_robin' || output.kind === 'partition_id' ? output.partitions : 1;
-    this.partitions = Array.from({ length: n }, () => []);
+    this.partitions = Array.from({ length: splitsByTask(output) ? partitionCount(output) : 1 }, () => []);
+    this.types = schema.fields.map((f) => f.type);
   }
 
+  /** Runs one task's operators on this thread and keeps its output. */
   async consume(op: PhysicalOperator, ctx: ExecContext, task: number): Promise<number> {
+    const out = this.output;
+    const partitioner = splitsByTask(out) ? new BatchPartitioner(out, this.types, task) : null;
     let rows = 0;
     for await (const batch of op.execute(ctx)) {
       if (batch.numRows === 0) continue;
       rows += batch.numRows;
-      const out = this.output;
-      switch (out.kind) {
-        case 'hash': {
-          const parts = hashPartitions(batch, out.keys, this.schema.fields.map((f) => f.type), out.partitions);
-          this.scatter(batch, parts);
-          break;
-        }
-        case 'round_robin': {
-          const parts = new Int32Array(batch.numRows);
-          // Each task starts at a different partition so small outputs still spread out.
-          for (let i = 0; i < parts.length; i++) parts[i] = (this.roundRobin + task + i) % out.partitions;
-          this.roundRobin += batch.numRows;
-          this.scatter(batch, parts);
-          break;
-        }
-        case 'single':
-          this.partitions[0]!.push(batch);
-          break;
-        case 'partition_id':
-          this.scatter(batch, Int32Array.from(batch.getChildAt(out.column)!.toArray() as Int32Array));
-          break;
-        case 'range':
-        case 'broadcast':
-        case 'result':
-          this.all.push(batch);
-          break;
-      }
+      if (partitioner) partitioner.add(batch);
+      else this.all.push(batch);
     }
+    partitioner?.take().forEach((pieces, p) => this.partitions[p]!.push(...pieces));
     return rows;
   }
 
-  private scatter(batch: arrow.RecordBatch, parts: Int32Array): void {
-    scatterBatch(batch, parts, this.partitions);
+  /** Keeps the output a task thread returned. */
+  add(result: ThreadTaskResult): void {
+    const target = splitsByTask(this.output) ? this.partitions : [this.all];
+    result.partitions.forEach((bytes, p) => {
+      if (bytes) target[p]!.push(bytes);
+    });
   }
 
   async finish(ctx: ExecContext): Promise<StageOutput> {
     const out = this.output;
     switch (out.kind) {
       case 'result':
-        return { kind: 'result', batches: this.all };
+        return { kind: 'result', schema: this.schema, pieces: this.all };
       case 'broadcast':
-        return { kind: 'broadcast', batches: this.all };
+        return { kind: 'broadcast', schema: this.schema, pieces: this.all };
       case 'range': {
         // In memory the exact quantiles are at hand: sort everything and cut it into contiguous, ordered ranges.
         // (Over S3 the ranges come from a sample; the consumer's contract is the same.)
-        const sorted = await collectBatches(new SortExec(new MemoryScanExec(this.schema, this.all), out.keys, null), ctx);
+        const sorted = await collectBatches(new SortExec(new MemoryScanExec(this.schema, batchesOf(this.all)), out.keys, null), ctx);
         const whole = concatBatches(toArrowSchema(this.schema), sorted);
         const per = Math.ceil(whole.numRows / out.partitions);
+        const partitions: Piece[][] = Array.from({ length: out.partitions }, () => []);
         for (let p = 0; p < out.partitions; p++) {
           const start = p * per;
           const end = Math.min(whole.numRows, start + per);
-          if (end > start) this.partitions[p]!.push(sliceBatch(whole, start, end));
+          if (end > start) partitions[p]!.push(sliceBatch(whole, start, end));
         }
-        return { kind: 'partitioned', partitions: this.partitions };
+        return { kind: 'partitioned', schema: this.schema, partitions };
       }
       default:
-        return { kind: 'partitioned', partitions: this.partitions };
+        return { kind: 'partitioned', schema: this.schema, partitions: this.partitions };
     }
   }
 }

@@ -16,6 +16,7 @@ let instance: DuckDBInstance;
 let duck: DuckDBConnection;
 let session: Session;
 let staged: Session;
+let threaded: Session;
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'squall-sql-tpch-'));
@@ -26,7 +27,9 @@ beforeAll(async () => {
   session = Session.local();
   // The same queries cut into stage graphs and run task by task, with tasks small enough that scans split.
   staged = Session.local({ planning: 'stages', stages: { targetBytesPerTask: 256 * 1024, maxPartitions: 3 } });
-  for (const s of [session, staged]) {
+  // ...and with the tasks of each stage on two worker threads, their output crossing threads as Arrow IPC.
+  threaded = Session.local({ planning: 'stages', threads: 2, stages: { targetBytesPerTask: 256 * 1024, maxPartitions: 3 } });
+  for (const s of [session, staged, threaded]) {
     for (const t of TPCH_TABLES) s.registerTable(t, await s.read.parquet(join(root, `${t}.parquet`)));
   }
 }, 60_000);
@@ -37,15 +40,15 @@ afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true });
 });
 
-describe.each(['pipeline', 'stage graph'] as const)('TPC-H at SF 0.01 through session.sql() (%s) matches DuckDB', (mode) => {
+describe.each(['pipeline', 'stage graph', 'stage graph on threads'] as const)('TPC-H at SF 0.01 through session.sql() (%s) matches DuckDB', (mode) => {
   for (const n of TPCH_QUERY_NUMBERS) {
     it(`Q${n}`, async () => {
       const sql = tpchQuery(n);
       const expected = (await duck.runAndReadAll(sql)).getRows().map((r) => r.map(plain));
-      const df = (mode === 'pipeline' ? session : staged).sql(sql);
-      if (mode === 'stage graph') {
+      const df = (mode === 'pipeline' ? session : mode === 'stage graph' ? staged : threaded).sql(sql);
+      if (mode !== 'pipeline') {
         // The point of this mode: several stages, and stages with several tasks each.
-        const graph = await staged.stageGraph(df.plan);
+        const graph = await df.session.stageGraph(df.plan);
         expect(graph.stages.length).toBeGreaterThan(1);
         expect(Math.max(...graph.stages.map((s) => s.tasks))).toBeGreaterThan(1);
       }

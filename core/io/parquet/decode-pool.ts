@@ -4,10 +4,10 @@
 // transferred back, so nothing is copied between threads.
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { Worker, isMainThread } from 'node:worker_threads';
 import { type ChunkTask, type DecodedChunk, decodeChunks } from './chunk-decoder.ts';
 import { ParquetFormatError, ParquetUnsupportedError } from './encodings.ts';
-import { FileReadError, ReadBuffers } from './file-read.ts';
+import { FileReadError, ReadBuffers, readFileRangeSync } from './file-read.ts';
 
 export { FileReadError } from './file-read.ts';
 
@@ -65,7 +65,10 @@ const inThread: ChunkDecoderPool = {
   async decodeFile(path, start, end, tasks) {
     const buf = localBuffers.take(end - start);
     try {
-      await readFileRange(path, start, end, buf);
+      // A worker thread (a task of the parallel local runner) has no event loop to keep responsive: a
+      // synchronous read costs less than the asynchronous open/read/close round trips.
+      if (isMainThread) await readFileRange(path, start, end, buf);
+      else readFileRangeSync(path, start, end, buf);
       return decodeChunks(buf, tasks);
     } finally {
       localBuffers.give(buf);
