@@ -10,6 +10,7 @@ import { type OptimizerContext, defaultOptimizerContext } from './context.ts';
 import { samePlan } from './plan-utils.ts';
 import { convertOuterJoins } from './rules/convert-outer-joins.ts';
 import { eliminateFilters } from './rules/eliminate-filters.ts';
+import { extractModelCalls } from './rules/extract-model-calls.ts';
 import { mergeFilters } from './rules/merge-filters.ts';
 import { pruneColumns } from './rules/prune-columns.ts';
 import { pushDownFilters } from './rules/push-down-filters.ts';
@@ -38,6 +39,7 @@ const rule = (name: string, apply: OptimizerRule['apply']): OptimizerRule => Obj
 
 /** Every rule by name. */
 export const RULES = Object.freeze({
+  extract_model_calls: rule('extract_model_calls', extractModelCalls),
   simplify_expressions: rule('simplify_expressions', simplifyExpressions),
   merge_filters: rule('merge_filters', mergeFilters),
   eliminate_filters: rule('eliminate_filters', eliminateFilters),
@@ -55,6 +57,9 @@ export type RuleName = keyof typeof RULES;
 const FIXED_POINT = 100;
 
 export const defaultBatches: readonly Batch[] = Object.freeze([
+  // Needed for correctness, so first: a model call is not an expression the engine can evaluate; it becomes an
+  // ApplyModel step, and later rules move filters and prune columns around that step like any other node.
+  { name: 'extract model calls', maxIterations: 1, rules: [RULES.extract_model_calls] },
   // First fold constants and simplify conditions: later rules match literals (WHERE FALSE, scan literals) and
   // single filters.
   { name: 'simplify', maxIterations: FIXED_POINT, rules: [RULES.simplify_expressions, RULES.merge_filters, RULES.eliminate_filters] },

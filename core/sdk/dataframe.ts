@@ -17,6 +17,7 @@ import { RemoteDataFrameWriter } from './remote.ts';
 import { planIdOf, resolveJoinRefs, resolvePlanRefs } from './plan-refs.ts';
 import { type RDD, dataFrameRdd } from '../rdd/rdd.ts';
 import { type StorageLevel, persistPlan, storageLevelOf, unpersistPlan } from '../cache/plan-cache.ts';
+import type { ModelLike, RegisterModelOptions } from './udf.ts';
 
 const JOIN_TYPES: Record<string, JoinType> = {
   inner: 'inner',
@@ -261,6 +262,34 @@ export class DataFrame<C extends string = string> {
       throw new AnalysisError(`repartition() needs a positive integer number of partitions, got ${numPartitions}`);
     }
     return this.with(freeze({ kind: 'repartition', input: this.plan, numPartitions, keys: cols.map(columnExpr) }));
+  }
+
+  /**
+   * This DataFrame with a BatchModel's output columns appended, as `model.transform(df)` would give, but lazy: an
+   * ApplyModel step of the plan (run in its own stage on the model's worker kind in a cluster, and on executors
+   * through the local stack or AWS). Async only because an in-memory model is saved first, where tasks load it
+   * (see session.udf.registerModel for the options); `model` may also be the URI of a saved model.
+   */
+  async applyModel(model: ModelLike | string, options: RegisterModelOptions & { readonly outputCols?: readonly string[] } = {}): Promise<DataFrame> {
+    const { ref, model: live } = await this.session.udf.prepareModel('applyModel', model, options);
+    const schema = this.schema;
+    const out = live.transformSchema(schema);
+    let added = out.fields.slice(schema.fields.length);
+    if (options.outputCols) {
+      const missing = options.outputCols.filter((c) => !added.some((f) => f.name === c));
+      if (missing.length) throw new AnalysisError(`applyModel(): outputCols ${missing.join(', ')} are not columns the model adds (it adds ${added.map((f) => f.name).join(', ')})`);
+      added = added.filter((f) => options.outputCols!.includes(f.name));
+    }
+    return this.with(
+      freeze({
+        kind: 'apply_model',
+        input: this.plan,
+        model: ref,
+        // The model sees the whole row, as transform(df) does.
+        inputs: freeze(schema.fields.map((f) => E.column(f.name, f.qualifier))),
+        outputs: freeze(added.map((f) => freeze({ name: f.name, as: f.name, type: f.type, nullable: f.nullable }))),
+      }),
+    );
   }
 
   /** Registers this DataFrame as a table name for session.sql(). */
