@@ -20,6 +20,8 @@ export interface LoadedModel {
   readonly provider: ExecutionProvider;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** Each input's declared shape (a string for a named, dynamic dimension), where the model declares one. */
+  readonly inputShapes: Readonly<Record<string, readonly (number | string)[]>>;
   readonly run: InferenceRunner;
   /** The largest sub-batch known to fit, learned from out-of-memory errors (undefined: none seen). */
   maxRows?: number;
@@ -95,7 +97,9 @@ async function createModel(ref: ModelRef, candidates: readonly ExecutionProvider
     }
     return out;
   };
-  return { provider, inputNames: s.inputNames, outputNames: s.outputNames, run };
+  const inputShapes: Record<string, readonly (number | string)[]> = {};
+  for (const m of s.inputMetadata) if (m.isTensor) inputShapes[m.name] = m.shape;
+  return { provider, inputNames: s.inputNames, outputNames: s.outputNames, inputShapes, run };
 }
 
 function toFloat32(data: ort.Tensor['data'], name: string): Float32Array {

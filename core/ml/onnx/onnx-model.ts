@@ -1,5 +1,6 @@
 // OnnxModel: applies an ONNX model to fixed-size float32 vector columns. Each input column becomes a tensor
-// [rows, size] fed to a model input; each model output becomes a column — vector<float32>[k] when outputSizes
+// [rows, size] fed to a model input (or [rows, ...dims] when the input declares fixed dims of that many values,
+// e.g. a vector of 784 for an input [N, 1, 28, 28]); each model output becomes a column — vector<float32>[k] when outputSizes
 // says k, a double when it says 0 (one value per row). Rows with a NULL input get NULL outputs. Naming an
 // intermediate tensor in outputNames cuts the graph there (./graph-cut.ts).
 //
@@ -111,6 +112,7 @@ export class OnnxModel extends Transformer<OnnxModelParams> implements BatchMode
         throw new DataError(`${this.uid}: the model '${this.get('modelUri')}' has ${outputNames.length} outputs (${outputNames.join(', ')}) but outputCols has ${fields.length} columns`);
       }
       const fetch = outputNames.slice(0, fields.length);
+      const rowDims = inputs.map((input, c) => tensorRowDims(model.inputShapes[inputNames[c]!], input.size));
       const dense = rows.length === n;
       await inferInSubBatches(
         model,
@@ -128,7 +130,7 @@ export class OnnxModel extends Transformer<OnnxModelParams> implements BatchMode
                 data = new Float32Array((end - start) * d);
                 for (let r = start; r < end; r++) data.set(input.values.subarray(rows[r]! * d, (rows[r]! + 1) * d), (r - start) * d);
               }
-              feeds[inputNames[c]!] = { data, dims: [end - start, d] };
+              feeds[inputNames[c]!] = { data, dims: [end - start, ...rowDims[c]!] };
             });
             return feeds;
           },
@@ -160,6 +162,13 @@ export class OnnxModel extends Transformer<OnnxModelParams> implements BatchMode
   override saveState(): StageState {
     return { files: { [MODEL_FILE]: this.modelLocation } };
   }
+}
+
+/** The dims of one row of an input: the declared ones when they are fixed and hold `size` values, else [size]. */
+function tensorRowDims(declared: readonly (number | string)[] | undefined, size: number): number[] {
+  const rest = declared?.slice(1) ?? [];
+  if (rest.length > 1 && rest.every((d) => typeof d === 'number' && d > 0) && (rest as number[]).reduce((a, b) => a * b, 1) === size) return rest as number[];
+  return [size];
 }
 
 registerStage('OnnxModel', (ctx) => {
