@@ -1,4 +1,4 @@
-// df.cache() / df.persist() for in-process sessions. A persisted plan is marked by its fingerprint (a hash
+// df.cache() / df.persist() for in-process sessions (remote sessions: ./remote-cache.ts, entries on S3). A persisted plan is marked by its fingerprint (a hash
 // of the plan, which is plain data); when an action runs, every persisted subtree of its plan is replaced by a
 // scan of an in-memory relation holding that subtree's output, computed on first use. Each materialization is
 // keyed by the fingerprint plus the versions of the files the subtree scans (size, mtime and inode locally,
@@ -11,7 +11,6 @@ import type { LogicalPlan } from '../plan/logical-plan.ts';
 import { planInputs, withInputs } from '../plan/logical-plan.ts';
 import { planSchema } from '../plan/analyzer.ts';
 import { type Schema, schema as makeSchema, field } from '../types/schema.ts';
-import { UnsupportedError } from '../types/errors.ts';
 import { planFiles, planInputVersions } from './versions.ts';
 
 /** Spark's storage levels; in-process every level keeps the output in memory (as Arrow batches). */
@@ -125,16 +124,18 @@ export function planFingerprint(plan: LogicalPlan): string {
  * Whether a plan's output can stand in as a scan: a scan's fields carry one qualifier (its alias) and are read
  * by name, so an output mixing qualifiers or repeating a name is computed as usual instead of cached.
  */
-function substitutable(s: Schema): boolean {
+export function substitutable(s: Schema): boolean {
   const qualifiers = new Set(s.fields.map((f) => f.qualifier ?? ''));
   const names = new Set(s.fields.map((f) => f.name.toLowerCase()));
   return qualifiers.size <= 1 && names.size === s.fields.length;
 }
 
+/** A session's persisted plans and counters (remote sessions keep their materializations on S3: ./remote-cache.ts). */
+export function sessionCacheState(session: object): { readonly persisted: ReadonlyMap<string, unknown>; readonly stats: CacheStats } {
+  return cacheOf(session);
+}
+
 export function persistPlan(session: object, plan: LogicalPlan, level: StorageLevel = 'MEMORY_AND_DISK'): void {
-  if ((session as { remote?: unknown }).remote) {
-    throw new UnsupportedError('persist()/cache() runs in-process only for now: a session from Session.connect() does not cache results between jobs yet');
-  }
   const c = cacheOf(session);
   const fp = planFingerprint(plan);
   if (!c.persisted.has(fp)) c.persisted.set(fp, { fingerprint: fp, level, current: null });

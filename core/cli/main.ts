@@ -1,6 +1,6 @@
 // `squall` command line (commander). `sql` runs a query in this process over files, or through the HTTP API
 // when an endpoint is given; `submit`, `status`, `result`, `cancel`, `jobs` and `logs` are clients of the API;
-// `dev` starts the local stack. The endpoint and key come from --endpoint/--api-key or SQUALL_ENDPOINT and
+// `dev` starts the local stack; `cache list|drop` manage the S3 cache entries of persisted DataFrames. The endpoint and key come from --endpoint/--api-key or SQUALL_ENDPOINT and
 // SQUALL_API_KEY. While a job runs, a progress bar (stages and tasks) is drawn on stderr when it is a terminal;
 // `--json` prints machine-readable output. Errors print as one line, without a stack, and exit 1.
 import { readFile } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import type { DataFrame } from '../sdk/dataframe.ts';
 import { type Row, formatTable, formatValue, rowKeys } from '../sdk/rows.ts';
 import { type JobEvent, type JobInfo, type ProgressCallback, SquallClient, jobFailure, resultRows, resultSchema } from '../sdk/remote.ts';
 import type { TableRef } from '../runtime/job-spec.ts';
+import { registerCacheCommands } from './cache-command.ts';
 
 type Format = 'table' | 'json' | 'csv';
 const FORMATS: readonly Format[] = ['table', 'json', 'csv'];
@@ -318,6 +319,8 @@ export async function runCli(argv: readonly string[], out: (text: string) => voi
         if (!opts.follow || page.done) break;
       }
     });
+
+  registerCacheCommands(program, print, env);
 
   program
     .command('dev')

@@ -109,6 +109,12 @@ export interface ConnectOptions {
    * Parquet directly from S3 (this process needs read access to it), exact and fast for large results.
    */
   readonly results?: 'api' | 's3';
+  /**
+   * Where df.cache()/persist() keep their entries (Parquet on S3, shared across sessions): `root` is
+   * SQUALL_CACHE_ROOT or `s3://<SQUALL_BUCKET or squall>/cache` by default; entries are served for `ttlHours`
+   * (a week by default; on AWS the bucket's lifecycle rule removes them after that).
+   */
+  readonly cache?: { readonly root?: string; readonly ttlHours?: number };
 }
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);

@@ -159,8 +159,3 @@ describe('RDD persist', () => {
     expect(top.lastMetrics!.shuffles).toBe(0);
   });
 });
-
-test('persist() on a remote session says it is in-process only', () => {
-  const remote = Session.connect({ endpoint: 'http://127.0.0.1:9', apiKey: 'unused' });
-  expect(() => remote.createDataFrame([{ a: 1 }]).cache()).toThrow(/persist\(\)\/cache\(\) runs in-process only for now/);
-});
