@@ -26,6 +26,8 @@ import { type ConnectOptions, RemoteRunner, type SqlSource, tableRefOf } from '.
 import { type RDD, type TextFileOptions, parallelize, textFile } from '../rdd/rdd.ts';
 import { cachedTable, explainCached, substituteCached } from '../cache/plan-cache.ts';
 import { explainS3Cached, substituteS3Cached } from '../cache/remote-cache.ts';
+import { UdfRegistration } from './udf.ts';
+import type { InferencePlanning } from '../physical/planner.ts';
 
 export interface SessionOptions {
   /** Rows per batch for operators that build batches. */
@@ -42,6 +44,10 @@ export interface SessionOptions {
   readonly stages?: { readonly targetBytesPerTask?: number; readonly maxPartitions?: number };
   /** Joins whose smaller side is estimated at most this many bytes broadcast it (Spark's autoBroadcastJoinThreshold); 0 never broadcasts. */
   readonly broadcastThreshold?: number;
+  /** How model stages are planned: `{ gpu: true }` puts them on GPU container workers; `partitions` sets their task count. */
+  readonly inference?: InferencePlanning;
+  /** Where `udf.registerModel` saves in-memory models (default: a temporary local folder; remote sessions pass an s3:// prefix). */
+  readonly modelRoot?: string;
 }
 
 interface MemoryTable {
@@ -66,6 +72,8 @@ export class Session {
   readonly remote: RemoteRunner | null = null;
   /** The SQL (and file tables) a remote session's `sql()` DataFrames came from, by plan. */
   private readonly sqlSources = new WeakMap<LogicalPlan, SqlSource>();
+  /** Functions registered for SQL and the DataFrame API (`session.udf.register`, `session.udf.registerModel`). */
+  readonly udf: UdfRegistration;
 
   private constructor(options: SessionOptions, remote?: RemoteRunner) {
     if (remote) this.remote = remote;
@@ -73,7 +81,8 @@ export class Session {
     this.staged = options.planning === 'stages';
     this.broadcastThreshold = options.broadcastThreshold;
     const planning = options.planning === 'local' || options.planning === undefined ? LOCAL_PLANNING : DISTRIBUTED_PLANNING;
-    this.planning = { ...planning, ...options.stages, stats: this.statistics };
+    this.planning = { ...planning, ...options.stages, stats: this.statistics, ...(options.inference ? { inference: options.inference } : {}) };
+    this.udf = new UdfRegistration({ remote: this.remote, ...(options.modelRoot ? { modelRoot: options.modelRoot } : {}) });
   }
 
   /** A session that runs jobs in this process. */
@@ -175,6 +184,7 @@ export class Session {
    */
   sql(text: string): DataFrame {
     const used = new Set<string>();
+    let callsFunctions = false;
     const plan = sqlToPlan(text, {
       table: (name) => {
         used.add(name.toLowerCase());
@@ -182,8 +192,14 @@ export class Session {
       },
       tableNames: () => [...this.views.keys()],
       oneRow: () => this.range(1).plan,
+      function: (name) => {
+        const f = this.udf.lookup(name);
+        if (f) callsFunctions = true;
+        return f;
+      },
     });
-    if (this.remote) {
+    // Registered functions exist only in this session: such a query travels as its plan, never as SQL text.
+    if (this.remote && !callsFunctions) {
       // Sent as SQL with table bindings when every table is a plain read of files; otherwise as the plan.
       const tables: Record<string, NonNullable<ReturnType<typeof tableRefOf>>> = {};
       let plain = true;
