@@ -8,7 +8,7 @@ import type { LogicalPlan } from '../../core/plan/logical-plan.ts';
 import { DataTypes } from '../../core/types/data-type.ts';
 import { field, schema } from '../../core/types/schema.ts';
 
-const scan: LogicalPlan = Object.freeze({
+const scan: LogicalPlan = Object.freeze<LogicalPlan>({
   kind: 'scan',
   source: { format: 'parquet', paths: ['t.parquet'] },
   schema: schema([field('path', DataTypes.utf8, true), field('x', DataTypes.float64, true)]),
