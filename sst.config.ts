@@ -1,7 +1,8 @@
 /// <reference path="./.sst/platform/config.d.ts" />
 // The SST app: Squall on AWS. `npx sst deploy --stage dev` (infra/README.md, "Deploying to AWS").
 //
-//   bucket SquallData      data/, results/, incoming/ and the jobs root jobs/ (job state, shuffle data, default
+//   bucket SquallData      data/, results/, incoming/, cache/ (S3 cache entries, expire after SQUALL_CACHE_RETENTION_DAYS, 7)
+//                          and the jobs root jobs/ (job state, shuffle data, default
 //                          result folders), which expires after SQUALL_JOB_RETENTION_DAYS (2)
 //   function Executor      functions/executor.ts: one task of one stage; arm64, SQUALL_EXECUTOR_MEMORY_MB (3008)
 //   function Coordinator   functions/coordinator.ts: runs a job by invoking the executor, re-invokes itself to

@@ -12,6 +12,11 @@ export const SETTINGS_ENV = {
   coordinatorMemoryMb: 'SQUALL_COORDINATOR_MEMORY_MB',
   /** Days after which everything under `jobs/` (job state, shuffle data, default result folders) expires. */
   jobRetentionDays: 'SQUALL_JOB_RETENTION_DAYS',
+  /**
+   * Days after which cache entries (`cache/`: persisted DataFrames of remote sessions) expire; clients stop
+   * serving an entry after their own TTL (a week by default), so this matches it.
+   */
+  cacheRetentionDays: 'SQUALL_CACHE_RETENTION_DAYS',
   /** The key prefix whose new objects go to the trigger function. */
   triggerPrefix: 'SQUALL_TRIGGER_PREFIX',
   /** A local JSON file of trigger rules (core/runtime/trigger-rules.ts) given to the trigger inline. */
@@ -24,6 +29,7 @@ export interface DeploySettings {
   readonly executorMemoryMb: number;
   readonly coordinatorMemoryMb: number;
   readonly jobRetentionDays: number;
+  readonly cacheRetentionDays: number;
   readonly triggerPrefix: string;
   /** Unset: the trigger reads its rules from the bucket (`config/trigger-rules.json`). */
   readonly triggerRulesFile?: string;
@@ -34,6 +40,7 @@ export const DEFAULT_SETTINGS: DeploySettings = Object.freeze({
   executorMemoryMb: 3008,
   coordinatorMemoryMb: 1024,
   jobRetentionDays: 2,
+  cacheRetentionDays: 7,
   triggerPrefix: 'incoming/',
   dataBuckets: Object.freeze([]) as readonly string[],
 });
@@ -47,6 +54,8 @@ export const BUCKET_LAYOUT = {
   triggerRules: 'config/trigger-rules.json',
   data: 'data/',
   results: 'results/',
+  /** S3 cache entries (core/cache/s3-cache.ts: the SDK's default root is s3://<bucket>/cache). */
+  cache: 'cache/',
 } as const;
 
 /** Handler paths as SST wants them (`{file without extension}.{export}`), relative to sst.config.ts. */
@@ -119,6 +128,7 @@ export function deploySettings(env: NodeJS.ProcessEnv = process.env): DeploySett
     executorMemoryMb: intSetting(env, SETTINGS_ENV.executorMemoryMb, DEFAULT_SETTINGS.executorMemoryMb, MB_MIN, MB_MAX),
     coordinatorMemoryMb: intSetting(env, SETTINGS_ENV.coordinatorMemoryMb, DEFAULT_SETTINGS.coordinatorMemoryMb, MB_MIN, MB_MAX),
     jobRetentionDays: intSetting(env, SETTINGS_ENV.jobRetentionDays, DEFAULT_SETTINGS.jobRetentionDays, 1, 3650),
+    cacheRetentionDays: intSetting(env, SETTINGS_ENV.cacheRetentionDays, DEFAULT_SETTINGS.cacheRetentionDays, 1, 3650),
     triggerPrefix: prefix,
     ...(env[SETTINGS_ENV.triggerRulesFile]?.trim() ? { triggerRulesFile: env[SETTINGS_ENV.triggerRulesFile]!.trim() } : {}),
     dataBuckets: Object.freeze(dataBuckets),
@@ -139,7 +149,11 @@ export interface LifecycleRule {
  * kept go to `results/` or another location, which no rule touches.
  */
 export function lifecycleRules(s: DeploySettings): LifecycleRule[] {
-  return [{ id: 'expire-job-scratch', prefix: BUCKET_LAYOUT.jobs, expiresIn: `${s.jobRetentionDays} days` }];
+  return [
+    { id: 'expire-job-scratch', prefix: BUCKET_LAYOUT.jobs, expiresIn: `${s.jobRetentionDays} days` },
+    // Entries also carry their expiry in their manifest, checked on read (for stores without lifecycle rules).
+    { id: 'expire-cache-entries', prefix: BUCKET_LAYOUT.cache, expiresIn: `${s.cacheRetentionDays} days` },
+  ];
 }
 
 /** A rule in the shape of aws.s3.BucketLifecycleConfiguration's `rules`, added through the bucket's transform. */

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CACHE_TTL_HOURS, defaultCacheRoot } from '../../core/cache/s3-cache.ts';
 import { pathsForJob } from '../../core/runtime/coordinator.ts';
 import { parseTriggerRules } from '../../core/runtime/trigger-rules.ts';
 import {
@@ -243,7 +244,10 @@ describe('sst.config.ts', () => {
   it("expires the jobs root, where every job's shuffle data and scratch live, after 2 days", () => {
     const b = only(d, 'Bucket', 'SquallData');
     const rules = b.args.lifecycle as { id: string; prefix: string; expiresIn: string }[];
-    expect(rules).toEqual([{ id: 'expire-job-scratch', prefix: 'jobs/', expiresIn: '2 days' }]);
+    expect(rules).toEqual([
+      { id: 'expire-job-scratch', prefix: 'jobs/', expiresIn: '2 days' },
+      { id: 'expire-cache-entries', prefix: 'cache/', expiresIn: '7 days' },
+    ]);
     // The coordinator's jobs root is under the rule's prefix, and so is the shuffle folder it derives for a job.
     const coordinator = only(d, 'Function', 'Coordinator');
     const jobsRoot = coordinator.args.environment.SQUALL_JOBS_ROOT as string;
@@ -257,6 +261,16 @@ describe('sst.config.ts', () => {
     for (const key of ['data/t.parquet', 'results/r/part-00000.parquet', 'incoming/x.parquet']) {
       expect(rules.some((r) => key.startsWith(r.prefix)), key).toBe(false);
     }
+  });
+
+  it('expires S3 cache entries (under the SDK\'s default cache root) after 7 days, as long as clients serve them', () => {
+    const rules = only(d, 'Bucket', 'SquallData').args.lifecycle as { id: string; prefix: string; expiresIn: string }[];
+    const rule = rules.find((r) => r.id === 'expire-cache-entries')!;
+    const root = defaultCacheRoot({ SQUALL_BUCKET: bucket.name });
+    for (const uri of [`${root}/0123456789abcdef-0123456789ab/_cache.json`, `${root}/0123456789abcdef-0123456789ab/part-00000-job-1.parquet`]) {
+      expect(uri.slice(`s3://${bucket.name}/`.length).startsWith(rule.prefix), uri).toBe(true);
+    }
+    expect(rule.expiresIn).toBe(`${DEFAULT_CACHE_TTL_HOURS / 24} days`);
   });
 
   it("adds a rule aborting incomplete multipart uploads through the bucket's lifecycle transform", () => {
@@ -480,7 +494,7 @@ describe('sst.config.ts', () => {
 describe('deploySettings', () => {
   it('has defaults for everything', () => {
     expect(deploySettings({})).toEqual(DEFAULT_SETTINGS);
-    expect(DEFAULT_SETTINGS).toMatchObject({ executorMemoryMb: 3008, jobRetentionDays: 2, triggerPrefix: 'incoming/' });
+    expect(DEFAULT_SETTINGS).toMatchObject({ executorMemoryMb: 3008, jobRetentionDays: 2, cacheRetentionDays: 7, triggerPrefix: 'incoming/' });
   });
 
   it('reads and checks each variable', () => {
@@ -488,10 +502,12 @@ describe('deploySettings', () => {
       SQUALL_EXECUTOR_MEMORY_MB: '1769',
       SQUALL_COORDINATOR_MEMORY_MB: '2048',
       SQUALL_JOB_RETENTION_DAYS: '7',
+      SQUALL_CACHE_RETENTION_DAYS: '30',
       SQUALL_TRIGGER_PREFIX: 'drop/',
       SQUALL_DATA_BUCKETS: 'a-bucket,b.bucket',
     });
-    expect(s).toEqual({ executorMemoryMb: 1769, coordinatorMemoryMb: 2048, jobRetentionDays: 7, triggerPrefix: 'drop/', dataBuckets: ['a-bucket', 'b.bucket'] });
+    expect(s).toEqual({ executorMemoryMb: 1769, coordinatorMemoryMb: 2048, jobRetentionDays: 7, cacheRetentionDays: 30, triggerPrefix: 'drop/', dataBuckets: ['a-bucket', 'b.bucket'] });
+    expect(() => deploySettings({ SQUALL_CACHE_RETENTION_DAYS: 'x' })).toThrow(/SQUALL_CACHE_RETENTION_DAYS/);
     expect(() => deploySettings({ SQUALL_EXECUTOR_MEMORY_MB: '20000' })).toThrow(/between 128 and 10240/);
     expect(() => deploySettings({ SQUALL_JOB_RETENTION_DAYS: '0' })).toThrow(/SQUALL_JOB_RETENTION_DAYS/);
     expect(() => deploySettings({ SQUALL_TRIGGER_PREFIX: '/incoming/' })).toThrow(/SQUALL_TRIGGER_PREFIX/);
