@@ -1,6 +1,6 @@
-// Resizing decoded images with a separable triangle (bilinear) filter whose support widens with the
-// downscaling factor, as Pillow's antialiased BILINEAR: shrinking averages every source pixel a target pixel
-// covers instead of sampling a few (which would alias stripes and checkerboards into noise).
+// Resizing decoded images, one axis at a time: shrinking averages the source pixels each target pixel covers,
+// weighted by overlap (OpenCV's INTER_AREA) — sampling a few would alias stripes and checkerboards into noise —
+// and enlarging interpolates linearly (bilinear).
 import type { DecodedImage } from '../../io/images/decode-image.ts';
 
 /** Per output index: the first source index and its weights (summing to 1). */
@@ -13,19 +13,22 @@ interface Taps {
 
 function taps(inSize: number, outSize: number): Taps {
   const scale = inSize / outSize;
-  const support = Math.max(1, scale);
-  const maxTaps = Math.ceil(support) * 2 + 1;
+  const maxTaps = Math.ceil(Math.max(1, scale)) + 2;
   const first = new Int32Array(outSize);
   const count = new Int32Array(outSize);
   const weights = new Float32Array(outSize * maxTaps);
   for (let o = 0; o < outSize; o++) {
+    // Shrinking: source pixel i weighs its overlap with [o·scale, (o+1)·scale). Enlarging: a triangle of
+    // width 1 around the target pixel's centre.
+    const from = o * scale;
+    const to = (o + 1) * scale;
     const center = (o + 0.5) * scale;
-    const lo = Math.max(0, Math.floor(center - support));
-    const hi = Math.min(inSize, Math.ceil(center + support));
+    const lo = scale > 1 ? Math.floor(from) : Math.max(0, Math.floor(center - 1));
+    const hi = scale > 1 ? Math.min(inSize, Math.ceil(to)) : Math.min(inSize, Math.ceil(center + 1));
     let total = 0;
     let n = 0;
     for (let i = lo; i < hi && n < maxTaps; i++, n++) {
-      const w = Math.max(0, 1 - Math.abs(i + 0.5 - center) / support);
+      const w = scale > 1 ? Math.min(i + 1, to) - Math.max(i, from) : Math.max(0, 1 - Math.abs(i + 0.5 - center));
       weights[o * maxTaps + n] = w;
       total += w;
     }
