@@ -86,6 +86,8 @@ export interface TaskMetrics {
   readonly durationMs: number;
   /** Peak resident memory of the executor process during the task. */
   readonly peakMemoryBytes: number;
+  /** Facts models reported (ApplyModel stages): provider ('cpu', 'cuda'…), inferenceRows, modelLoads, modelCacheHits, batchHalvings, deadLetterRows… */
+  readonly reported?: Readonly<Record<string, string | number>>;
 }
 
 export type TaskOutput =
@@ -153,7 +155,14 @@ const responseSchema = z.object({
     z.object({ kind: z.literal('sample'), sample: z.string(), rows: nat }),
   ]),
   keys: z.array(z.string()),
-  metrics: z.object({ rows: nat, bytesRead: nat, bytesWritten: nat, durationMs: z.number().nonnegative(), peakMemoryBytes: nat }),
+  metrics: z.object({
+    rows: nat,
+    bytesRead: nat,
+    bytesWritten: nat,
+    durationMs: z.number().nonnegative(),
+    peakMemoryBytes: nat,
+    reported: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+  }),
 });
 
 

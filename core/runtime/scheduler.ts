@@ -26,6 +26,7 @@ import { partitionCount } from '../shuffle/shuffle-writer.ts';
 import { ExecutionError } from '../types/errors.ts';
 import type { Schema } from '../types/schema.ts';
 import type { TaskInvoker } from './invoker.ts';
+import type { WorkerKind } from '../physical/physical-plan.ts';
 import { type AttemptHost, type AttemptPolicy, JobFailedError, type SpeculationOptions, runAttempts } from './task-attempts.ts';
 
 export { JobFailedError, type SpeculationOptions };
@@ -107,6 +108,8 @@ export type JobEvent =
       readonly bytesRead: number;
       readonly bytesWritten: number;
       readonly durationMs: number;
+      /** What models reported in the task (provider, inferenceRows…), for model stages. */
+      readonly reported?: Readonly<Record<string, string | number>>;
     }
   | {
       readonly type: 'task_failed';
@@ -142,6 +145,8 @@ export interface RunJobParams {
   readonly graph?: StageGraph;
   readonly store: ObjectStore;
   readonly invoker: TaskInvoker;
+  /** Invokers of other worker kinds (a stage names its kind; `invoker` runs the kinds not listed, and 'lambda'). */
+  readonly invokers?: Partial<Record<WorkerKind, TaskInvoker>>;
   readonly options?: SchedulerOverrides;
   readonly onEvent?: (e: JobEvent) => void;
   /**
@@ -509,7 +514,7 @@ class JobRun {
     const status = this.stageStatus(stageId);
     const host: AttemptHost = {
       label: `stage ${stageId} task ${task}`,
-      invoker: this.p.invoker,
+      invoker: this.p.invokers?.[st.stage.workerKind] ?? this.p.invoker,
       semaphore: this.semaphore,
       stopping: () => this.stopping(),
       prepare: async () => {
@@ -533,8 +538,8 @@ class JobRun {
           status.bytesRead += r.metrics.bytesRead;
           status.bytesWritten += r.metrics.bytesWritten;
         }
-        const { rows, bytesRead, bytesWritten, durationMs } = r.metrics;
-        this.emit({ type: 'task_finished', stage: stageId, task, attempt, rows, bytesRead, bytesWritten, durationMs });
+        const { rows, bytesRead, bytesWritten, durationMs, reported } = r.metrics;
+        this.emit({ type: 'task_finished', stage: stageId, task, attempt, rows, bytesRead, bytesWritten, durationMs, ...(reported ? { reported } : {}) });
       },
       duplicate: (r) => {
         for (const k of r.keys) this.strayKeys.add(k);

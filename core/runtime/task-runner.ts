@@ -22,6 +22,8 @@ import type { ObjectStore } from '../io/object-store/object-store.ts';
 import { ObjectStoreError } from '../io/object-store/object-store.ts';
 import { encodeParquet } from '../io/writers.ts';
 import { instantiate } from '../physical/instantiate.ts';
+import { processModelHost } from '../exec/apply-model.ts';
+import type { ModelDevice } from '../expr/model-ref.ts';
 import { type Partitioning, type PhysicalPlan, physicalInputs, physicalSchema } from '../physical/physical-plan.ts';
 import { type TaskDescription, type TaskInput, deserializeTask } from '../physical/task.ts';
 import { type StageManifest, loadManifestAt } from '../shuffle/manifest.ts';
@@ -49,6 +51,8 @@ export interface TaskRunEnv {
   readonly shuffleRead?: ShuffleReadOptions;
   /** Resident-memory sampling period (50 ms by default); memory is also sampled at every batch. */
   readonly memorySampleMs?: number;
+  /** For model stages: the device this worker offers (an inference worker without a GPU says 'cpu') and the most rows per model call. */
+  readonly inference?: { readonly device?: ModelDevice; readonly maxBatchRows?: number };
 }
 
 /** A committed shuffle object is gone: the stage that wrote it must run again (recompute from lineage). */
@@ -90,6 +94,7 @@ export async function runTask(request: ExecutorRequest, env: TaskRunEnv): Promis
         bytesWritten,
         durationMs: Math.max(0, performance.now() - started),
         peakMemoryBytes: memory.peak,
+        ...(run.models.facts.values.size ? { reported: run.models.facts.toJSON() } : {}),
       },
     };
   } catch (e) {
@@ -177,7 +182,12 @@ class TaskRun {
     this.splitBytes = (task.splits ?? []).reduce((s, f) => s + f.length, 0);
     this.ctx = { batchSize: env.batchSize ?? 65536, signal: env.signal };
     this.schema = physicalSchema(task.plan);
+    // Named by the task, not the attempt: a retried attempt replaces its own dead-letter part.
+    this.models = processModelHost({ taskKey: `${task.job}-s${task.stage}-t${task.task}`, ...env.inference });
   }
+
+  /** Where ApplyModel loads models (the process-wide cache) and what they reported, for the task's metrics. */
+  readonly models: ReturnType<typeof processModelHost>;
 
   get bytesRead(): number {
     return this.splitBytes + this.shuffleBytes;
@@ -199,6 +209,7 @@ class TaskRun {
         throw new UnsupportedError(`in-memory table ${id} cannot be read by a remote executor; write it to Parquet first`);
       },
       fileSplits: task.splits ?? undefined,
+      models: this.models,
       rddStage: (p, inputs) => new RddStageExec(p.task, inputs, task.task),
       stageInput: (p) => {
         const input = inputs.get(p.stage);
