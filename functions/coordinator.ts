@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { DEFAULT_BUCKET, ENV, endpointsFromEnv, lambdaClientConfig } from '../core/io/object-store/aws-config.ts';
 import { ObjectStores } from '../core/io/object-store.ts';
 import { setS3Store } from '../core/io/s3-file-store.ts';
-import { LambdaInvoker } from '../core/runtime/invoker.ts';
+import { LambdaInvoker, type TaskInvoker } from '../core/runtime/invoker.ts';
+import type { WorkerKind } from '../core/physical/physical-plan.ts';
 import { type JobResultPayload, resultPayload, resumeJob, submitJob } from '../core/runtime/coordinator.ts';
 import { parseJobSpec } from '../core/runtime/job-spec.ts';
 import type { FaultPlan } from '../core/runtime/protocol.ts';
@@ -41,6 +42,22 @@ function clients(): { stores: ObjectStores; lambda: LambdaClient } {
   return { stores, lambda };
 }
 
+/**
+ * Invokers of the inference workers, from the environment: SQUALL_INFERENCE_FUNCTION names the function that runs
+ * model stages ('container' and 'container-gpu' kinds), SQUALL_INFERENCE_ENDPOINT (optional) is where it answers
+ * the Lambda Invoke API when that is not the Lambda service (the GPU service's own endpoint). Without them, model
+ * stages run on the executor function.
+ */
+function workerInvokers(lambda: LambdaClient): Partial<Record<WorkerKind, TaskInvoker>> {
+  const name = process.env.SQUALL_INFERENCE_FUNCTION;
+  if (!name) return {};
+  const endpoint = process.env.SQUALL_INFERENCE_ENDPOINT;
+  const inference = endpoint
+    ? new LambdaInvoker({ functionName: name, clientConfig: { ...lambdaClientConfig({ ...endpointsFromEnv(), lambdaEndpoint: endpoint }), maxAttempts: 1 } })
+    : new LambdaInvoker({ functionName: name, client: lambda });
+  return { container: inference, 'container-gpu': inference };
+}
+
 export async function handler(event: unknown, context: Context = {}): Promise<JobResultPayload> {
   const parsed = eventSchema.safeParse(event);
   if (!parsed.success) throw new AnalysisError(`invalid coordinator event: ${parsed.error.issues[0]?.message ?? 'unknown shape'}; expected {action: 'run', job} or {action: 'resume', jobId}`);
@@ -50,6 +67,7 @@ export async function handler(event: unknown, context: Context = {}): Promise<Jo
   const jobsRoot = process.env.SQUALL_JOBS_ROOT || `s3://${bucket}/jobs`;
   const executor = process.env.SQUALL_EXECUTOR_FUNCTION || 'executor';
   const invoker = new LambdaInvoker({ functionName: executor, client: lambda });
+  const invokers = workerInvokers(lambda);
   const remaining = context.getRemainingTimeInMillis?.();
   const deadline = remaining !== undefined ? Date.now() + Math.max(0, remaining - Math.min(HANDOVER_MS, remaining / 4)) : undefined;
   // Fault plans pass through only where executors accept them (tests).
@@ -57,6 +75,7 @@ export async function handler(event: unknown, context: Context = {}): Promise<Jo
   const deps = {
     store: stores.for(jobsRoot),
     invoker,
+    invokers,
     jobsRoot,
     deadline,
     scheduler: faults ? { faults } : undefined,

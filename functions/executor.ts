@@ -35,7 +35,8 @@ export function matchingFault(faults: readonly FaultPlan[] | undefined, task: Ta
   return null;
 }
 
-async function injectFault(request: ExecutorRequest, task: TaskDescription): Promise<void> {
+/** Applies the request's fault plan to this attempt (tests; only with SQUALL_ALLOW_FAULTS=1). Shared with the inference worker. */
+export async function injectFault(request: ExecutorRequest, task: TaskDescription): Promise<void> {
   if (process.env.SQUALL_ALLOW_FAULTS !== '1') return;
   const fault = matchingFault(request.faults, task);
   if (!fault) return;

@@ -7,6 +7,7 @@ import type { ObjectStore } from '../io/object-store.ts';
 import { batchesToTable } from '../sdk/rows.ts';
 import { ExecutionError } from '../types/errors.ts';
 import type { TaskInvoker } from './invoker.ts';
+import type { WorkerKind } from '../physical/physical-plan.ts';
 import { type JobPaths, type JobStatus, jobPaths, readJobRecord } from './job-store.ts';
 import { type JobSpec, compileJob } from './job-spec.ts';
 import { toBase64 } from './protocol.ts';
@@ -32,6 +33,8 @@ export function pathsForJob(jobsRoot: string, jobId: string, resultUri?: string)
 export interface CoordinatorDeps {
   readonly store: ObjectStore;
   readonly invoker: TaskInvoker;
+  /** Invokers of the other worker kinds (model stages); kinds not given run on `invoker`. */
+  readonly invokers?: Partial<Record<WorkerKind, TaskInvoker>>;
   readonly jobsRoot: string;
   readonly onEvent?: (e: JobEvent) => void;
   readonly signal?: AbortSignal;
@@ -51,6 +54,7 @@ export async function submitJob(spec: JobSpec, deps: CoordinatorDeps, jobId = ne
     graph,
     store: deps.store,
     invoker: deps.invoker,
+    ...(deps.invokers ? { invokers: deps.invokers } : {}),
     options: { ...deps.scheduler, ...spec.options?.scheduler, speculation: { ...deps.scheduler?.speculation, ...spec.options?.scheduler?.speculation } },
     onEvent: deps.onEvent,
     signal: deps.signal,
@@ -68,6 +72,7 @@ export async function resumeJob(jobId: string, deps: CoordinatorDeps): Promise<J
     paths: jobPaths(probe.jobRoot, record.resultRoot),
     store: deps.store,
     invoker: deps.invoker,
+    ...(deps.invokers ? { invokers: deps.invokers } : {}),
     options: deps.scheduler,
     onEvent: deps.onEvent,
     signal: deps.signal,

@@ -13,7 +13,14 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 /** The project's functions and their settings, registered once their handler files exist. */
 const PROJECT_FUNCTIONS: Record<string, FunctionDefinition> = {
   executor: { handler: 'functions/executor.ts#handler', timeoutSeconds: 900, memoryMb: 3008 },
-  coordinator: { handler: 'functions/coordinator.ts#handler', timeoutSeconds: 900, memoryMb: 1024, environment: { SQUALL_EXECUTOR_FUNCTION: 'executor' } },
+  // The inference worker: the GPU container of AWS, here a worker process like the others (CPU provider).
+  inference: { handler: 'functions/inference-worker.ts#handler', timeoutSeconds: 900, memoryMb: 3008 },
+  coordinator: {
+    handler: 'functions/coordinator.ts#handler',
+    timeoutSeconds: 900,
+    memoryMb: 1024,
+    environment: { SQUALL_EXECUTOR_FUNCTION: 'executor', SQUALL_INFERENCE_FUNCTION: 'inference' },
+  },
   trigger: { handler: 'functions/trigger.ts#handler', timeoutSeconds: 60, memoryMb: 512 },
   api: { handler: 'functions/api.ts#handler', timeoutSeconds: 30, memoryMb: 1024 },
 };
