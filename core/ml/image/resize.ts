@@ -42,10 +42,17 @@ function taps(inSize: number, outSize: number): Taps {
 /** The image's RGB channels resized to width × height: float values 0..255, interleaved RGB, row by row. */
 export function resizeRgb(image: DecodedImage, width: number, height: number): Float32Array {
   const { width: w0, height: h0, rgba } = image;
-  // Horizontal pass: h0 rows × width columns.
-  const tx = taps(w0, width);
+  // Horizontal pass: h0 rows × width columns (a copy of the RGB channels when the width stays).
   const mid = new Float32Array(h0 * width * 3);
-  for (let y = 0; y < h0; y++) {
+  if (w0 === width) {
+    for (let p = 0; p < w0 * h0; p++) {
+      mid[p * 3] = rgba[p * 4]!;
+      mid[p * 3 + 1] = rgba[p * 4 + 1]!;
+      mid[p * 3 + 2] = rgba[p * 4 + 2]!;
+    }
+  }
+  const tx = taps(w0, width);
+  for (let y = 0; y < (w0 === width ? 0 : h0); y++) {
     for (let x = 0; x < width; x++) {
       let r = 0;
       let g = 0;
@@ -65,6 +72,7 @@ export function resizeRgb(image: DecodedImage, width: number, height: number): F
     }
   }
   // Vertical pass.
+  if (h0 === height) return mid;
   const ty = taps(h0, height);
   const out = new Float32Array(height * width * 3);
   for (let y = 0; y < height; y++) {
