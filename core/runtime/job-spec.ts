@@ -27,6 +27,8 @@ export interface JobOptions {
   /** Where the result is written (a folder URI); `<jobRoot>/result` by default. */
   readonly resultUri?: string;
   readonly scheduler?: Omit<SchedulerOverrides, 'faults'>;
+  /** Model stages: `gpu` runs them on GPU container workers; `partitions` sets their task count; models above `largeModelBytes` go to GPU containers. */
+  readonly inference?: { readonly gpu?: boolean; readonly partitions?: number; readonly largeModelBytes?: number };
 }
 
 export interface JobSpec {
@@ -59,6 +61,10 @@ export const jobSpecSchema = z
         maxPartitions: z.number().int().positive().optional(),
         broadcastThreshold: nat.optional(),
         resultUri: z.string().min(1).optional(),
+        inference: z
+          .object({ gpu: z.boolean().optional(), partitions: z.number().int().positive().optional(), largeModelBytes: nat.optional() })
+          .strict()
+          .optional(),
         scheduler: z
           .object({
             concurrency: z.number().int().positive().optional(),
@@ -119,6 +125,7 @@ export async function compileJob(spec: JobSpec): Promise<StageGraph> {
       ...(o.targetBytesPerTask !== undefined ? { targetBytesPerTask: o.targetBytesPerTask } : {}),
       ...(o.maxPartitions !== undefined ? { maxPartitions: o.maxPartitions } : {}),
     },
+    ...(o.inference ? { inference: o.inference } : {}),
   });
   const plan = await jobPlan(spec, session);
   return session.stageGraph(plan);
