@@ -10,6 +10,9 @@
 // targets are computed here, from the consumer's lineage, and a bucket read twice goes to both readers. A
 // shuffle read by two stages gets map stages of its own for each (recomputed, not shared).
 //
+// Range shuffles (sortBy, sortByKey) first run a sampling stage over the map side, broadcast to the map stage,
+// whose tasks cut the same bounds from it.
+//
 // Text files are pinned at compile time: their splits are planned over the versions seen now, and a task that
 // finds a file changed fails (RddJob's pinnedInputs) rather than computing partitions the plan does not match.
 import { z } from 'zod';
@@ -35,8 +38,12 @@ export const rddJobSchema = z.object({ version: z.literal(RDD_JOB_VERSION), node
 
 /** Where an RDD stage task's output goes. */
 export type RddStageOutput =
-  /** Map stage: the steps end in a bucket step; bucket b goes to the consumer tasks `targets[b]`. */
-  | { readonly kind: 'buckets'; readonly targets: readonly (readonly number[])[] }
+  /**
+   * Map stage: the steps end in a bucket step (or, with `range`, the task appends a rangeBucket step whose
+   * bounds it cuts from the key samples of the input `samples` names); bucket b goes to the consumer tasks
+   * `targets[b]`.
+   */
+  | { readonly kind: 'buckets'; readonly targets: readonly (readonly number[])[]; readonly range?: { readonly ascending: boolean; readonly partitions: number } }
   /** Result stage: the records of the partition. */
   | { readonly kind: 'records' };
 
@@ -47,6 +54,8 @@ export interface RddStageSpec {
   readonly steps: readonly Step[];
   /** Per input of the physical node (same order): the shuffle and join side its rows belong to. */
   readonly reads: readonly { readonly shuffle: number; readonly side: 0 | 1 | null }[];
+  /** Range map stages: the index of the input after `reads` that holds the sampling stage's keys. */
+  readonly samples: number | null;
   readonly output: RddStageOutput;
   /** The time limit of the task's user code (the job's task timeout). */
   readonly timeoutMs: number;
@@ -58,8 +67,13 @@ const stageSpecSchema = z
     node: nodeSchema,
     steps: z.array(stepSchema),
     reads: z.array(z.object({ shuffle: z.number().int().nonnegative(), side: z.union([z.literal(0), z.literal(1), z.null()]) })),
+    samples: z.number().int().nonnegative().nullable(),
     output: z.discriminatedUnion('kind', [
-      z.object({ kind: z.literal('buckets'), targets: z.array(z.array(z.number().int().nonnegative())) }),
+      z.object({
+        kind: z.literal('buckets'),
+        targets: z.array(z.array(z.number().int().nonnegative())),
+        range: z.object({ ascending: z.boolean(), partitions: z.number().int().positive() }).optional(),
+      }),
       z.object({ kind: z.literal('records') }),
     ]),
     timeoutMs: z.number().int().positive(),
@@ -111,7 +125,7 @@ export async function compileRddJob(raw: unknown, options: { taskTimeoutMs?: num
   const timeoutMs = options.taskTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   const stages: Stage[] = [];
 
-  const addStage = (body: RddNode, steps: readonly Step[], output: RddStageOutput, partitioning: StageOutput): number => {
+  const addStage = (body: RddNode, steps: readonly Step[], output: RddStageOutput, partitioning: StageOutput, sampleStage: number | null = null): number => {
     const shuffles = new Map<number, Extract<RddNode, { kind: 'shuffle' }>>();
     const root = replaceShuffles(body, shuffles);
     const tasks = plannedPartitions(root);
@@ -127,22 +141,41 @@ export async function compileRddJob(raw: unknown, options: { taskTimeoutMs?: num
     for (const [id, s] of shuffles) {
       for (const input of s.inputs) {
         const p = input.partitioner;
+        const to: StageOutput = { kind: 'partition_id', column: 0, partitions: tasks };
+        let stage: number;
         if (p.kind === 'range') {
-          throw new UnsupportedError(`${s.name}() (a range-partitioned shuffle) does not run on the executors yet; sort on the driver (takeOrdered/top) or use Session.local()`);
+          // As Spark's RangePartitioner: a sampling pass over the map side (up to 100 keys per output partition,
+          // spread over the map tasks, broadcast to every map task), then the map side again, bucketed by the
+          // ranges each map task cuts from the same samples.
+          const maps = plannedPartitions(replaceShuffles(input.input, new Map()));
+          const per = Math.max(1, Math.ceil((100 * s.partitions) / Math.max(1, maps)));
+          const sampling = addStage(input.input, [...input.mapSteps, { op: 'sampleKeys', count: per }], { kind: 'records' }, { kind: 'broadcast' });
+          const range = { ascending: p.ascending, partitions: s.partitions };
+          stage = addStage(input.input, input.mapSteps, { kind: 'buckets', targets: targets.get(id)!, range }, to, sampling);
+        } else {
+          const bucket: Step = { op: 'bucket', name: s.name, by: p.kind === 'round_robin' ? 'round_robin' : p.by, partitions: s.partitions };
+          stage = addStage(input.input, [...input.mapSteps, bucket], { kind: 'buckets', targets: targets.get(id)! }, to);
         }
-        const bucket: Step = { op: 'bucket', name: s.name, by: p.kind === 'round_robin' ? 'round_robin' : p.by, partitions: s.partitions };
-        const stage = addStage(input.input, [...input.mapSteps, bucket], { kind: 'buckets', targets: targets.get(id)! }, { kind: 'partition_id', column: 0, partitions: tasks });
         reads.push({ shuffle: id, side: input.side, stage });
       }
     }
-    const spec: RddStageSpec = { version: RDD_JOB_VERSION, node: root, steps, reads: reads.map(({ shuffle, side }) => ({ shuffle, side })), output, timeoutMs };
-    const inputs: PhysicalPlan[] = reads.map((r) => {
-      const produced = stages[r.stage]!.output as Partitioning;
-      return Object.freeze({ kind: 'stage_input', stage: r.stage, schema: RDD_ROWS_SCHEMA, partitioning: produced });
+    const spec: RddStageSpec = {
+      version: RDD_JOB_VERSION,
+      node: root,
+      steps,
+      reads: reads.map(({ shuffle, side }) => ({ shuffle, side })),
+      samples: sampleStage === null ? null : reads.length,
+      output,
+      timeoutMs,
+    };
+    const inputStages = [...reads.map((r) => r.stage), ...(sampleStage === null ? [] : [sampleStage])];
+    const inputs: PhysicalPlan[] = inputStages.map((stage) => {
+      const produced = stages[stage]!.output as Partitioning;
+      return Object.freeze({ kind: 'stage_input', stage, schema: RDD_ROWS_SCHEMA, partitioning: produced });
     });
     const plan: PhysicalPlan = Object.freeze({ kind: 'rdd', task: JSON.stringify(lineageJson(spec)), inputs: Object.freeze(inputs) });
     const id = stages.length;
-    stages.push(Object.freeze({ id, plan, output: partitioning, tasks, splits: null, inputs: Object.freeze(reads.map((r) => r.stage)), workerKind: 'lambda' }));
+    stages.push(Object.freeze({ id, plan, output: partitioning, tasks, splits: null, inputs: Object.freeze(inputStages), workerKind: 'lambda' }));
     return id;
   };
 

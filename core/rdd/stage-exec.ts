@@ -11,7 +11,9 @@ import { RDD_ROWS_SCHEMA } from '../physical/physical-plan.ts';
 import { rowsToBatch } from '../sdk/from-rows.ts';
 import { ExecutionError } from '../types/errors.ts';
 import type { Schema } from '../types/schema.ts';
+import type { Step } from './lineage.ts';
 import { type RddShuffleStore, RddJob } from './runner.ts';
+import { hostRuntime } from './sandbox.ts';
 import { type RddStageSpec, parseRddStageSpec } from './remote-stages.ts';
 
 /** Records per serialized chunk: bounds one row's size without a serialize call per record. */
@@ -64,9 +66,8 @@ export class RddStageExec implements PhysicalOperator {
     private readonly partition: number,
   ) {
     this.spec = parseRddStageSpec(task);
-    if (this.spec.reads.length !== children.length) {
-      throw new ExecutionError(`RDD stage task reads ${this.spec.reads.length} shuffle inputs but the plan gives it ${children.length}`);
-    }
+    const want = this.spec.reads.length + (this.spec.samples === null ? 0 : 1);
+    if (want !== children.length) throw new ExecutionError(`RDD stage task reads ${want} stage inputs but the plan gives it ${children.length}`);
   }
 
   describe(): string {
@@ -75,7 +76,7 @@ export class RddStageExec implements PhysicalOperator {
 
   async *execute(ctx: ExecContext): AsyncIterable<arrow.RecordBatch> {
     const store = new InputChunks();
-    for (let i = 0; i < this.children.length; i++) {
+    for (let i = 0; i < this.spec.reads.length; i++) {
       const { shuffle, side } = this.spec.reads[i]!;
       for await (const b of this.children[i]!.execute(ctx)) {
         checkCancelled(ctx);
@@ -85,10 +86,12 @@ export class RddStageExec implements PhysicalOperator {
       }
     }
     const job = new RddJob(noDriver, { persisted: new Map(), sandbox: { timeoutMs: this.spec.timeoutMs } }, store, true);
-    const out = await job.compute(this.spec.node, this.partition, this.spec.steps);
+    const output = this.spec.output;
+    let steps = this.spec.steps;
+    if (output.kind === 'buckets' && output.range) steps = [...steps, await this.rangeBucket(ctx, output.range)];
+    const out = await job.compute(this.spec.node, this.partition, steps);
     let rows: { part: number; bucket: number; records: string }[] = [];
     const emit = (part: number, bucket: number, records: string) => rows.push({ part, bucket, records });
-    const output = this.spec.output;
     switch (output.kind) {
       case 'records':
         for (let c = 0, i = 0; i < out.length; i += CHUNK_RECORDS, c++) emit(this.partition, c, serializeChunk(out.slice(i, i + CHUNK_RECORDS)));
@@ -108,5 +111,18 @@ export class RddStageExec implements PhysicalOperator {
       yield rowsToBatch(rows.slice(i, i + BATCH_ROWS), RDD_ROWS_SCHEMA);
     }
     rows = [];
+  }
+
+  /** The rangeBucket step: R-1 bounds at even ranks of every map task's sampled keys (the same in every task). */
+  private async rangeBucket(ctx: ExecContext, range: { ascending: boolean; partitions: number }): Promise<Step> {
+    const sample: unknown[] = [];
+    for await (const b of this.children[this.spec.samples!]!.execute(ctx)) {
+      const records = b.getChildAt(2)!;
+      for (let r = 0; r < b.numRows; r++) for (const k of v8.deserialize(Buffer.from(records.get(r) as string, 'base64')) as unknown[]) sample.push(k);
+    }
+    sample.sort(hostRuntime.compare);
+    const bounds: unknown[] = [];
+    for (let i = 1; i < range.partitions && sample.length; i++) bounds.push(sample[Math.min(sample.length - 1, Math.floor((i * sample.length) / range.partitions))]);
+    return { op: 'rangeBucket', bounds: new Uint8Array(v8.serialize(bounds)), ascending: range.ascending, partitions: range.partitions };
   }
 }

@@ -123,6 +123,24 @@ describe('RDDs on the executors (local stack)', () => {
     expect(await remote.map(([, n]) => n).reduce((a, b) => a + b)).toBe(await local.map(([, n]) => n).reduce((a, b) => a + b));
   }, 180_000);
 
+  test('sortBy and sortByKey run as range shuffles (a sampling stage, then ranges) and sort globally', async () => {
+    const build = async (session: Session, path: string) =>
+      (await words(session, path)).map((w) => [w, 1] as [string, number]).reduceByKey((a, b) => a + b, 3);
+    const remoteCounts = await build(connect(), `s3://${stack.bucket}/corpus/*.txt`);
+    const localCounts = await build(Session.local(), join(dir, '*.txt'));
+    const byCount = remoteCounts.sortBy(([, n]) => n, false, 3);
+    const got = await byCount.collect();
+    const want = await localCounts.sortBy(([, n]) => n, false, 3).collect();
+    // Equal counts may come in another order; the counts themselves are in the same (descending) order.
+    expect(got.map(([, n]) => n)).toEqual(want.map(([, n]) => n));
+    expect(byKey(got)).toEqual(byKey(want));
+    // Map stages: the sampling pass and the ranged map side, each over the word counts' own map stage.
+    expect(byCount.lastMetrics!.shuffles).toBe(4);
+    const keys = await remoteCounts.sortByKey(true, 4).keys().collect();
+    expect(keys).toEqual(await localCounts.sortByKey(true, 4).keys().collect());
+    expect(keys).toEqual([...keys].sort());
+  }, 180_000);
+
   test('a throwing user function fails the job with its message and line, after retries', async () => {
     const session = connect({ maxAttempts: 2 });
     const lines = await session.textFile(`s3://${stack.bucket}/corpus/part-0.txt`);
