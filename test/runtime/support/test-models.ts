@@ -2,6 +2,7 @@
 // (a value that makes the model throw; batches above a size that fail as out-of-memory) so adaptive batching and
 // dead letters can be checked exactly. Workers load it through ModelRef.modules (this file's path).
 import * as arrow from 'apache-arrow';
+import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { columnData, makeBatch, makeColumn } from '../../../core/arrow/column.ts';
 import { Transformer } from '../../../core/ml/base.ts';
@@ -25,6 +26,8 @@ interface ScaleParams {
   failOn: number;
   /** Batches of more rows than this fail with an out-of-memory error (0: never). */
   oomAbove: number;
+  /** A file path: the first worker to run a batch creates it and exits mid-batch (a crash); '' never crashes. Only in worker processes that allow faults. */
+  crashMarker: string;
 }
 
 const SPECS = {
@@ -33,6 +36,7 @@ const SPECS = {
   factor: param.number('multiplier', 2),
   failOn: param.number('value that makes the model throw', 1e300),
   oomAbove: param.number('batch rows above which the model runs out of memory (0: never)', 0, { min: 0, integer: true }),
+  crashMarker: param.string('file whose absence makes the worker crash mid-batch (once)', ''),
 };
 
 export class ScaleModel extends Transformer<ScaleParams> implements BatchModel {
@@ -55,6 +59,12 @@ export class ScaleModel extends Transformer<ScaleParams> implements BatchModel {
 
   async transformBatch(batch: arrow.RecordBatch, schema: Schema, context: BatchContext): Promise<arrow.RecordBatch> {
     ScaleModel.calls.push(batch.numRows);
+    const marker = this.get('crashMarker');
+    if (marker && process.env.SQUALL_ALLOW_FAULTS === '1' && !existsSync(marker)) {
+      writeFileSync(marker, `${process.pid}`);
+      process.stderr.write(`TestScaleModel: crashing mid-batch (${batch.numRows} rows)\n`);
+      process.exit(1);
+    }
     const oom = this.get('oomAbove');
     if (oom > 0 && batch.numRows > oom) throw new RangeError(`Array buffer allocation failed (out of memory for ${batch.numRows} rows)`);
     const idx = resolveField(schema, this.get('inputCol'));
