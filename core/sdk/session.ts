@@ -13,9 +13,11 @@ import { optimize } from '../optimizer/optimize.ts';
 import { memoryTableStatistics } from '../optimizer/statistics.ts';
 import { DISTRIBUTED_PLANNING, LOCAL_PLANNING, type PhysicalPlannerOptions, createPhysicalPlan } from '../physical/planner.ts';
 import { instantiate } from '../physical/instantiate.ts';
-import { physicalPlanText } from '../physical/physical-plan.ts';
+import { type PhysicalPlan, physicalInputs, physicalPlanText } from '../physical/physical-plan.ts';
 import { type StageGraph, planStages, scannedFileSizes, stageGraphText } from '../physical/stages.ts';
 import { runStageGraph } from '../runtime/local-stage-runner.ts';
+import { defaultTaskThreads, taskThreadPool } from '../runtime/thread-pool.ts';
+import { runsOffThread } from '../runtime/thread-task.ts';
 import type { ExecContext, PhysicalOperator } from '../exec/operator.ts';
 import { normalizeBatch } from '../io/normalize.ts';
 import { sqlToPlan } from '../sql/query.ts';
@@ -25,9 +27,9 @@ import { DataFrameReader } from './reader.ts';
 import { type ConnectOptions, RemoteRunner, type SqlSource, tableRefOf } from './remote.ts';
 import { type RDD, type TextFileOptions, parallelize, textFile } from '../rdd/rdd.ts';
 import { cachedTable, explainCached, substituteCached } from '../cache/plan-cache.ts';
-import { explainS3Cached, substituteS3Cached } from '../cache/remote-cache.ts';
 import { UdfRegistration } from './udf.ts';
 import type { InferencePlanning } from '../physical/planner.ts';
+import { explainS3Cached, substituteS3Cached } from '../cache/remote-cache.ts';
 
 export interface SessionOptions {
   /** Rows per batch for operators that build batches. */
@@ -48,7 +50,27 @@ export interface SessionOptions {
   readonly inference?: InferencePlanning;
   /** Where `udf.registerModel` saves in-memory models (default: a temporary local folder; remote sessions pass an s3:// prefix). */
   readonly modelRoot?: string;
+  /**
+   * Threads that run tasks in this process, as Spark's local[N]: by default one per core (SQUALL_THREADS).
+   * With 'local' planning, a plan that scans at least PARALLEL_SCAN_BYTES of files runs as its stage graph with
+   * the tasks of each stage on these threads; smaller plans run as one pipeline on the calling thread, where
+   * starting threads would cost more than it saves. With 'stages' planning the tasks use threads only when
+   * `threads` is given. 1 keeps everything on the calling thread.
+   */
+  readonly threads?: number;
 }
+
+/** Whether some file scan in `p` satisfies `test`. */
+function someFileScan(p: PhysicalPlan, test: (scan: PhysicalPlan) => boolean): boolean {
+  return (p.kind === 'file_scan' && test(p)) || physicalInputs(p).some((c) => someFileScan(c, test));
+}
+
+/** Plans scanning less than this many bytes of files run as one pipeline (see SessionOptions.threads). */
+export const PARALLEL_SCAN_BYTES = 32 << 20;
+/** Tasks of a parallel run read at least this many bytes of files each... */
+const MIN_THREAD_TASK_BYTES = 4 << 20;
+/** ...and there are about this many per thread, so threads that finish early take more. */
+const THREAD_TASKS_PER_THREAD = 4;
 
 interface MemoryTable {
   readonly schema: Schema;
@@ -66,6 +88,8 @@ export class Session {
   private readonly planning: PhysicalPlannerOptions;
   private readonly staged: boolean;
   private readonly broadcastThreshold: number | undefined;
+  private readonly threads: number;
+  private readonly threadsGiven: boolean;
   /** Sizes for cost-based planning: Parquet footers for files, counted batches for in-memory tables. */
   private readonly statistics = memoryTableStatistics((id) => this.tables.get(id));
   /** Set by `connect`: actions run as jobs through the HTTP API. */
@@ -80,6 +104,11 @@ export class Session {
     this.batchSize = options.batchSize ?? 65536;
     this.staged = options.planning === 'stages';
     this.broadcastThreshold = options.broadcastThreshold;
+    if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1)) {
+      throw new AnalysisError(`Session option 'threads' must be a whole number of at least 1, got ${options.threads}`);
+    }
+    this.threads = options.threads ?? defaultTaskThreads();
+    this.threadsGiven = options.threads !== undefined;
     const planning = options.planning === 'local' || options.planning === undefined ? LOCAL_PLANNING : DISTRIBUTED_PLANNING;
     this.planning = { ...planning, ...options.stages, stats: this.statistics, ...(options.inference ? { inference: options.inference } : {}) };
     this.udf = new UdfRegistration({ remote: this.remote, ...(options.modelRoot ? { modelRoot: options.modelRoot } : {}) });
@@ -244,12 +273,39 @@ export class Session {
     // Persisted subtrees (df.cache()) become scans of their in-memory output, computed on first use.
     plan = await substituteCached(this, plan, async (p) => (await this.execute(p, signal)).batches);
     const ctx: ExecContext = { batchSize: this.batchSize, signal };
+    const memoryTable = (id: string) => this.memoryTable(id);
     if (this.staged) {
       const graph = await this.stagesFor(plan, this.planning, true);
-      yield* await runStageGraph(graph, { ...ctx, memoryTable: (id) => this.memoryTable(id) });
+      const pool = this.threadsGiven && this.threads > 1 ? taskThreadPool(this.threads) : undefined;
+      yield* await runStageGraph(graph, { ...ctx, memoryTable, ...(pool ? { pool } : {}) });
+      return;
+    }
+    const parallel = this.threads > 1 ? await this.parallelStages(plan) : null;
+    if (parallel) {
+      yield* await runStageGraph(parallel, { ...ctx, memoryTable, pool: taskThreadPool(this.threads) });
       return;
     }
     yield* this.operators(plan).execute(ctx);
+  }
+
+  /**
+   * The stage graph that runs `plan` on this session's threads, when it scans enough bytes of files to be worth
+   * it (see SessionOptions.threads); null runs it as one pipeline.
+   */
+  private async parallelStages(plan: LogicalPlan): Promise<StageGraph | null> {
+    const optimized = this.optimize(plan);
+    const local = createPhysicalPlan(optimized, this.planning);
+    if (!someFileScan(local, runsOffThread)) return null;
+    const sizes = await scannedFileSizes(local);
+    const total = [...sizes.values()].reduce((a, b) => a + b, 0);
+    if (total < PARALLEL_SCAN_BYTES) return null;
+    const targetBytesPerTask = Math.max(MIN_THREAD_TASK_BYTES, Math.ceil(total / (this.threads * THREAD_TASKS_PER_THREAD)));
+    // Shuffles into about as many partitions as there are tasks: each is a task of the next stage.
+    const options: PhysicalPlannerOptions = { ...this.distributedPlanning, targetBytesPerTask, maxPartitions: this.threads * THREAD_TASKS_PER_THREAD };
+    const physical = createPhysicalPlan(optimized, options);
+    const graph = await planStages(physical, { targetBytesPerTask, fileSizes: sizes, inProcess: true });
+    // Worth it only when some stage's tasks can go to the threads (not when its scans need this thread's S3 store).
+    return graph.stages.some((s) => s.tasks > 1 && runsOffThread(s.plan)) ? graph : null;
   }
 
   async execute(plan: LogicalPlan, signal?: AbortSignal): Promise<{ batches: arrow.RecordBatch[] }> {
