@@ -35,5 +35,5 @@ export { type BatchModel, type BatchContext, type InferenceDevice, isBatchModel,
 export { transformBatches } from './batches.ts';
 export { exposeTensors, graphSignature } from './onnx/graph-cut.ts';
 export { runInSubBatches, isOutOfMemoryError } from './onnx/sub-batches.ts';
-export { loadModel, clearLoadedModels, type LoadedModel, type ModelRef } from './onnx/loaded-models.ts';
+export { loadModel, clearLoadedModels, loadedModelCount, MAX_LOADED_MODELS, type LoadedModel, type ModelRef } from './onnx/loaded-models.ts';
 export { type TensorData, type InferenceRunner, globalAveragePool } from './onnx/tensor.ts';

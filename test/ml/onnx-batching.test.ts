@@ -53,6 +53,7 @@ describe('inferInSubBatches', () => {
       inputNames: ['x'],
       outputNames: ['y'],
       inputShapes: {},
+      release: async () => {},
       run: async (feeds) => {
         const x = feeds['x']!;
         seen.push(x.dims[0]!);

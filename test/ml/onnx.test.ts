@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { Session, col } from '../../core/sdk/index.ts';
-import { ImageFeaturizer, OnnxModel, exposeTensors, graphSignature, localBatchContext } from '../../core/ml/index.ts';
+import { ImageFeaturizer, MAX_LOADED_MODELS, OnnxModel, clearLoadedModels, exposeTensors, graphSignature, loadModel, loadedModelCount, localBatchContext } from '../../core/ml/index.ts';
 import { AnalysisError, DataError } from '../../core/types/errors.ts';
 import { convPoolModel, gemmReluModel } from './onnx-builders.ts';
 import { rng, tempDir } from './helpers.ts';
@@ -95,6 +95,19 @@ describe('OnnxModel', () => {
     const missing = new OnnxModel({ modelUri: path.join(dir, 'nope.onnx'), inputCols: ['x'], outputCols: ['y'], outputSizes: [3] });
     await expect(missing.transform(df)).rejects.toThrow(DataError);
     await expect(missing.transform(df)).rejects.toThrow(/nope\.onnx' does not exist/);
+  });
+
+  test('a process keeps at most MAX_LOADED_MODELS models, the least recently used going first; a model is loaded once', async () => {
+    clearLoadedModels();
+    const first = await loadModel({ location: gemmPath, exposed: [] }, 'cpu');
+    expect(await loadModel({ location: gemmPath, exposed: [] }, 'cpu')).toBe(first);
+    for (let i = 0; i < MAX_LOADED_MODELS + 2; i++) {
+      const file = path.join(dir, `copy-${i}.onnx`);
+      fs.copyFileSync(gemmPath, file);
+      await loadModel({ location: file, exposed: [] }, 'cpu');
+    }
+    expect(loadedModelCount()).toBe(MAX_LOADED_MODELS);
+    expect(await loadModel({ location: gemmPath, exposed: [] }, 'cpu')).not.toBe(first); // evicted, loaded again
   });
 
   test('exposeTensors prunes what the exposed tensor does not need', () => {

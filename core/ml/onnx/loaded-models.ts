@@ -23,23 +23,43 @@ export interface LoadedModel {
   /** Each input's declared shape (a string for a named, dynamic dimension), where the model declares one. */
   readonly inputShapes: Readonly<Record<string, readonly (number | string)[]>>;
   readonly run: InferenceRunner;
+  /** Frees the runtime's session now; only for a caller that knows no task uses it any more. */
+  release(): Promise<void>;
   /** The largest sub-batch known to fit, learned from out-of-memory errors (undefined: none seen). */
   maxRows?: number;
 }
 
+/** Models (and their bytes) kept per process, least recently used evicted first: a worker serving many models must not hold them all. */
+export const MAX_LOADED_MODELS = 8;
+
 const bytesCache = new Map<string, Promise<Uint8Array>>();
 const models = new Map<string, Promise<LoadedModel>>();
+
+/** Looks `key` up in `cache`, marking it most recently used. */
+function touch<V>(cache: Map<string, V>, key: string): V | undefined {
+  const v = cache.get(key);
+  if (v !== undefined) {
+    cache.delete(key);
+    cache.set(key, v);
+  }
+  return v;
+}
+
+function evictOldest<V>(cache: Map<string, V>): void {
+  while (cache.size > MAX_LOADED_MODELS) cache.delete(cache.keys().next().value as string);
+}
 
 const bytesKey = (ref: ModelRef) => `${ref.location}\u0000${ref.exposed.join('\u0000')}`;
 
 /** The model's bytes, rewritten to expose `ref.exposed` (cached: the rewrite is done once per process). */
 export function modelBytes(ref: ModelRef): Promise<Uint8Array> {
   const key = bytesKey(ref);
-  let p = bytesCache.get(key);
+  let p = touch(bytesCache, key);
   if (!p) {
     p = readModelBytes(ref.location).then((b) => (ref.exposed.length > 0 ? exposeTensors(b, ref.exposed, ref.location) : b));
     bytesCache.set(key, p);
     p.catch(() => bytesCache.delete(key)); // a failed read may succeed later (the file appears)
+    evictOldest(bytesCache);
   }
   return p;
 }
@@ -48,11 +68,14 @@ export function modelBytes(ref: ModelRef): Promise<Uint8Array> {
 export function loadModel(ref: ModelRef, device: InferenceDevice): Promise<LoadedModel> {
   const candidates = providerCandidates(device);
   const key = `${bytesKey(ref)}\u0001${candidates.join(',')}`;
-  let p = models.get(key);
+  let p = touch(models, key);
   if (!p) {
     p = createModel(ref, candidates);
     models.set(key, p);
     p.catch(() => models.delete(key));
+    // An evicted session is not released here: a task may still be running on it. Dropping the reference lets
+    // the garbage collector free it (the binding releases the native session when its object is collected).
+    evictOldest(models);
   }
   return p;
 }
@@ -61,6 +84,11 @@ export function loadModel(ref: ModelRef, device: InferenceDevice): Promise<Loade
 export function clearLoadedModels(): void {
   bytesCache.clear();
   models.clear();
+}
+
+/** How many models this process holds loaded (metrics, tests). */
+export function loadedModelCount(): number {
+  return models.size;
 }
 
 async function createModel(ref: ModelRef, candidates: readonly ExecutionProvider[]): Promise<LoadedModel> {
@@ -99,7 +127,7 @@ async function createModel(ref: ModelRef, candidates: readonly ExecutionProvider
   };
   const inputShapes: Record<string, readonly (number | string)[]> = {};
   for (const m of s.inputMetadata) if (m.isTensor) inputShapes[m.name] = m.shape;
-  return { provider, inputNames: s.inputNames, outputNames: s.outputNames, inputShapes, run };
+  return { provider, inputNames: s.inputNames, outputNames: s.outputNames, inputShapes, run, release: () => s.release() };
 }
 
 function toFloat32(data: ort.Tensor['data'], name: string): Float32Array {
