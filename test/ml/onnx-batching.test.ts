@@ -88,9 +88,10 @@ describe('inferInSubBatches', () => {
     expect(Array.from(first.out)).toEqual(Array.from({ length: 50 }, (_, i) => 2 * i));
     expect(seen.slice(0, 3)).toEqual([40, 20, 10]);
     expect(model.maxRows).toBe(10);
-    expect(first.ctx.reported.get('inferenceSubBatchRows')).toBe(10);
-    expect(first.ctx.reported.get('inferenceRows')).toBe(50);
+    expect(first.ctx.reported.get('onnxSubBatchRows')).toBe(10);
+    expect(first.ctx.reported.get('onnxRows')).toBe(50);
     expect(first.ctx.reported.get('provider')).toBe('cpu');
+    expect(first.ctx.reported.get('onnxHalvings')).toBe(2);
     seen.length = 0;
     await run(model, 30, 40);
     expect(seen).toEqual([10, 10, 10]); // no failed attempt this time

@@ -81,8 +81,8 @@ describe('OnnxModel', () => {
       expect(batch.getChild('s')!.get(i)).toBe(viaDf[i]!.s);
     }
     expect(ctx.reported.get('provider')).toBe('cpu');
-    expect(ctx.reported.get('inferenceRows')).toBe(rows.filter((r) => r.x !== null).length);
-    expect(ctx.reported.get('inferenceSubBatchRows')).toBe(16);
+    expect(ctx.reported.get('onnxRows')).toBe(rows.filter((r) => r.x !== null).length);
+    expect(ctx.reported.get('onnxSubBatchRows')).toBe(16);
   });
 
   test('bad parameters and mismatched outputs fail naming the column, the output or the tensor', async () => {

@@ -19,23 +19,27 @@ export interface RowsToInfer {
 }
 
 /**
- * Runs `work` through `model`. Reports to the task's metrics: `provider` ('cpu' | 'cuda'), `inferenceRows`
- * (rows run), `inferenceSubBatchRows` (the sub-batch size in force at the end) and `inferenceMs`.
+ * Runs `work` through `model`. Reports to the task's metrics, per call: `provider` ('cpu' | 'cuda'), `onnxRows`
+ * (rows run), `onnxRuntimeMs` (time in the runtime, preprocessing included), `onnxHalvings` (out-of-memory
+ * halvings) and `onnxSubBatchRows` (the sub-batch size in force at the end). The keys are the stage's own, apart
+ * from the `inferenceRows`/`inferenceMs` that the engine's ApplyModel reports around the whole call.
  */
 export async function inferInSubBatches(model: LoadedModel, work: RowsToInfer, context: BatchContext): Promise<void> {
   const limit = Math.min(context.maxBatchRows ?? work.batchSize, model.maxRows ?? Number.POSITIVE_INFINITY);
   const started = performance.now();
+  let halvings = 0;
   const { rows } = await runInSubBatches(
     work.rows,
     limit,
     async (start, end) => work.take(await model.run(work.feeds(start, end), work.outputNames), start, end),
     // Remembered on the loaded model, so the next batches of this process start at a size that fits.
-    { onHalve: (size) => void (model.maxRows = size) },
+    { onHalve: (size) => void ((model.maxRows = size), halvings++) },
   );
   context.report('provider', model.provider);
-  context.report('inferenceRows', work.rows);
-  context.report('inferenceSubBatchRows', rows);
-  context.report('inferenceMs', Math.round((performance.now() - started) * 1000) / 1000);
+  context.report('onnxRows', work.rows);
+  context.report('onnxRuntimeMs', Math.round((performance.now() - started) * 1000) / 1000);
+  context.report('onnxHalvings', halvings);
+  context.report('onnxSubBatchRows', rows);
 }
 
 /** The indices of the rows whose every input is valid (validity bitmaps, null for none missing). */
