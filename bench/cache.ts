@@ -72,9 +72,14 @@ async function secondAction(cached: boolean): Promise<{ first: number; second: n
   let t0 = performance.now();
   await base.groupBy('n_name').agg(F.sum('revenue').alias('revenue')).collect();
   const first = performance.now() - t0;
-  t0 = performance.now();
-  await base.filter(col('o_orderdate').geq(F.date('1995-01-01'))).agg(F.count().alias('n'), F.sum('revenue').alias('r')).collect();
-  const second = performance.now() - t0;
+  // The second action three times, its median: one run on a shared machine is noise.
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    t0 = performance.now();
+    await base.filter(col('o_orderdate').geq(F.date('1995-01-01'))).agg(F.count().alias('n'), F.sum('revenue').alias('r')).collect();
+    times.push(performance.now() - t0);
+  }
+  const second = times.sort((a, b) => a - b)[1]!;
   if (cached) {
     const stats = cacheStats(session);
     if (stats.hits < 1) throw new Error('the second action did not read the cached relation');
@@ -93,6 +98,6 @@ if (stack) {
   await stack.stop();
 }
 console.log(`TPC-H SF ${sf}: lineitem ⋈ orders ⋈ customer ⋈ nation, then two aggregates over it (${remote ? 'jobs through the local stack, cache entry on S3' : 'in-process, cache in memory'})`);
-console.log(`without cache: first action ${plain.first.toFixed(0)} ms, second ${plain.second.toFixed(0)} ms`);
+console.log(`without cache: first action ${plain.first.toFixed(0)} ms, second ${plain.second.toFixed(0)} ms (median of 3)`);
 console.log(`with cache():  first action ${cached.first.toFixed(0)} ms (materializes), second ${cached.second.toFixed(0)} ms`);
 console.log(`second-action speedup from cache: ${(plain.second / cached.second).toFixed(1)}×`);
