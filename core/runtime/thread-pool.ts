@@ -10,6 +10,8 @@ import { type ThreadTaskError, type ThreadTaskRequest, type ThreadTaskResult, ru
 export interface TaskThreadPool {
   /** Worker threads; tasks beyond this many wait. */
   readonly threads: number;
+  /** Tasks finished on worker threads (not those that fell back to the calling thread). */
+  readonly tasksOnThreads: number;
   run(request: ThreadTaskRequest): Promise<ThreadTaskResult>;
 }
 
@@ -44,6 +46,7 @@ class Slot {
   constructor(
     readonly worker: Worker,
     onGone: (slot: Slot) => void,
+    onDone: () => void,
   ) {
     let settle!: (ok: boolean) => void;
     this.ready = new Promise((r) => (settle = r));
@@ -58,7 +61,10 @@ class Slot {
       this.pending.delete(msg.id);
       if (this.pending.size === 0) worker.unref();
       if (msg.error) p.reject(rebuildTaskError(msg.error));
-      else p.resolve(msg.result!);
+      else {
+        onDone();
+        p.resolve(msg.result!);
+      }
     });
     const gone = (e: Error) => {
       settle(false);
@@ -75,6 +81,7 @@ class WorkerTaskPool implements TaskThreadPool {
   private readonly slots: (Slot | null)[];
   private nextId = 1;
   private unavailable = false;
+  tasksOnThreads = 0;
 
   constructor(readonly threads: number) {
     this.slots = new Array<Slot | null>(threads).fill(null);
@@ -83,9 +90,13 @@ class WorkerTaskPool implements TaskThreadPool {
   private slot(i: number): Slot {
     const existing = this.slots[i];
     if (existing) return existing;
-    const slot = new Slot(new Worker(new URL('./thread-task-worker.mjs', import.meta.url)), (s) => {
-      if (this.slots[i] === s) this.slots[i] = null;
-    });
+    const slot = new Slot(
+      new Worker(new URL('./thread-task-worker.mjs', import.meta.url)),
+      (s) => {
+        if (this.slots[i] === s) this.slots[i] = null;
+      },
+      () => this.tasksOnThreads++,
+    );
     this.slots[i] = slot;
     return slot;
   }

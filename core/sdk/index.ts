@@ -1,5 +1,5 @@
 // The Squall SDK: `import { Session, col, lit, functions as F } from 'squall'`.
-export { Session, type SessionOptions } from './session.ts';
+export { PARALLEL_SCAN_BYTES, Session, type SessionOptions } from './session.ts';
 export { DataFrame, GroupedData, type JoinHow } from './dataframe.ts';
 export { DataFrameReader } from './reader.ts';
 export { DataFrameWriter } from './writer.ts';
