@@ -2,7 +2,8 @@
 // process, and prints both times and their ratio. Usage: npm run bench [-- workload ...] [--sf 1]
 //   workloads: aggregate (scan-filter-aggregate, TPC-H Q1), join (lineitem ⋈ orders), sort (full sort and top-k),
 //   scan (Parquet decoding alone: Squall's decoder vs parquet-wasm vs DuckDB, then Q1 and Q6 end to end),
-//   tpch (all 22 TPC-H queries through session.sql() vs DuckDB, with the geometric mean; --queries 1,3,5)
+//   tpch (all 22 TPC-H queries through session.sql() vs DuckDB, with the geometric mean; --queries 1,3,5),
+//   inference (a model stage through the local stack vs onnxruntime-node directly: bench/inference.ts [rows] [sizes])
 import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -162,6 +163,11 @@ async function main(): Promise<void> {
   const sf = sfArg >= 0 ? Number(args[sfArg + 1]) : 1;
   const q = args.indexOf('--queries');
   const names = args.filter((a, i) => !a.startsWith('--') && (sfArg < 0 || i !== sfArg + 1) && (q < 0 || i !== q + 1));
+  if (names.includes('inference')) {
+    // Its own module: the local stack and an ONNX model, no TPC-H data (bench/inference.ts reads its arguments).
+    await import('./inference.ts');
+    return;
+  }
   if (names.includes('tpch')) {
     const only = q >= 0 ? args[q + 1]!.split(',').map(Number) : undefined;
     await runTpchBenchmark(sf, 2, only);
