@@ -42,7 +42,7 @@ export function gemmReluModel(W: readonly (readonly number[])[], b: readonly num
  * x [N, 3, H, W] → c = conv(x, K) + bias (no padding, stride 1) → r = relu(c) → g = GlobalAveragePool(r)
  * → out = flatten(g) [N, Cout]. K is [Cout][3][kh][kw].
  */
-export function convPoolModel(K: readonly (readonly (readonly (readonly number[])[])[])[], bias: readonly number[]): Uint8Array {
+export function convPoolModel(K: readonly (readonly (readonly (readonly number[])[])[])[], bias: readonly number[], inputDims: (number | string)[] = ['N', 3, 'H', 'W']): Uint8Array {
   const cout = K.length;
   const kh = K[0]![0]!.length;
   const kw = K[0]![0]![0]!.length;
@@ -55,7 +55,7 @@ export function convPoolModel(K: readonly (readonly (readonly (readonly number[]
       { opType: 'Flatten', input: ['g'], output: ['out'], name: 'flatten', attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] },
     ],
     initializer: [floatTensor('K', [cout, 3, kh, kw], K.flat(3)), floatTensor('B', [cout], bias)],
-    input: [valueInfo('x', ['N', 3, 'H', 'W'])],
+    input: [valueInfo('x', inputDims)],
     output: [valueInfo('out', ['N', cout])],
   });
 }

@@ -156,6 +156,28 @@ function convReference(rgba: Uint8Array): number[] {
   });
 }
 
+test('OnnxModel feeds a vector as [rows, ...dims] when the input declares fixed dims holding that many values', async () => {
+  const fixed = path.join(dir, 'conv-fixed.onnx');
+  fs.writeFileSync(fixed, convPoolModel(K, KB, ['N', 3, 4, 4]));
+  const r = rng(3);
+  // CHW values, channel after channel, as a flattened [3, 4, 4] image.
+  const rows = Array.from({ length: 6 }, (_, id) => ({ id, t: Array.from({ length: 48 }, () => Math.round(r() * 16) / 8) }));
+  const df = Session.local().createDataFrame(rows, { id: 'bigint', t: 'vector[48]' });
+  const out = await (await new OnnxModel({ modelUri: fixed, inputCols: ['t'], outputCols: ['out'], outputSizes: [2] }).transform(df)).orderBy('id').collect();
+  const reference = (t: number[]) =>
+    K.map((kc, o) => {
+      let total = 0;
+      for (let y = 0; y < 3; y++)
+        for (let x = 0; x < 3; x++) {
+          let v = KB[o]!;
+          for (let c = 0; c < 3; c++) for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) v += kc[c]![dy]![dx]! * t[c * 16 + (y + dy) * 4 + x + dx]!;
+          total += Math.max(0, v);
+        }
+      return Math.fround(total / 9);
+    });
+  out.forEach((row, i) => Array.from(row.out as Float32Array).forEach((v, c) => expect(v).toBeCloseTo(reference(rows[i]!.t)[c]!, 5)));
+});
+
 describe('ImageFeaturizer', () => {
   const session = Session.local();
   const images = noiseImages(12, 7);

@@ -11,7 +11,8 @@ import type * as arrow from 'apache-arrow';
 import type { DataFrame } from '../../sdk/dataframe.ts';
 import { type DataType, DataTypes } from '../../types/data-type.ts';
 import { AnalysisError, DataError } from '../../types/errors.ts';
-import { type Field, type Schema, field } from '../../types/schema.ts';
+import { type Field, type Schema, field, resolveField } from '../../types/schema.ts';
+import type { ColumnData } from '../../arrow/column.ts';
 import { type StageState, Transformer, VECTOR_TYPE, appendColumn, isVector, requireColumn } from '../base.ts';
 import { type BatchContext, type BatchModel, localBatchContext } from '../batch-model.ts';
 import { batchView, computeBatch, float64Column, transformBatches, vectorColumn } from '../batches.ts';
@@ -94,11 +95,7 @@ export class OnnxModel extends Transformer<OnnxModelParams> implements BatchMode
     const n = batch.numRows;
     const view = batchView(batch, schema);
     const inputCols = this.get('inputCols');
-    const inputs = inputCols.map((c) => {
-      const data = view.data(c);
-      const size = (schema.fields.find((f) => f.name.toLowerCase() === c.toLowerCase())!.type as { size: number }).size;
-      return { size, values: data.children[0]!.values as Float32Array, valid: data.nullCount > 0 ? (data.nullBitmap ?? null) : null };
-    });
+    const inputs = inputCols.map((c) => vectorInput(view.data(c), schema.fields[resolveField(schema, c)]!.type));
     const rows = validRows(n, inputs.map((i) => i.valid));
     const outputs = fields.map((f) => f.type.kind === 'vector' ? new Float32Array(n * f.type.size) : new Float64Array(n));
     if (rows.length > 0) {
@@ -113,7 +110,6 @@ export class OnnxModel extends Transformer<OnnxModelParams> implements BatchMode
       }
       const fetch = outputNames.slice(0, fields.length);
       const rowDims = inputs.map((input, c) => tensorRowDims(model.inputShapes[inputNames[c]!], input.size));
-      const dense = rows.length === n;
       await inferInSubBatches(
         model,
         {
@@ -123,14 +119,7 @@ export class OnnxModel extends Transformer<OnnxModelParams> implements BatchMode
           feeds: (start, end) => {
             const feeds: Record<string, TensorData> = {};
             inputs.forEach((input, c) => {
-              const d = input.size;
-              let data: Float32Array;
-              if (dense) data = input.values.subarray(start * d, end * d);
-              else {
-                data = new Float32Array((end - start) * d);
-                for (let r = start; r < end; r++) data.set(input.values.subarray(rows[r]! * d, (rows[r]! + 1) * d), (r - start) * d);
-              }
-              feeds[inputNames[c]!] = { data, dims: [end - start, ...rowDims[c]!] };
+              feeds[inputNames[c]!] = { data: gatherRows(input.values, input.size, rows, start, end, n), dims: [end - start, ...rowDims[c]!] };
             });
             return feeds;
           },
@@ -143,11 +132,7 @@ export class OnnxModel extends Transformer<OnnxModelParams> implements BatchMode
                   `${this.uid}: model output '${fetch[j]}' has shape [${t.dims.join(', ')}] for ${end - start} rows, but column '${f.name}' expects ${k} value${k === 1 ? '' : 's'} per row; set outputSizes[${j}] to ${t.dims[0] === end - start ? rowWidth(t) : 'the per-row size'}`,
                 );
               }
-              const out = outputs[j]!;
-              for (let r = start; r < end; r++) {
-                const row = rows[r]!;
-                for (let x = 0; x < k; x++) out[row * k + x] = t.data[(r - start) * k + x]!;
-              }
+              scatterRows(t.data, k, rows, start, end, outputs[j]!);
             });
           },
         },
@@ -161,6 +146,27 @@ export class OnnxModel extends Transformer<OnnxModelParams> implements BatchMode
 
   override saveState(): StageState {
     return { files: { [MODEL_FILE]: this.modelLocation } };
+  }
+}
+
+/** A vector column's values (rows × size, contiguous: batches hold unsliced data) and validity. */
+function vectorInput(data: ColumnData, type: DataType): { size: number; values: Float32Array; valid: Uint8Array | null } {
+  return { size: (type as { size: number }).size, values: data.children[0]!.values as Float32Array, valid: data.nullCount > 0 ? (data.nullBitmap ?? null) : null };
+}
+
+/** The values of rows[start..end) (each `width` wide) as one tensor's data; a view when every row of the batch is there. */
+function gatherRows(values: Float32Array, width: number, rows: Int32Array, start: number, end: number, batchRows: number): Float32Array {
+  if (rows.length === batchRows) return values.subarray(start * width, end * width);
+  const out = new Float32Array((end - start) * width);
+  for (let r = start; r < end; r++) out.set(values.subarray(rows[r]! * width, (rows[r]! + 1) * width), (r - start) * width);
+  return out;
+}
+
+/** Writes a tensor's rows (each `width` wide) for rows[start..end) to their places in `out`. */
+function scatterRows(data: Float32Array, width: number, rows: Int32Array, start: number, end: number, out: Float32Array | Float64Array): void {
+  for (let r = start; r < end; r++) {
+    const at = rows[r]! * width;
+    for (let x = 0; x < width; x++) out[at + x] = data[(r - start) * width + x]!;
   }
 }
 
