@@ -34,6 +34,7 @@ export { ImageToVector, type ImageToVectorParams } from './image/image-to-vector
 export { type BatchModel, type BatchContext, type InferenceDevice, isBatchModel, localBatchContext } from './batch-model.ts';
 export { transformBatches } from './batches.ts';
 export { exposeTensors, graphSignature } from './onnx/graph-cut.ts';
+export { describeOnnxModel, type ModelDescription, type TensorInfo } from './onnx/describe-model.ts';
 export { runInSubBatches, isOutOfMemoryError } from './onnx/sub-batches.ts';
 export { loadModel, clearLoadedModels, loadedModelCount, MAX_LOADED_MODELS, type LoadedModel, type ModelRef } from './onnx/loaded-models.ts';
 export { type TensorData, type InferenceRunner, globalAveragePool } from './onnx/tensor.ts';

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { Session, col } from '../../core/sdk/index.ts';
-import { ImageFeaturizer, MAX_LOADED_MODELS, OnnxModel, clearLoadedModels, exposeTensors, graphSignature, loadModel, loadedModelCount, localBatchContext } from '../../core/ml/index.ts';
+import { ImageFeaturizer, MAX_LOADED_MODELS, OnnxModel, clearLoadedModels, describeOnnxModel, exposeTensors, graphSignature, loadModel, loadedModelCount, localBatchContext } from '../../core/ml/index.ts';
 import { AnalysisError, DataError } from '../../core/types/errors.ts';
 import { convPoolModel, gemmReluModel } from './onnx-builders.ts';
 import { rng, tempDir } from './helpers.ts';
@@ -108,6 +108,18 @@ describe('OnnxModel', () => {
     }
     expect(loadedModelCount()).toBe(MAX_LOADED_MODELS);
     expect(await loadModel({ location: gemmPath, exposed: [] }, 'cpu')).not.toBe(first); // evicted, loaded again
+  });
+
+  test('describeOnnxModel reads declared names and shapes; OnnxModel.forModel fills outputSizes from them', async () => {
+    expect(await describeOnnxModel(gemmPath)).toEqual({
+      inputs: [{ name: 'x', elemType: 'FLOAT', shape: ['N', 4] }],
+      outputs: [{ name: 'y', elemType: 'FLOAT', shape: ['N', 3] }, { name: 's', elemType: 'FLOAT', shape: ['N'] }],
+    });
+    const model = await OnnxModel.forModel({ modelUri: gemmPath, inputCols: ['x'], outputCols: ['y', 's'] });
+    expect(model.get('outputSizes')).toEqual([3, 0]);
+    const [row] = await (await model.transform(df.filter(col('id').eq(0)))).collect();
+    expect(Array.from(row!.y as Float32Array)).toEqual(gemmReference(rows[0]!.x!).y);
+    await expect(OnnxModel.forModel({ modelUri: gemmPath, inputCols: ['x'], outputNames: ['h'], outputCols: ['h'] })).rejects.toThrow(/output 'h'.*no declaration \(an intermediate tensor\).*give outputSizes/);
   });
 
   test('exposeTensors prunes what the exposed tensor does not need', () => {

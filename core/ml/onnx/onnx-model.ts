@@ -18,6 +18,7 @@ import { type BatchContext, type BatchModel, localBatchContext } from '../batch-
 import { batchView, computeBatch, float64Column, transformBatches, vectorColumn } from '../batches.ts';
 import { type ParamSpecs, param } from '../params.ts';
 import { type LoadOptions, loadStage, registerStage } from '../persistence.ts';
+import { describeOnnxModel, perRowSize } from './describe-model.ts';
 import { loadModel } from './loaded-models.ts';
 import { MODEL_FILE, type SavedModelCopy, modelLocation } from './model-location.ts';
 import { bitmapOf, inferInSubBatches, validRows } from './run-batches.ts';
@@ -53,6 +54,27 @@ export class OnnxModel extends Transformer<OnnxModelParams> implements BatchMode
 
   static async load(path: string, options?: LoadOptions): Promise<OnnxModel> {
     return (await loadStage(path, options, 'OnnxModel')) as OnnxModel;
+  }
+
+  /**
+   * An OnnxModel whose outputSizes (and output names, when outputNames is not given) come from what the model
+   * declares: an output [N] becomes a double column, [N, k, …] with fixed dims a vector of their product. An
+   * output with dynamic dims needs outputSizes given.
+   */
+  static async forModel(params: Partial<OnnxModelParams> & Pick<OnnxModelParams, 'modelUri' | 'inputCols' | 'outputCols'>): Promise<OnnxModel> {
+    if (params.outputSizes) return new OnnxModel(params);
+    const described = await describeOnnxModel(params.modelUri);
+    const names = params.outputNames?.length ? params.outputNames : described.outputs.slice(0, params.outputCols.length).map((o) => o.name);
+    const outputSizes = names.map((name, j) => {
+      const info = described.outputs.find((o) => o.name === name);
+      const size = info ? perRowSize(info) : null;
+      if (size === null) {
+        const shape = info?.shape ? `[${info.shape.join(', ')}]` : 'no declared shape';
+        throw new AnalysisError(`OnnxModel.forModel: output '${name}' of '${params.modelUri}' has ${info ? shape : 'no declaration (an intermediate tensor)'}, so its size per row is not known; give outputSizes (column '${params.outputCols[j] ?? '?'}')`);
+      }
+      return size;
+    });
+    return new OnnxModel({ ...params, outputSizes });
   }
 
   /** Where the model is read from (the saved copy for a loaded stage). */
