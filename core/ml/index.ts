@@ -33,8 +33,8 @@ export { ImageFeaturizer, type ImageFeaturizerParams, PP_OCR_V4_DETECTOR } from 
 export { ImageToVector, type ImageToVectorParams } from './image/image-to-vector.ts';
 export { type BatchModel, type BatchContext, type InferenceDevice, isBatchModel, localBatchContext } from './batch-model.ts';
 export { transformBatches } from './batches.ts';
-export { exposeTensors, graphSignature } from './onnx/graph-cut.ts';
-export { describeOnnxModel, type ModelDescription, type TensorInfo } from './onnx/describe-model.ts';
+export { exposeTensors } from './onnx/graph-cut.ts';
+export { describeOnnxModel, graphSignature, type ModelDescription, type TensorInfo } from './onnx/describe-model.ts';
 export { runInSubBatches, isOutOfMemoryError } from './onnx/sub-batches.ts';
 export { loadModel, clearLoadedModels, loadedModelCount, MAX_LOADED_MODELS, type LoadedModel, type ModelRef } from './onnx/loaded-models.ts';
 export { type TensorData, type InferenceRunner, globalAveragePool } from './onnx/tensor.ts';

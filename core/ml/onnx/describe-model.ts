@@ -37,6 +37,12 @@ export function describeModelBytes(bytes: Uint8Array, source: string): ModelDesc
   };
 }
 
+/** The names of the declared inputs and outputs. */
+export function graphSignature(bytes: Uint8Array): { inputs: string[]; outputs: string[] } {
+  const d = describeModelBytes(bytes, 'model');
+  return { inputs: d.inputs.map((t) => t.name), outputs: d.outputs.map((t) => t.name) };
+}
+
 /** The model at `uri` (local path, file:// or s3://), described. */
 export async function describeOnnxModel(uri: string): Promise<ModelDescription> {
   return describeModelBytes(await readModelBytes(uri), uri);

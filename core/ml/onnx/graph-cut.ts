@@ -8,16 +8,6 @@ import { DataError } from '../../types/errors.ts';
 
 const { onnx } = onnxProto;
 
-/** The names of a model's graph inputs (without initializers) and outputs. */
-export function graphSignature(bytes: Uint8Array): { inputs: string[]; outputs: string[] } {
-  const graph = decodeGraph(bytes, 'model');
-  const initializers = new Set(graph.initializer.map((t) => t.name ?? ''));
-  return {
-    inputs: graph.input.map((v) => v.name ?? '').filter((n) => !initializers.has(n)),
-    outputs: graph.output.map((v) => v.name ?? ''),
-  };
-}
-
 /**
  * `bytes` rewritten so its outputs are exactly `tensors` (in that order) and it holds only the nodes, inputs and
  * initializers they need. `source` names the model in errors.
@@ -61,10 +51,6 @@ export function exposeTensors(bytes: Uint8Array, tensors: readonly string[], sou
   // onnxruntime checks (float: what featurizers pool). Shapes are left for the runtime to infer.
   graph.output = tensors.map((name) => onnx.ValueInfoProto.create({ name, type: typeOf.get(name) ?? { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } } }));
   return onnx.ModelProto.encode(model).finish();
-}
-
-function decodeGraph(bytes: Uint8Array, source: string): Onnx.GraphProto {
-  return decodeModel(bytes, source).graph as Onnx.GraphProto;
 }
 
 /** The model, with a graph. */
