@@ -17,6 +17,7 @@ import {
   SETTINGS_ENV,
   deploySettings,
 } from '../../infra/aws/wiring.ts';
+import { INFERENCE_SETTINGS_ENV } from '../../infra/aws/inference.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const ACCOUNT = '123456789012';
@@ -110,8 +111,35 @@ function unsupported(name: string) {
   };
 }
 
+/** A Pulumi `aws.<namespace>.<Class>` stand-in: records `aws.<namespace>.<Class>` with its arguments (and options as `$opts`). */
+function awsResource(type: string) {
+  return class {
+    readonly name: string;
+    readonly arn: string;
+    readonly id: string;
+    readonly dnsName: string;
+    readonly arnSuffix: string;
+    readonly repositoryUrl: string;
+    constructor(name: string, args: Args = {}, opts?: Args) {
+      records.push({ type, name, args: opts ? { ...args, $opts: opts } : args });
+      const n = name.toLowerCase();
+      this.name = `${n}-name`;
+      this.arn = `arn:aws:${type.split('.')[1]}:${REGION}:${ACCOUNT}:${n}`;
+      this.id = `${n}-id`;
+      this.dnsName = `internal-${n}.${REGION}.elb.amazonaws.com`;
+      this.arnSuffix = `app/${n}/0123456789`;
+      this.repositoryUrl = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/${n}`;
+    }
+  };
+}
+
+/** `aws.<namespace>`: the given data-source functions, and a recording class for any other name. */
+function awsNamespace(ns: string, functions: Record<string, unknown> = {}) {
+  return new Proxy(functions, { get: (target, key: string) => (key in target ? target[key] : awsResource(`aws.${ns}.${key}`)) });
+}
+
 const g = globalThis as Record<string, unknown>;
-const INSTALLED = ['$config', '$app', '$interpolate', '$output', '$resolve', '$concat', 'sst', 'aws'];
+const INSTALLED = ['$config', '$app', '$interpolate', '$output', '$resolve', '$concat', '$jsonStringify', 'sst', 'aws'];
 
 function installGlobals(stage: string): void {
   g.$config = (c: unknown) => c;
@@ -121,6 +149,7 @@ function installGlobals(stage: string): void {
   g.$concat = (...parts: unknown[]) => parts.map(String).join('');
   g.$output = (v: unknown) => ({ apply: (f: (x: unknown) => unknown) => f(v) });
   g.$resolve = g.$output;
+  g.$jsonStringify = (v: unknown) => JSON.stringify(v);
   g.sst = {
     Secret,
     Linkable: unsupported('sst.Linkable'),
@@ -138,6 +167,12 @@ function installGlobals(stage: string): void {
     getPartitionOutput: () => ({ partition: 'aws' }),
     getRegionOutput: () => ({ id: REGION, name: REGION, region: REGION }),
     getCallerIdentityOutput: () => ({ accountId: ACCOUNT }),
+    ec2: awsNamespace('ec2', {
+      getVpcOutput: () => ({ id: 'vpc-default', cidrBlock: '172.31.0.0/16' }),
+      getSubnetsOutput: () => ({ ids: ['subnet-a', 'subnet-b'] }),
+    }),
+    ssm: awsNamespace('ssm', { getParameterOutput: (a: { name: string }) => ({ value: `ami-from:${a.name}` }) }),
+    ...Object.fromEntries(['ecr', 'cloudwatch', 'ecs', 'iam', 'autoscaling', 'lb', 'appautoscaling'].map((ns) => [ns, awsNamespace(ns)])),
   };
 }
 
@@ -164,7 +199,7 @@ async function runConfig(env: Record<string, string> = {}, stage = 'test'): Prom
   installGlobals(stage);
   records = [];
   const saved = new Map<string, string | undefined>();
-  for (const name of Object.values(SETTINGS_ENV)) {
+  for (const name of [...Object.values(SETTINGS_ENV), ...Object.values(INFERENCE_SETTINGS_ENV)]) {
     saved.set(name, process.env[name]);
     delete process.env[name];
   }
@@ -225,11 +260,11 @@ describe('sst.config.ts', () => {
     expect(config.app({ stage: 'production' })).toMatchObject({ removal: 'retain', protect: true });
   });
 
-  it('declares one bucket, four functions, one HTTP API with its routes, one notification and one secret', () => {
+  it('declares one bucket, five functions, one HTTP API with its routes, one notification and one secret', () => {
     const counts: Record<string, number> = {};
-    for (const r of d.records) counts[r.type] = (counts[r.type] ?? 0) + 1;
-    expect(counts).toEqual({ Bucket: 1, Function: 4, ApiGatewayV2: 1, ApiRoute: 6, BucketNotification: 1, Secret: 1 });
-    expect(d.records.filter((r) => r.type === 'Function').map((r) => r.name).sort()).toEqual(['Api', 'Coordinator', 'Executor', 'Trigger']);
+    for (const r of d.records) if (!r.type.startsWith('aws.')) counts[r.type] = (counts[r.type] ?? 0) + 1;
+    expect(counts).toEqual({ Bucket: 1, Function: 5, ApiGatewayV2: 1, ApiRoute: 6, BucketNotification: 1, Secret: 1 });
+    expect(d.records.filter((r) => r.type === 'Function').map((r) => r.name).sort()).toEqual(['Api', 'Coordinator', 'Executor', 'InferenceWorker', 'Trigger']);
   });
 
   it('outputs the API URL and the bucket name', () => {
@@ -318,7 +353,8 @@ describe('sst.config.ts', () => {
       SQUALL_JOBS_ROOT: `s3://${bucket.name}/jobs`,
     });
     // Its own ARN is built from partition, region, account and the fixed name: the same string Lambda reports.
-    expect(allowed(c, 'lambda:InvokeFunction').sort()).toEqual([names.coordinator.arn, names.executor.arn].sort());
+    const inferenceWorker = fnArn('squall-test-InferenceWorkerFunction-abcdefgh');
+    expect(allowed(c, 'lambda:InvokeFunction').sort()).toEqual([names.coordinator.arn, names.executor.arn, inferenceWorker].sort());
     expect(allowed(c, 's3:PutObject')).toEqual([`${bucket.arn}/*`]);
     expect(allowed(c, 's3:GetObject')).toEqual([`${bucket.arn}/*`]);
     expect(allowed(c, 's3:ListBucket')).toEqual([bucket.arn]);
@@ -463,7 +499,7 @@ describe('sst.config.ts', () => {
     const pending = new Set(['functions/api.ts', 'functions/trigger.ts']);
     const fns = d.records.filter((r) => r.type === 'Function');
     expect(fns.map((f) => f.args.handler).sort()).toEqual(
-      ['functions/api.handler', 'functions/coordinator.handler', 'functions/executor.handler', 'functions/trigger.handler'],
+      ['functions/api.handler', 'functions/coordinator.handler', 'functions/executor.handler', 'functions/inference-worker.handler', 'functions/trigger.handler'],
     );
     for (const f of fns) {
       const handler = f.args.handler as string;
@@ -511,5 +547,57 @@ describe('deploySettings', () => {
     expect(() => deploySettings({ SQUALL_EXECUTOR_MEMORY_MB: '20000' })).toThrow(/between 128 and 10240/);
     expect(() => deploySettings({ SQUALL_JOB_RETENTION_DAYS: '0' })).toThrow(/SQUALL_JOB_RETENTION_DAYS/);
     expect(() => deploySettings({ SQUALL_TRIGGER_PREFIX: '/incoming/' })).toThrow(/SQUALL_TRIGGER_PREFIX/);
+  });
+});
+
+describe('inference workers', () => {
+  const byType = (x: Declared, type: string) => x.records.filter((r) => r.type === type);
+
+  it('runs CPU model stages on a Lambda inference worker with onnxruntime-node installed, and GPU ones on ECS EC2 GPU instances that scale to zero', () => {
+    const w = only(d, 'Function', 'InferenceWorker');
+    expect(w.args).toMatchObject({ handler: 'functions/inference-worker.handler', timeout: '15 minutes', memory: '4096 MB' });
+    expect(w.args.nodejs.install).toContain('onnxruntime-node');
+    expect(allowed(w, 's3:PutObject')).toEqual([`${bucket.arn}/*`]);
+    expect(statements(w).flatMap((s) => s.actions).filter((a) => a.startsWith('lambda:'))).toEqual([]);
+    // No instance and no task while idle: the group, the service and its scaling all start at 0.
+    const group = only(d, 'aws.autoscaling.Group');
+    expect(group.args).toMatchObject({ minSize: 0, desiredCapacity: 0, maxSize: 2 });
+    const template = only(d, 'aws.ec2.LaunchTemplate');
+    expect(template.args.instanceType).toBe('g4dn.xlarge');
+    expect(template.args.imageId).toBe('ami-from:/aws/service/ecs/optimized-ami/amazon-linux-2/gpu/recommended/image_id');
+    expect(Buffer.from(template.args.userData as string, 'base64').toString()).toContain('ECS_ENABLE_GPU_SUPPORT=true');
+    expect(only(d, 'aws.ecs.CapacityProvider').args.autoScalingGroupProvider.managedScaling).toMatchObject({ status: 'ENABLED', targetCapacity: 100 });
+    const service = only(d, 'aws.ecs.Service');
+    expect(service.args.desiredCount).toBe(0);
+    expect(service.args.$opts).toEqual({ ignoreChanges: ['desiredCount'] });
+    expect(only(d, 'aws.appautoscaling.Target').args).toMatchObject({ minCapacity: 0, maxCapacity: 2, scalableDimension: 'ecs:service:DesiredCount' });
+    const [out, inn] = ['InferenceScaleOut', 'InferenceScaleIn'].map((n) => only(d, 'aws.appautoscaling.Policy', n).args.stepScalingPolicyConfiguration);
+    expect(out.stepAdjustments).toEqual([{ metricIntervalLowerBound: '0', scalingAdjustment: 2 }]);
+    expect(inn.stepAdjustments).toEqual([{ metricIntervalUpperBound: '0', scalingAdjustment: 0 }]);
+    const alarms = byType(d, 'aws.cloudwatch.MetricAlarm');
+    expect(alarms.map((a) => a.name).sort()).toEqual(['InferenceDemand', 'InferenceIdle']);
+    // The task wants one GPU and runs the image's GPU build on the worker's port, with the bucket's names.
+    const task = only(d, 'aws.ecs.TaskDefinition');
+    const [container] = JSON.parse(task.args.containerDefinitions as string) as Args[];
+    expect(container!.resourceRequirements).toEqual([{ type: 'GPU', value: '1' }]);
+    expect(container!.image).toMatch(/inferenceimage:gpu$/);
+    expect(container!.portMappings[0].containerPort).toBe(8080);
+    expect(container!.environment).toEqual(expect.arrayContaining([{ name: 'SQUALL_BUCKET', value: bucket.name }, { name: 'SQUALL_INFERENCE_DEVICE', value: 'auto' }]));
+    // The coordinator sends model stages to the GPU service's load balancer with the Lambda Invoke API.
+    const c = only(d, 'Function', 'Coordinator');
+    expect(c.args.environment).toMatchObject({
+      SQUALL_INFERENCE_FUNCTION: 'squall-inference-gpu',
+      SQUALL_INFERENCE_ENDPOINT: 'http://internal-inferenceloadbalancer.us-east-1.elb.amazonaws.com',
+    });
+    expect(only(d, 'aws.lb.LoadBalancer').args.internal).toBe(true);
+    expect(only(d, 'aws.lb.TargetGroup').args.healthCheck).toEqual({ path: '/health' });
+  });
+
+  it('without GPU instances (SQUALL_GPU_MAX_INSTANCES=0) declares no ECS resources and sends model stages to the Lambda worker; rejects a non-GPU instance type', async () => {
+    const cpu = await runConfig({ SQUALL_GPU_MAX_INSTANCES: '0' });
+    expect(cpu.records.filter((r) => r.type.startsWith('aws.'))).toEqual([]);
+    expect(only(cpu, 'Function', 'Coordinator').args.environment.SQUALL_INFERENCE_FUNCTION).toBe('squall-test-InferenceWorkerFunction-abcdefgh');
+    expect(only(cpu, 'Function', 'Coordinator').args.environment.SQUALL_INFERENCE_ENDPOINT).toBeUndefined();
+    await expect(runConfig({ SQUALL_GPU_INSTANCE_TYPE: 'm5.large' })).rejects.toThrow(/SQUALL_GPU_INSTANCE_TYPE must be a GPU instance type/);
   });
 });
