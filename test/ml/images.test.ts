@@ -57,6 +57,11 @@ describe('session.read.images', () => {
     const kept = await session.read.option('dropInvalid', true).images(bad);
     expect((await kept.collect()).map((r) => path.basename(r.path as string))).toEqual(['good.png']);
     await expect(session.read.option('header', true).images(bad)).rejects.toThrow(/unknown image option 'header'/);
+    const huge = png(1, 1, 2, () => [0, 0, 0, 255]);
+    huge.writeUInt32BE(200_000, 16); // IHDR width × height above the limit (the CRC no longer matches: never read)
+    huge.writeUInt32BE(100_000, 20);
+    fs.writeFileSync(path.join(bad, 'huge.png'), huge);
+    await expect(session.read.images(path.join(bad, 'huge.png'))).rejects.toThrow(/huge\.png' is 200000×100000 pixels, above the limit/);
   });
 
   test('imagesPerBatch sets the partitions', async () => {

@@ -33,6 +33,8 @@ export function decodeImage(bytes: Uint8Array, name: string): DecodedImage {
   try {
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (format === 'png') {
+      // The size from the header first, so that a huge image is refused before it is inflated.
+      if (bytes.length >= 24) checkSize(buffer.readUInt32BE(16), buffer.readUInt32BE(20), name);
       const png = PNG.sync.read(buffer);
       const meta = png as unknown as { color: boolean; alpha: boolean };
       checkSize(png.width, png.height, name);
