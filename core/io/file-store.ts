@@ -9,7 +9,7 @@ import { s3FileStore } from './s3-file-store.ts';
 export interface FileInfo {
   readonly kind: 'file' | 'dir';
   readonly size: number;
-  /** Changes whenever the content is replaced (S3's ETag); absent for local files. */
+  /** Changes whenever the content is replaced: S3's ETag; modification time and inode for local files. */
   readonly etag?: string;
 }
 
@@ -66,8 +66,9 @@ class LocalFileStore implements FileStore {
 
   async stat(path: string): Promise<FileInfo | null> {
     try {
-      const s = await fsp.stat(path);
-      return { kind: s.isDirectory() ? 'dir' : 'file', size: s.size };
+      const s = await fsp.stat(path, { bigint: true });
+      // A local stand-in for an ETag (modification time and inode), so footers of unchanged files are parsed once.
+      return s.isDirectory() ? { kind: 'dir', size: Number(s.size) } : { kind: 'file', size: Number(s.size), etag: `${s.mtimeNs}:${s.ino}` };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
       throw e;
