@@ -36,5 +36,5 @@ export { transformBatches } from './batches.ts';
 export { exposeTensors } from './onnx/graph-cut.ts';
 export { describeOnnxModel, graphSignature, type ModelDescription, type TensorInfo } from './onnx/describe-model.ts';
 export { runInSubBatches, isOutOfMemoryError } from './onnx/sub-batches.ts';
-export { loadModel, clearLoadedModels, loadedModelCount, MAX_LOADED_MODELS, type LoadedModel, type ModelRef } from './onnx/loaded-models.ts';
+export { loadOnnxModel, clearLoadedOnnxModels, loadedOnnxModelCount, MAX_LOADED_ONNX_MODELS, type LoadedOnnxModel, type OnnxModelRef } from './onnx/loaded-models.ts';
 export { type TensorData, type InferenceRunner, globalAveragePool } from './onnx/tensor.ts';

@@ -1,7 +1,7 @@
 // Sub-batching and out-of-memory halving, with injected runners (no GPU needed to exercise the logic), and the
 // choice of execution provider.
 import { describe, expect, test } from 'vitest';
-import { isOutOfMemoryError, localBatchContext, runInSubBatches, type LoadedModel, type TensorData } from '../../core/ml/index.ts';
+import { isOutOfMemoryError, localBatchContext, runInSubBatches, type LoadedOnnxModel, type TensorData } from '../../core/ml/index.ts';
 import { providerCandidates } from '../../core/ml/onnx/execution-provider.ts';
 import { inferInSubBatches } from '../../core/ml/onnx/run-batches.ts';
 import { ExecutionError } from '../../core/types/errors.ts';
@@ -47,7 +47,7 @@ describe('runInSubBatches', () => {
 
 describe('inferInSubBatches', () => {
   /** A fake loaded model that doubles its input and runs out of memory above `fits` rows. */
-  function fakeModel(fits: number, seen: number[]): LoadedModel {
+  function fakeModel(fits: number, seen: number[]): LoadedOnnxModel {
     return {
       provider: 'cpu',
       inputNames: ['x'],
@@ -63,7 +63,7 @@ describe('inferInSubBatches', () => {
     };
   }
 
-  async function run(model: LoadedModel, n: number, maxBatchRows?: number) {
+  async function run(model: LoadedOnnxModel, n: number, maxBatchRows?: number) {
     const input = Float32Array.from({ length: n }, (_, i) => i);
     const out = new Float32Array(n);
     const ctx = localBatchContext('auto', maxBatchRows);

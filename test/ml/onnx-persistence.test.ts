@@ -15,7 +15,7 @@ import {
   PipelineModel,
   StringIndexer,
   VectorAssembler,
-  clearLoadedModels,
+  clearLoadedOnnxModels,
   localBatchContext,
   loadStage,
 } from '../../core/ml/index.ts';
@@ -61,7 +61,7 @@ describe('saved inference stages', () => {
     const where = path.join(dir, 'pipeline');
     await fitted.save(where);
     fs.rmSync(modelFile); // the saved stage must not need the original
-    clearLoadedModels(); // nor a session this process already holds
+    clearLoadedOnnxModels(); // nor a session this process already holds
     const loaded = await loadStage(where);
     expect(loaded).toBeInstanceOf(PipelineModel);
     const stages = (loaded as PipelineModel).stages;
@@ -86,7 +86,7 @@ describe('saved inference stages', () => {
 
     // Saving the loaded pipeline again copies its copy; overwriting keeps it loadable.
     await (loaded as PipelineModel).save(where, { overwrite: true });
-    clearLoadedModels();
+    clearLoadedOnnxModels();
     expect(predictions(await (await ((await loadStage(where)) as PipelineModel).transform(test_)).orderBy('id').collect())).toEqual(before);
   });
 
@@ -99,7 +99,7 @@ describe('saved inference stages', () => {
     });
     const fitted = await pipeline.fit(df);
     await fitted.save(path.join(dir, 'onnx-pipeline'));
-    clearLoadedModels();
+    clearLoadedOnnxModels();
     const loaded = (await loadStage(path.join(dir, 'onnx-pipeline'))) as PipelineModel;
     const rows = await (await loaded.transform(df)).collect();
     expect(rows.map((r) => Array.from(r.y as Float32Array))).toEqual([[1, 0, 0.5], [3, 4, 0.5]]);

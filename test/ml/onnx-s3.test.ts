@@ -3,7 +3,7 @@
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { Session } from '../../core/sdk/index.ts';
-import { ImageFeaturizer, LogisticRegression, Pipeline, PipelineModel, clearLoadedModels } from '../../core/ml/index.ts';
+import { ImageFeaturizer, LogisticRegression, Pipeline, PipelineModel, clearLoadedOnnxModels } from '../../core/ml/index.ts';
 import { setS3Store } from '../../core/io/s3-file-store.ts';
 import { type S3Target, startS3Target } from '../infra/support.ts';
 import { convPoolModel } from './onnx-builders.ts';
@@ -54,7 +54,7 @@ test('read.images from an s3:// prefix, a model from s3://, a featurizer pipelin
 
   await model.save(`${bucket}/saved/featurizer-pipeline`);
   await store.delete([`${bucket}/models/conv.onnx`]); // the saved stage holds its own copy
-  clearLoadedModels();
+  clearLoadedOnnxModels();
   const loaded = await PipelineModel.load(`${bucket}/saved/featurizer-pipeline`);
   expect((loaded.stages[0] as ImageFeaturizer).modelLocation).toMatch(/^s3:\/\/.*\/saved\/featurizer-pipeline\/stages-[0-9a-f]+\/0_.*\/files-[0-9a-f]+\/model\.onnx$/);
   expect(await predict(loaded)).toEqual(before);

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { Session, col } from '../../core/sdk/index.ts';
-import { ImageFeaturizer, MAX_LOADED_MODELS, OnnxModel, clearLoadedModels, describeOnnxModel, exposeTensors, graphSignature, loadModel, loadedModelCount, localBatchContext } from '../../core/ml/index.ts';
+import { ImageFeaturizer, MAX_LOADED_ONNX_MODELS, OnnxModel, clearLoadedOnnxModels, describeOnnxModel, exposeTensors, graphSignature, loadOnnxModel, loadedOnnxModelCount, localBatchContext } from '../../core/ml/index.ts';
 import { AnalysisError, DataError } from '../../core/types/errors.ts';
 import { convPoolModel, gemmReluModel } from './onnx-builders.ts';
 import { rng, tempDir } from './helpers.ts';
@@ -97,17 +97,17 @@ describe('OnnxModel', () => {
     await expect(missing.transform(df)).rejects.toThrow(/nope\.onnx' does not exist/);
   });
 
-  test('a process keeps at most MAX_LOADED_MODELS models, the least recently used going first; a model is loaded once', async () => {
-    clearLoadedModels();
-    const first = await loadModel({ location: gemmPath, exposed: [] }, 'cpu');
-    expect(await loadModel({ location: gemmPath, exposed: [] }, 'cpu')).toBe(first);
-    for (let i = 0; i < MAX_LOADED_MODELS + 2; i++) {
+  test('a process keeps at most MAX_LOADED_ONNX_MODELS models, the least recently used going first; a model is loaded once', async () => {
+    clearLoadedOnnxModels();
+    const first = await loadOnnxModel({ location: gemmPath, exposed: [] }, 'cpu');
+    expect(await loadOnnxModel({ location: gemmPath, exposed: [] }, 'cpu')).toBe(first);
+    for (let i = 0; i < MAX_LOADED_ONNX_MODELS + 2; i++) {
       const file = path.join(dir, `copy-${i}.onnx`);
       fs.copyFileSync(gemmPath, file);
-      await loadModel({ location: file, exposed: [] }, 'cpu');
+      await loadOnnxModel({ location: file, exposed: [] }, 'cpu');
     }
-    expect(loadedModelCount()).toBe(MAX_LOADED_MODELS);
-    expect(await loadModel({ location: gemmPath, exposed: [] }, 'cpu')).not.toBe(first); // evicted, loaded again
+    expect(loadedOnnxModelCount()).toBe(MAX_LOADED_ONNX_MODELS);
+    expect(await loadOnnxModel({ location: gemmPath, exposed: [] }, 'cpu')).not.toBe(first); // evicted, loaded again
   });
 
   test('describeOnnxModel reads declared names and shapes; OnnxModel.forModel fills outputSizes from them', async () => {

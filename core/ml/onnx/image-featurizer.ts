@@ -24,7 +24,7 @@ import { batchView, computeBatch, transformBatches, vectorColumn } from '../batc
 import { type ImageNormalization, decodeImageCell, writeImageTensor } from '../image/image-tensor.ts';
 import { type ParamSpecs, param } from '../params.ts';
 import { type LoadOptions, loadStage, registerStage } from '../persistence.ts';
-import { loadModel } from './loaded-models.ts';
+import { loadOnnxModel } from './loaded-models.ts';
 import { MODEL_FILE, type SavedModelCopy, modelLocation } from './model-location.ts';
 import { bitmapOf, inferInSubBatches, validRows } from './run-batches.ts';
 import { globalAveragePool } from './tensor.ts';
@@ -137,7 +137,7 @@ export class ImageFeaturizer extends Transformer<ImageFeaturizerParams> implemen
     const embeddings = new Float32Array(n * size);
     if (rows.length > 0) {
       const cut = this.get('cutTensor');
-      const model = await loadModel({ location: this.modelLocation, exposed: cut ? [cut] : [] }, context.device);
+      const model = await loadOnnxModel({ location: this.modelLocation, exposed: cut ? [cut] : [] }, context.device);
       const inputName = this.get('inputName') || model.inputNames[0]!;
       const outputName = cut || model.outputNames[0]!;
       const plane = 3 * norm.width * norm.height;

@@ -9,14 +9,14 @@ import { exposeTensors } from './graph-cut.ts';
 import { readModelBytes } from './model-bytes.ts';
 import type { InferenceRunner, TensorData } from './tensor.ts';
 
-export interface ModelRef {
+export interface OnnxModelRef {
   /** Where the model is: local path, file:// or s3://. */
   readonly location: string;
   /** Tensors to make the outputs (an intermediate tensor cuts the graph there); empty: the model's own outputs. */
   readonly exposed: readonly string[];
 }
 
-export interface LoadedModel {
+export interface LoadedOnnxModel {
   readonly provider: ExecutionProvider;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
@@ -30,10 +30,10 @@ export interface LoadedModel {
 }
 
 /** Models (and their bytes) kept per process, least recently used evicted first: a worker serving many models must not hold them all. */
-export const MAX_LOADED_MODELS = 8;
+export const MAX_LOADED_ONNX_MODELS = 8;
 
 const bytesCache = new Map<string, Promise<Uint8Array>>();
-const models = new Map<string, Promise<LoadedModel>>();
+const models = new Map<string, Promise<LoadedOnnxModel>>();
 
 /** Looks `key` up in `cache`, marking it most recently used. */
 function touch<V>(cache: Map<string, V>, key: string): V | undefined {
@@ -46,13 +46,13 @@ function touch<V>(cache: Map<string, V>, key: string): V | undefined {
 }
 
 function evictOldest<V>(cache: Map<string, V>): void {
-  while (cache.size > MAX_LOADED_MODELS) cache.delete(cache.keys().next().value as string);
+  while (cache.size > MAX_LOADED_ONNX_MODELS) cache.delete(cache.keys().next().value as string);
 }
 
-const bytesKey = (ref: ModelRef) => `${ref.location}\u0000${ref.exposed.join('\u0000')}`;
+const bytesKey = (ref: OnnxModelRef) => `${ref.location}\u0000${ref.exposed.join('\u0000')}`;
 
 /** The model's bytes, rewritten to expose `ref.exposed` (cached: the rewrite is done once per process). */
-export function modelBytes(ref: ModelRef): Promise<Uint8Array> {
+export function modelBytes(ref: OnnxModelRef): Promise<Uint8Array> {
   const key = bytesKey(ref);
   let p = touch(bytesCache, key);
   if (!p) {
@@ -65,7 +65,7 @@ export function modelBytes(ref: ModelRef): Promise<Uint8Array> {
 }
 
 /** The loaded model for `ref` on `device` (loaded once per process and provider choice). */
-export function loadModel(ref: ModelRef, device: InferenceDevice): Promise<LoadedModel> {
+export function loadOnnxModel(ref: OnnxModelRef, device: InferenceDevice): Promise<LoadedOnnxModel> {
   const candidates = providerCandidates(device);
   const key = `${bytesKey(ref)}\u0001${candidates.join(',')}`;
   let p = touch(models, key);
@@ -81,17 +81,17 @@ export function loadModel(ref: ModelRef, device: InferenceDevice): Promise<Loade
 }
 
 /** Drops every loaded model and cached byte string (tests; a worker that must free memory). */
-export function clearLoadedModels(): void {
+export function clearLoadedOnnxModels(): void {
   bytesCache.clear();
   models.clear();
 }
 
 /** How many models this process holds loaded (metrics, tests). */
-export function loadedModelCount(): number {
+export function loadedOnnxModelCount(): number {
   return models.size;
 }
 
-async function createModel(ref: ModelRef, candidates: readonly ExecutionProvider[]): Promise<LoadedModel> {
+async function createModel(ref: OnnxModelRef, candidates: readonly ExecutionProvider[]): Promise<LoadedOnnxModel> {
   // Imported here, so that only processes that run a model load the native runtime.
   const ort = await import('onnxruntime-node');
   const bytes = await modelBytes(ref);

@@ -19,7 +19,7 @@ import { batchView, computeBatch, float64Column, transformBatches, vectorColumn 
 import { type ParamSpecs, param } from '../params.ts';
 import { type LoadOptions, loadStage, registerStage } from '../persistence.ts';
 import { describeOnnxModel, perRowSize } from './describe-model.ts';
-import { loadModel } from './loaded-models.ts';
+import { loadOnnxModel } from './loaded-models.ts';
 import { MODEL_FILE, type SavedModelCopy, modelLocation } from './model-location.ts';
 import { bitmapOf, inferInSubBatches, validRows } from './run-batches.ts';
 import { type TensorData, rowWidth } from './tensor.ts';
@@ -121,7 +121,7 @@ export class OnnxModel extends Transformer<OnnxModelParams> implements BatchMode
     const rows = validRows(n, inputs.map((i) => i.valid));
     const outputs = fields.map((f) => f.type.kind === 'vector' ? new Float32Array(n * f.type.size) : new Float64Array(n));
     if (rows.length > 0) {
-      const model = await loadModel({ location: this.modelLocation, exposed: this.get('outputNames') }, context.device);
+      const model = await loadOnnxModel({ location: this.modelLocation, exposed: this.get('outputNames') }, context.device);
       const inputNames = this.get('inputNames').length > 0 ? this.get('inputNames') : model.inputNames;
       const outputNames = this.get('outputNames').length > 0 ? this.get('outputNames') : model.outputNames;
       if (inputNames.length !== inputCols.length) {

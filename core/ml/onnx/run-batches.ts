@@ -2,7 +2,7 @@
 // `context.maxBatchRows ?? batchSize` rows (fewer once the model ran out of memory), and what ran is reported
 // to the task's metrics.
 import type { BatchContext } from '../batch-model.ts';
-import type { LoadedModel } from './loaded-models.ts';
+import type { LoadedOnnxModel } from './loaded-models.ts';
 import { runInSubBatches } from './sub-batches.ts';
 import type { TensorData } from './tensor.ts';
 
@@ -24,7 +24,7 @@ export interface RowsToInfer {
  * halvings) and `onnxSubBatchRows` (the sub-batch size in force at the end). The keys are the stage's own, apart
  * from the `inferenceRows`/`inferenceMs` that the engine's ApplyModel reports around the whole call.
  */
-export async function inferInSubBatches(model: LoadedModel, work: RowsToInfer, context: BatchContext): Promise<void> {
+export async function inferInSubBatches(model: LoadedOnnxModel, work: RowsToInfer, context: BatchContext): Promise<void> {
   const limit = Math.min(context.maxBatchRows ?? work.batchSize, model.maxRows ?? Number.POSITIVE_INFINITY);
   const started = performance.now();
   let halvings = 0;
