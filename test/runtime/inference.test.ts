@@ -118,6 +118,32 @@ describe('model stages through the local stack', () => {
     expect(loads).toBeLessThanOrEqual(3);
   }, 90_000);
 
+  it('an ONNX model (OnnxModel, onnxruntime-node in the worker) gives the same vectors as in-process', async () => {
+    const { OnnxModel } = await import('../../core/ml/onnx/onnx-model.ts');
+    const { gemmReluModel } = await import('../ml/onnx-builders.ts');
+    const { writeFile } = await import('node:fs/promises');
+    const file = join(local, 'gemm.onnx');
+    // y = relu(x·W + b) with x = [x, x²] (2 → 3), and s = Σ y.
+    await writeFile(file, gemmReluModel([[1, -1, 0.5], [0.25, 2, -1]], [0, 1, -2]));
+    const session = Session.local();
+    const { col } = await import('../../core/sdk/functions.ts');
+    const withVector = (await session.read.parquet(table)).filter(col('x').isNotNull());
+    // The model's input vectors come from a UDF (run by the executor in the scan stage).
+    const pair = session.udf.register('pair', (x: number) => [x, x * x], 'vector<float32>[2]');
+    const input = withVector.select(col('path'), pair(col('x')).alias('v'));
+    const model = new OnnxModel({ modelUri: file, inputCols: ['v'], outputCols: ['y', 's'], outputSizes: [3, 0], batchSize: 32 });
+    const df = await input.applyModel(model, { uri: `s3://${bucket}/models/gemm` });
+    const expected = (await df.collect()).sort(byPath);
+    const row = expected.find((r) => r['path'] === 'img/4.png')!;
+    // x = 1: h = [1·1 + 1·0.25, -1 + 2 + 1, 0.5 - 1 - 2] = [1.25, 2, -2.5] → relu → [1.25, 2, 0], s = 3.25
+    expect([...(row['y'] as Float32Array)]).toEqual([1.25, 2, 0]);
+    expect(row['s']).toBeCloseTo(3.25, 6);
+    const { rows, events } = await runRemote(df, OPTIONS);
+    expect(rows.sort(byPath)).toEqual(expected);
+    const inference = events.filter((e): e is Extract<JobEvent, { type: 'task_finished' }> => e.type === 'task_finished' && e.stage === 1);
+    expect(inference.every((e) => e.reported?.['provider'] === 'cpu')).toBe(true);
+  }, 90_000);
+
   it('an inference worker that crashes mid-batch is retried and the result is complete', async () => {
     const marker = join(local, `crash-${Math.random().toString(16).slice(2)}`);
     const session = Session.local();
