@@ -10,6 +10,18 @@ import type { InferenceDevice } from '../batch-model.ts';
 export type ExecutionProvider = 'cpu' | 'cuda';
 
 let cudaInstalled: boolean | undefined;
+/** Why a CUDA session could not start in this process (then CUDA is not tried again), or null. */
+let cudaUnusable: string | null = null;
+
+/** Records that CUDA failed here (no GPU, driver mismatch): later models go straight to the CPU. */
+export function markCudaUnusable(reason: string): void {
+  cudaUnusable = reason;
+}
+
+/** Why CUDA is not used in this process although its provider is installed, or null. */
+export function cudaUnusableReason(): string | null {
+  return cudaUnusable;
+}
 
 /** Whether onnxruntime-node's CUDA provider library is installed next to its binding. */
 export function cudaProviderInstalled(): boolean {
@@ -26,7 +38,7 @@ export function cudaProviderInstalled(): boolean {
 }
 
 /** The providers to try, best first: 'cpu' forces the CPU; 'gpu' and 'auto' try CUDA where it is installed. */
-export function providerCandidates(device: InferenceDevice, cudaAvailable = cudaProviderInstalled()): ExecutionProvider[] {
+export function providerCandidates(device: InferenceDevice, cudaAvailable = cudaProviderInstalled() && cudaUnusable === null): ExecutionProvider[] {
   if (device === 'cpu' || !cudaAvailable) return ['cpu'];
   return ['cuda', 'cpu'];
 }

@@ -4,7 +4,7 @@
 import type * as ort from 'onnxruntime-node';
 import { ExecutionError } from '../../types/errors.ts';
 import type { InferenceDevice } from '../batch-model.ts';
-import { type ExecutionProvider, providerCandidates } from './execution-provider.ts';
+import { type ExecutionProvider, markCudaUnusable, providerCandidates } from './execution-provider.ts';
 import { exposeTensors } from './graph-cut.ts';
 import { readModelBytes } from './model-bytes.ts';
 import type { InferenceRunner, TensorData } from './tensor.ts';
@@ -103,7 +103,8 @@ async function createModel(ref: OnnxModelRef, candidates: readonly ExecutionProv
       session = await ort.InferenceSession.create(bytes, { executionProviders: ['cuda', 'cpu'] });
       provider = 'cuda';
     } catch (e) {
-      cudaError = e; // no usable GPU here: the CPU provider below
+      cudaError = e; // no usable GPU here: the CPU provider below, and for the models loaded after this one
+      markCudaUnusable((e as Error).message ?? String(e));
     }
   }
   if (!session) {
