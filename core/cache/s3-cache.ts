@@ -32,6 +32,10 @@ export interface CacheEntryManifest {
   readonly expiresAt: string;
   /** The job that computed it. */
   readonly jobId: string;
+  /** What was persisted: a DataFrame's plan (the default) or an RDD (rows are then chunks of records). */
+  readonly kind?: 'dataframe' | 'rdd';
+  /** RDD entries: partition p's Parquet file (a full URI; null for an empty partition). */
+  readonly partitions?: readonly (string | null)[];
 }
 
 const manifestSchema = z.object({
@@ -45,6 +49,8 @@ const manifestSchema = z.object({
   createdAt: z.string(),
   expiresAt: z.string(),
   jobId: z.string(),
+  kind: z.enum(['dataframe', 'rdd']).optional(),
+  partitions: z.array(z.string().min(1).nullable()).optional(),
 });
 
 /** The cache root: `SQUALL_CACHE_ROOT`, else `s3://<SQUALL_BUCKET or squall>/cache`. */

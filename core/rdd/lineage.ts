@@ -63,6 +63,11 @@ export type RddNode =
    * from the shuffle store, then `reduceSteps`. `id` is the shuffle node's.
    */
   | { readonly kind: 'shuffle_read'; readonly id: number; readonly name: string; readonly partitions: number; readonly reduceSteps: readonly Step[] }
+  /**
+   * A persisted RDD materialized in an S3 cache entry (remote sessions): partition p is the Parquet file
+   * `partitions[p]` (rows of serialized record chunks; null for an empty partition). `entry` names the entry.
+   */
+  | { readonly kind: 'stored'; readonly id: number; readonly entry: string; readonly partitions: readonly (string | null)[] }
   /** Joins neighbouring parent partitions into `partitions` groups without a shuffle. */
   | { readonly kind: 'coalesce'; readonly id: number; readonly input: RddNode; readonly partitions: number };
 
@@ -80,6 +85,8 @@ export function plannedPartitions(node: RddNode): number {
       return node.partitions.length;
     case 'text_file':
       return node.splits.length;
+    case 'stored':
+      return node.partitions.length;
     case 'dataframe':
     case 'shuffle':
     case 'shuffle_read':
@@ -110,6 +117,8 @@ export function lineageText(node: RddNode, persisted: (id: number) => boolean, i
       return [head(`ShuffledRDD ${node.name}`), ...node.inputs.map((i) => `${indent}  +- map [${i.mapSteps.map((s) => s.op).join(', ')}] ${i.partitioner.kind}\n${lineageText(i.input, persisted, indent + '     ')}`)].join('\n');
     case 'shuffle_read':
       return head(`ShuffleReadRDD ${node.name}`);
+    case 'stored':
+      return head(`StoredRDD ${node.entry}`);
     case 'union':
       return [head('UnionRDD'), ...node.inputs.map((i) => lineageText(i, persisted, indent + '  '))].join('\n');
     case 'coalesce':

@@ -322,7 +322,10 @@ export class RDD<T> {
   /** Every partition with `extra` steps run in its task: in this process, or as one job on the executors. */
   private async partitions(job: RddJob, extra: readonly Step[] = []): Promise<unknown[][]> {
     const remote = this.session.remote;
-    if (remote) return runRemoteRdd(remote, this.node, extra, job.metrics);
+    if (remote) {
+      const persisted = rddState(this.session).persisted;
+      return runRemoteRdd(remote, this.node, extra, job.metrics, (id) => persisted.has(id));
+    }
     const n = await job.numPartitions(this.node);
     const out: unknown[][] = [];
     for (let p = 0; p < n; p++) out.push(await job.compute(this.node, p, extra));

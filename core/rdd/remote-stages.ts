@@ -104,6 +104,7 @@ function rejectDriverSources(node: RddNode): void {
     case 'parallelize':
     case 'text_file':
     case 'shuffle_read':
+    case 'stored':
       return;
     case 'narrow':
     case 'coalesce':
@@ -190,6 +191,7 @@ function replaceShuffles(node: RddNode, found: Map<number, Extract<RddNode, { ki
     case 'text_file':
     case 'dataframe':
     case 'shuffle_read':
+    case 'stored':
       return node;
     case 'narrow':
     case 'coalesce':
@@ -208,6 +210,7 @@ function partitionReads(node: RddNode, p: number, out: Map<number, Set<number>>)
     case 'parallelize':
     case 'text_file':
     case 'dataframe':
+    case 'stored':
       return;
     case 'shuffle_read': {
       const set = out.get(node.id) ?? new Set<number>();
@@ -243,6 +246,7 @@ async function pinTextFiles(node: RddNode): Promise<RddNode> {
     case 'parallelize':
     case 'dataframe':
     case 'shuffle_read':
+    case 'stored':
       return node;
     case 'text_file': {
       const now = await Promise.all(node.files.map(async (f) => ({ path: f.path, version: await fileVersion(f.path) })));

@@ -8,6 +8,7 @@ import type { LogicalPlan } from '../plan/logical-plan.ts';
 import { isRemotePath, localPath, storeFor } from '../io/file-store.ts';
 import { ExecutionError } from '../types/errors.ts';
 import { fileVersion, planInputVersions } from '../cache/versions.ts';
+import { scanParquet } from '../io/parquet-reader.ts';
 import type { RddNode, ShuffleInput, Step, TextSplit } from './lineage.ts';
 import { type SandboxOptions, hostRuntime, runTask } from './sandbox.ts';
 
@@ -117,6 +118,20 @@ export async function readSplitLines(split: TextSplit, size: number): Promise<st
   return toLines(chunks.length === 1 ? decoder.decode(chunks[0]) : decoder.decode(Buffer.concat(chunks)));
 }
 
+/** A stored partition's records: its Parquet file's (bucket = chunk index, records) rows, in chunk order. */
+async function readStoredPartition(file: string): Promise<unknown[]> {
+  const chunks: { chunk: number; bytes: string }[] = [];
+  for await (const b of scanParquet([file], { columns: ['bucket', 'records'] })) {
+    const bucket = b.getChildAt(0)!;
+    const records = b.getChildAt(1)!;
+    for (let r = 0; r < b.numRows; r++) chunks.push({ chunk: bucket.get(r) as number, bytes: records.get(r) as string });
+  }
+  chunks.sort((a, b) => a.chunk - b.chunk);
+  const out: unknown[] = [];
+  for (const c of chunks) for (const x of v8.deserialize(Buffer.from(c.bytes, 'base64')) as unknown[]) out.push(x);
+  return out;
+}
+
 /** What one shuffle's map side produced: per reduce partition, the serialized buckets of every map task. */
 interface ShuffleOutput {
   readonly buckets: Uint8Array[][];
@@ -161,6 +176,8 @@ export class RddJob {
         return node.partitions.length;
       case 'text_file':
         return (await this.textSplits(node)).splits.length;
+      case 'stored':
+        return node.partitions.length;
       case 'dataframe':
       case 'shuffle':
       case 'shuffle_read':
@@ -208,6 +225,11 @@ export class RddJob {
       }
       case 'dataframe':
         return this.withSteps((await this.dataFrame(node))[p] ?? [], extra, p);
+      case 'stored': {
+        const file = node.partitions[p];
+        this.metrics.persistedPartitionsRead++;
+        return this.withSteps(file ? await readStoredPartition(file) : [], extra, p);
+      }
       case 'union': {
         let q = p;
         for (const i of node.inputs) {
@@ -380,6 +402,7 @@ export class RddJob {
               return;
             case 'parallelize':
             case 'shuffle_read':
+            case 'stored':
               return;
             case 'narrow':
             case 'coalesce':

@@ -44,6 +44,7 @@ export function planRddStages(node: RddNode): RddStage[] {
       case 'text_file':
       case 'dataframe':
       case 'shuffle_read':
+      case 'stored':
         return n;
       case 'narrow':
       case 'coalesce': {

@@ -55,7 +55,14 @@ afterAll(async () => {
 });
 
 function connect(ttlHours?: number): Session {
-  return Session.connect({ endpoint: stack.apiEndpoint!, apiKey: KEY, pollMs: 100, cache: { root: cacheRoot, ...(ttlHours !== undefined ? { ttlHours } : {}) } });
+  // At most 3 executors per job, so the API and coordinator keep workers of the stack's 6 (no 429s on a loaded machine).
+  return Session.connect({
+    endpoint: stack.apiEndpoint!,
+    apiKey: KEY,
+    pollMs: 100,
+    jobOptions: { scheduler: { concurrency: 3 } },
+    cache: { root: cacheRoot, ...(ttlHours !== undefined ? { ttlHours } : {}) },
+  });
 }
 
 async function summary(session: Session, path: string) {

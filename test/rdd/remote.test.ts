@@ -67,8 +67,12 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+// At most 3 executors per job: the stack's 6 workers also serve the API and the coordinator, whose calls would
+// otherwise be throttled (429) while a job's tasks hold every worker of a loaded machine.
+const SCHEDULER = { retryBaseMs: 50, retryMaxMs: 200, concurrency: 3 };
+
 function connect(scheduler: Record<string, number> = {}): Session {
-  return Session.connect({ endpoint: stack.apiEndpoint!, apiKey: KEY, pollMs: 100, jobOptions: { scheduler: { retryBaseMs: 50, retryMaxMs: 200, ...scheduler } } });
+  return Session.connect({ endpoint: stack.apiEndpoint!, apiKey: KEY, pollMs: 100, jobOptions: { scheduler: { ...SCHEDULER, ...scheduler } } });
 }
 
 const SPLIT = 40_000;
@@ -141,6 +145,37 @@ describe('RDDs on the executors (local stack)', () => {
     expect(keys).toEqual([...keys].sort());
   }, 180_000);
 
+  test('rdd.persist() keeps the partitions in an S3 cache entry: later actions and a new session read it, not the text files', async () => {
+    let corpusGets = 0;
+    const off = stack.s3.onRequest((r) => {
+      if (r.key.startsWith('corpus/') && r.operation === 'GetObject') corpusGets++;
+    });
+    try {
+      const root = `s3://${stack.bucket}/rdd-cache`;
+      const session = () => Session.connect({ endpoint: stack.apiEndpoint!, apiKey: KEY, pollMs: 100, jobOptions: { scheduler: SCHEDULER }, cache: { root } });
+      const build = async (s: Session) => (await words(s, `s3://${stack.bucket}/corpus/*.txt`)).map((w) => [w, 1] as [string, number]).reduceByKey((a, b) => a + b, 3);
+      const counts = (await build(session())).persist();
+      const frequent = counts.filter(([, n]) => n > 200);
+      const first = await frequent.collect();
+      expect(frequent.lastMetrics).toMatchObject({ persistedNodesWritten: 1, persistedPartitionsRead: 3 });
+      const local = await (await words(Session.local(), join(dir, '*.txt'))).map((w) => [w, 1] as [string, number]).reduceByKey((a, b) => a + b, 3).collect();
+      expect(byKey(first)).toEqual(byKey(local.filter(([, n]) => n > 200)));
+
+      corpusGets = 0;
+      expect(await counts.count()).toBe(local.length);
+      expect(counts.lastMetrics).toMatchObject({ persistedNodesWritten: 0, persistedPartitionsRead: 3, shuffles: 0 });
+      const again = (await build(session())).persist();
+      expect(byKey(await again.collect())).toEqual(byKey(local));
+      expect(again.lastMetrics).toMatchObject({ persistedNodesWritten: 0, shuffles: 0 });
+      expect(corpusGets).toBe(0);
+      expect((await counts.unpersist().count())).toBe(local.length);
+      expect(counts.lastMetrics).toMatchObject({ persistedPartitionsRead: 0, shuffles: 1 });
+      expect(corpusGets).toBeGreaterThan(0);
+    } finally {
+      off();
+    }
+  }, 180_000);
+
   test('a throwing user function fails the job with its message and line, after retries', async () => {
     const session = connect({ maxAttempts: 2 });
     const lines = await session.textFile(`s3://${stack.bucket}/corpus/part-0.txt`);
@@ -168,5 +203,6 @@ describe('RDDs on the executors (local stack)', () => {
     expect(await lines.map((l, ctx) => l.length * ctx.factor, { factor }).first()).toBe((await lines.first()).length * 3);
     const localLines = await session.textFile(join(dir, 'part-0.txt'));
     await expect(localLines.count()).rejects.toThrow(UnsupportedError);
+    await expect(session.createDataFrame([{ a: 1 }]).rdd.count()).rejects.toThrow(/an RDD built from a DataFrame \(df\.rdd\) cannot run on the executors yet/);
   }, 120_000);
 });
