@@ -43,6 +43,7 @@ describe('the driver', () => {
   it('documents each default batch and reaches a fixed point: optimizing twice changes nothing', () => {
     expect(defaultBatches.map((b) => `${b.name}${b.maxIterations === 1 ? ' (once)' : ''}: ${b.rules.map((r) => r.name).join(', ')}`)).toMatchInlineSnapshot(`
       [
+        "extract model calls (once): extract_model_calls",
         "simplify: simplify_expressions, merge_filters, eliminate_filters",
         "push down predicates: convert_outer_joins, push_down_filters, merge_filters, simplify_expressions, eliminate_filters",
         "reorder joins (once): reorder_joins",
