@@ -1,8 +1,13 @@
 // Sub-batching and out-of-memory halving, with injected runners (no GPU needed to exercise the logic), and the
 // choice of execution provider.
-import { describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { isOutOfMemoryError, localBatchContext, runInSubBatches, type LoadedOnnxModel, type TensorData } from '../../core/ml/index.ts';
-import { providerCandidates } from '../../core/ml/onnx/execution-provider.ts';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { cudaProviderInstalled, cudaUnusableReason, providerCandidates } from '../../core/ml/onnx/execution-provider.ts';
+import { loadOnnxModel } from '../../core/ml/onnx/loaded-models.ts';
+import { gemmReluModel } from './onnx-builders.ts';
+import { tempDir } from './helpers.ts';
 import { inferInSubBatches } from '../../core/ml/onnx/run-batches.ts';
 import { ExecutionError } from '../../core/types/errors.ts';
 
@@ -110,5 +115,18 @@ describe('execution providers', () => {
     expect(providerCandidates('auto', true)).toEqual(['cuda', 'cpu']);
     expect(providerCandidates('gpu', true)).toEqual(['cuda', 'cpu']);
     expect(providerCandidates('gpu', false)).toEqual(['cpu']);
+  });
+
+  test.runIf(!cudaProviderInstalled())('where CUDA cannot start, a model asked to try it runs on the CPU, and CUDA is not tried again', async () => {
+    const dir = tempDir();
+    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'm.onnx');
+    fs.writeFileSync(file, gemmReluModel([[1, 0, 0]], [0, 0, 0]));
+    const model = await loadOnnxModel({ location: file, exposed: [] }, 'gpu', ['cuda', 'cpu']);
+    expect(model.provider).toBe('cpu');
+    expect(cudaUnusableReason()).toMatch(/./);
+    expect(providerCandidates('gpu')).toEqual(['cpu']);
+    const out = await model.run({ x: { data: Float32Array.of(2, -3), dims: [2, 1] } }, ['y']);
+    expect(Array.from(out['y']!.data)).toEqual([2, 0, 0, 0, 0, 0]);
   });
 });

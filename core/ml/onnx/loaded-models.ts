@@ -64,9 +64,11 @@ export function modelBytes(ref: OnnxModelRef): Promise<Uint8Array> {
   return p;
 }
 
-/** The loaded model for `ref` on `device` (loaded once per process and provider choice). */
-export function loadOnnxModel(ref: OnnxModelRef, device: InferenceDevice): Promise<LoadedOnnxModel> {
-  const candidates = providerCandidates(device);
+/**
+ * The loaded model for `ref` on `device` (loaded once per process and provider choice). `candidates` are the
+ * providers to try, best first (tests force CUDA to exercise the fallback on a machine without it).
+ */
+export function loadOnnxModel(ref: OnnxModelRef, device: InferenceDevice, candidates: readonly ExecutionProvider[] = providerCandidates(device)): Promise<LoadedOnnxModel> {
   const key = `${bytesKey(ref)}\u0001${candidates.join(',')}`;
   let p = touch(models, key);
   if (!p) {
