@@ -167,4 +167,20 @@ describe('Session.connect', () => {
     const back = await Session.local().read.parquet(out);
     expect(await back.orderBy('n_nationkey').collect()).toEqual(await (await Session.local().read.parquet(localPath('nation'))).select('n_nationkey', 'n_name').orderBy('n_nationkey').collect());
   }, 120_000);
+
+  it('runs UDFs and registered models in SQL through the API (the query goes as its plan), as local mode does', async () => {
+    const { ScaleModel, TEST_MODELS_MODULE } = await import('../runtime/support/test-models.ts');
+    const frame = async (session: Session, path: (t: string) => string, modelUri: string | undefined) => {
+      session.registerTable('nation', await session.read.parquet(path('nation')));
+      session.udf.register('shout', (name: string, suffix: string) => `${name.toLowerCase()}${suffix}`, 'string', '!');
+      await session.udf.registerModel('boost', new ScaleModel({ inputCol: 'k', factor: 100 }), { modules: [TEST_MODELS_MODULE], ...(modelUri ? { uri: modelUri } : {}) });
+      return session.sql('SELECT n_nationkey, shout(n_name) AS loud, boost(n_nationkey) AS boosted FROM nation WHERE boost(n_regionkey) > 100 ORDER BY n_nationkey');
+    };
+    const local = await (await frame(Session.local(), localPath, undefined)).collect();
+    expect(local[0]).toMatchObject({ loud: expect.stringMatching(/!$/) });
+    expect(local.every((r) => r['boosted'] === 100 * (r['n_nationkey'] as number))).toBe(true);
+    const remote = connect();
+    expect(await (await frame(remote, s3Path, `s3://${stack.bucket}/models/boost`)).collect()).toEqual(local);
+    await expect(remote.udf.registerModel('nowhere', new ScaleModel())).rejects.toThrow(/a remote session saves models where its executors can read them; pass \{ uri: 's3:/);
+  }, 120_000);
 });
