@@ -1,15 +1,15 @@
 // Sub-batching and out-of-memory halving, with injected runners (no GPU needed to exercise the logic), and the
 // choice of execution provider.
-import { afterAll, describe, expect, test } from 'vitest';
-import { isOutOfMemoryError, localBatchContext, runInSubBatches, type LoadedOnnxModel, type TensorData } from '../../core/ml/index.ts';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { isOutOfMemoryError, localBatchContext, runInSubBatches, type LoadedOnnxModel, type TensorData } from '../../core/ml/index.ts';
 import { cudaProviderInstalled, cudaUnusableReason, providerCandidates } from '../../core/ml/onnx/execution-provider.ts';
 import { loadOnnxModel } from '../../core/ml/onnx/loaded-models.ts';
-import { gemmReluModel } from './onnx-builders.ts';
-import { tempDir } from './helpers.ts';
 import { inferInSubBatches } from '../../core/ml/onnx/run-batches.ts';
 import { ExecutionError } from '../../core/types/errors.ts';
+import { gemmReluModel } from './onnx-builders.ts';
+import { tempDir } from './helpers.ts';
 
 const oom = () => new Error('[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : CUDA failure 2: out of memory');
 
