@@ -6,8 +6,9 @@
 //   builds a Column, like Spark's `udf(...)`. NULL semantics: see core/expr/udf.ts.
 // - `registerModel(name, model, options)`: a BatchModel (core/ml/batch-model.ts) callable in SQL,
 //   `SELECT path, classify(features) FROM t`. An in-memory model is saved first (to `options.uri`, or a folder
-//   under the session's model root: a temporary local folder in-process; remote sessions need an s3:// root) so
-//   that tasks load it with `loadStage`; the call becomes an ApplyModel step (extract_model_calls).
+//   under the session's model root: a temporary local folder in-process, the session's folder under the
+//   bucket's jobs root for a remote session) so that tasks load it with `loadStage`; the call becomes an
+//   ApplyModel step (extract_model_calls).
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ import { AnalysisError } from '../types/errors.ts';
 import { type TypeLike, toDataType } from '../types/parse-type.ts';
 import { type Schema, field, schema as makeSchema } from '../types/schema.ts';
 import { localPath, storeFor } from '../io/file-store.ts';
+import { DEFAULT_BUCKET, ENV } from '../io/object-store/aws-config.ts';
 import { Column, type ColumnLike, columnExpr } from './column.ts';
 
 /** A registered TypeScript UDF: call it with columns (or names) to get a Column. */
@@ -157,13 +159,23 @@ export class UdfRegistration {
     return [...this.functions.keys()];
   }
 
+  /**
+   * Where an in-memory model is saved: under `modelRoot` when the session has one; for a remote session under
+   * SQUALL_MODEL_ROOT, else the session's folder under the project bucket's jobs root
+   * (`s3://<SQUALL_BUCKET>/jobs/_models/<session>/`), which executors can read and the bucket's lifecycle rule
+   * expires with job scratch; in-process, a temporary local folder.
+   */
   private defaultUri(name: string): string {
-    if (this.owner.modelRoot) return `${this.owner.modelRoot.replace(/\/+$/, '')}/${name}-${randomUUID()}`;
+    const leaf = `${name}-${randomUUID()}`;
+    if (this.owner.modelRoot) return `${this.owner.modelRoot.replace(/\/+$/, '')}/${leaf}`;
     if (this.owner.remote) {
-      throw new AnalysisError(`registerModel('${name}'): a remote session saves models where its executors can read them; pass { uri: 's3://bucket/prefix/${name}' } or set modelRoot`);
+      const root = process.env.SQUALL_MODEL_ROOT ?? `s3://${process.env[ENV.bucket] || DEFAULT_BUCKET}/jobs/_models/${this.sessionKey}`;
+      return `${root.replace(/\/+$/, '')}/${leaf}`;
     }
-    return join(tmpdir(), 'squall-models', `${process.pid}`, `${name}-${randomUUID()}`);
+    return join(tmpdir(), 'squall-models', `${process.pid}`, leaf);
   }
+
+  private readonly sessionKey = randomUUID();
 }
 
 /** A model call: the argument types give the model's input schema, from which the model types its output. */

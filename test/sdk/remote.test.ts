@@ -181,6 +181,11 @@ describe('Session.connect', () => {
     expect(local.every((r) => r['boosted'] === 100 * (r['n_nationkey'] as number))).toBe(true);
     const remote = connect();
     expect(await (await frame(remote, s3Path, `s3://${stack.bucket}/models/boost`)).collect()).toEqual(local);
-    await expect(remote.udf.registerModel('nowhere', new ScaleModel())).rejects.toThrow(/a remote session saves models where its executors can read them; pass \{ uri: 's3:/);
+    // Without a URI a remote session saves the model under the bucket's jobs root, where executors read it.
+    const again = connect();
+    expect(await (await frame(again, s3Path, undefined)).collect()).toEqual(local);
+    const saved = await again.udf.registerModel('kept', new ScaleModel({ inputCol: 'k' }));
+    expect(saved.ref.uri).toMatch(new RegExp(`^s3://${stack.bucket}/jobs/_models/[0-9a-f-]+/kept-`));
+    expect(await store.head(`${saved.ref.uri}/metadata.json`)).not.toBeNull();
   }, 120_000);
 });
