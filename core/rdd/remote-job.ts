@@ -17,8 +17,8 @@ import { lineageJson } from './lineage-schema.ts';
 import { rddJobJson } from './remote-stages.ts';
 import type { JobMetrics } from './runner.ts';
 
-/** Result rows per API page: a row is a chunk of up to 4,096 records, so pages stay well under the API's payload limit. */
-const PAGE_ROWS = 16;
+/** Result rows per API page: a row is a chunk of at most ~256 KB of records (./stage-exec.ts), so a page stays near 1.4 MB of JSON. */
+const PAGE_ROWS = 4;
 
 function rejectLocalFiles(node: RddNode): void {
   switch (node.kind) {

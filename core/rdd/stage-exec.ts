@@ -16,8 +16,13 @@ import { type RddShuffleStore, RddJob } from './runner.ts';
 import { hostRuntime } from './sandbox.ts';
 import { type RddStageSpec, parseRddStageSpec } from './remote-stages.ts';
 
-/** Records per serialized chunk: bounds one row's size without a serialize call per record. */
+/** Records per serialized chunk: one serialize call per chunk, not per record... */
 const CHUNK_RECORDS = 4096;
+/**
+ * ...and at most about this many bytes (a chunk over it is split in halves, down to one record): rows stay small
+ * enough for the API's result pages and the shuffle's buffers whatever the records' sizes.
+ */
+const CHUNK_BYTES = 256 << 10;
 /** Rows per output batch. */
 const BATCH_ROWS = 256;
 
@@ -46,12 +51,29 @@ const noDriver = {
   },
 };
 
-function serializeChunk(records: readonly unknown[]): string {
+function serialize(records: readonly unknown[]): Buffer {
   try {
-    return Buffer.from(v8.serialize(records)).toString('base64');
+    return v8.serialize(records);
   } catch (e) {
     throw new ExecutionError(`a record cannot be serialized (records must be structured-clone serializable: no functions, symbols or class instances with private state): ${(e as Error).message}`);
   }
+}
+
+/** `records` as base64 chunks of at most CHUNK_RECORDS records and (unless one record is larger) CHUNK_BYTES bytes. */
+export function serializeChunks(records: readonly unknown[]): string[] {
+  const out: string[] = [];
+  const split = (part: readonly unknown[]): void => {
+    const bytes = serialize(part);
+    if (bytes.length <= CHUNK_BYTES || part.length === 1) {
+      out.push(bytes.toString('base64'));
+      return;
+    }
+    const mid = part.length >> 1;
+    split(part.slice(0, mid));
+    split(part.slice(mid));
+  };
+  for (let i = 0; i < records.length; i += CHUNK_RECORDS) split(records.slice(i, i + CHUNK_RECORDS));
+  return out;
 }
 
 export class RddStageExec implements PhysicalOperator {
@@ -94,15 +116,13 @@ export class RddStageExec implements PhysicalOperator {
     const emit = (part: number, bucket: number, records: string) => rows.push({ part, bucket, records });
     switch (output.kind) {
       case 'records':
-        for (let c = 0, i = 0; i < out.length; i += CHUNK_RECORDS, c++) emit(this.partition, c, serializeChunk(out.slice(i, i + CHUNK_RECORDS)));
+        serializeChunks(out).forEach((chunk, c) => emit(this.partition, c, chunk));
         break;
       case 'buckets':
         (out as unknown[][]).forEach((bucket, b) => {
           const to = output.targets[b] ?? [];
-          for (let i = 0; i < bucket.length && to.length; i += CHUNK_RECORDS) {
-            const chunk = serializeChunk(bucket.slice(i, i + CHUNK_RECORDS));
-            for (const t of to) emit(t, b, chunk);
-          }
+          if (to.length === 0) return;
+          for (const chunk of serializeChunks(bucket)) for (const t of to) emit(t, b, chunk);
         });
         break;
     }
