@@ -80,6 +80,16 @@ describe('resizing and raw pixels', () => {
     expect(same[3]).toBe(255);
   });
 
+  test('JPEG and PNG files from read.images decode in a stage (a uniform JPEG stays uniform)', async () => {
+    const df = await Session.local().read.images(folder);
+    const rows = await (await new ImageToVector({ width: 3, height: 3, grayscale: true }).transform(df)).orderBy('path').collect();
+    const jpegPixels = Array.from(rows[3]!.pixels as Float32Array);
+    expect(jpegPixels).toHaveLength(9);
+    for (const v of jpegPixels) expect(v * 255).toBeCloseTo(200, 0);
+    const grey = Array.from(rows[1]!.pixels as Float32Array).map((v) => Math.round(v * 255));
+    expect(grey[0]).toBeLessThan(grey[2]!); // b-grey.png brightens from left to right
+  });
+
   test('ImageToVector gives pixels / 255, grey or RGB', async () => {
     const session = Session.local();
     const df = session.createDataFrame([{ image: png(2, 1, 2, (x) => (x ? [255, 0, 51, 255] : [0, 102, 0, 255])).toString('base64') }]);
