@@ -78,7 +78,19 @@ async function loadModel(ref: ModelRef): Promise<LoadedModel> {
   for (const m of ref.modules ?? []) await import(m.startsWith('file:') ? m : pathToFileURL(m).href);
   // Imported when first needed: the ML layer sits above exec (and imports the SDK), so no static import here.
   const ml = await import('../ml/index.ts');
-  const stage = (await ml.loadStage(ref.uri)) as unknown;
+  let stage: unknown;
+  try {
+    stage = await ml.loadStage(ref.uri);
+  } catch (e) {
+    // A class the worker does not know is a user-defined stage whose module the worker never imported.
+    if (e instanceof SquallError && /unknown stage/.test(e.message) && !(ref.modules ?? []).length) {
+      throw new (e.constructor as new (m: string, o?: { cause?: unknown }) => Error)(
+        `${e.message}. A stage class defined outside Squall must be importable where tasks run: pass { modules: ['/path/to/its/module.ts'] } to registerModel/applyModel`,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
   const s = stage as Partial<LoadedModel> & { uid?: string };
   if (typeof s.transformBatch !== 'function' || typeof s.transformSchema !== 'function') {
     throw new ExecutionError(`the stage at ${ref.uri} (${ref.className}) cannot run on record batches: it has no transformBatch`);

@@ -136,3 +136,23 @@ describe.each(MODES)('models (%s planning)', (planning) => {
     expect(dead).toEqual([{ id: 21, x: 31.5, name: 'n21', _error: 'cannot score value 21' }]);
   });
 });
+
+describe('model loading errors', () => {
+  it('names the missing module when a worker does not know a user-defined stage class', async () => {
+    const { clearModelCache, processModelHost } = await import('../../core/exec/apply-model.ts');
+    const { ApplyModelExec } = await import('../../core/exec/apply-model.ts');
+    const { MemoryScanExec } = await import('../../core/exec/memory-scan.ts');
+    const dir = path.join(tmp(), 'scale');
+    await new ScaleModel({ inputCol: 'x' }).save(dir);
+    // Rewrite the saved class name to one no module registers.
+    const meta = path.join(dir, 'metadata.json');
+    fs.writeFileSync(meta, fs.readFileSync(meta, 'utf8').replace('"TestScaleModel"', '"ElsewhereModel"'));
+    clearModelCache();
+    const session = Session.local();
+    const input = await session.read.parquet(await writeTable(session, ROWS, SCHEMA));
+    const op = new ApplyModelExec(new MemoryScanExec(input.schema, []), { uri: dir, className: 'ElsewhereModel', bytes: 0, device: 'auto' }, [], [], processModelHost());
+    await expect((async () => {
+      for await (const _ of op.execute({ batchSize: 1024 })) void _;
+    })()).rejects.toThrow(/unknown stage 'ElsewhereModel'.*pass \{ modules: \['\/path\/to\/its\/module\.ts'\] \}/s);
+  });
+});
