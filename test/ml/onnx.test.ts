@@ -227,6 +227,8 @@ describe('ImageFeaturizer', () => {
 
     const bad = session.createDataFrame([{ image: images[0]!.b64 }, { image: Buffer.from('not an image').toString('base64') }]);
     await expect(featurizer().transform(bad)).rejects.toThrow(/column 'image', row 2 of the batch' is not a PNG or JPEG image/);
+    const badWithPaths = session.createDataFrame([{ path: 'a.png', image: images[0]!.b64 }, { path: 'b.png', image: Buffer.from('not an image').toString('base64') }]);
+    await expect(featurizer().transform(badWithPaths)).rejects.toThrow(/column 'image', row 2 of the batch \(file 'b.png'\)' is not a PNG or JPEG image/);
     const wrongSize = featurizer().set('embeddingSize', 3);
     await expect(wrongSize.transform(df)).rejects.toThrow(/tensor 'r' has shape \[5, 2, 7, 7\].*set embeddingSize to its channel count \(2\)/);
     expect(() => featurizer().transformSchema(session.createDataFrame([{ image: 1 }]).schema)).toThrow(/column 'image' must be an image column/);

@@ -1,6 +1,8 @@
 // From an image cell to a network's input: base64 → decoded pixels → resized → normalized, written into an
 // NCHW float32 tensor, as torchvision/PaddleOCR preprocessing does: value = (pixel / 255 − mean[c]) / std[c].
 import { type DecodedImage, decodeImage } from '../../io/images/decode-image.ts';
+import type { Schema } from '../../types/schema.ts';
+import type { BatchView } from '../batches.ts';
 import { resizeRgb } from './resize.ts';
 
 export interface ImageNormalization {
@@ -11,6 +13,21 @@ export interface ImageNormalization {
   readonly std: readonly number[];
   /** 'bgr' for networks trained on OpenCV-loaded images (PaddleOCR). */
   readonly channelOrder: 'rgb' | 'bgr';
+}
+
+/**
+ * How errors name the image in row `row` (0-based) of a batch: by its file when the batch has read.images'
+ * `path` column, and always by stage, column and row.
+ */
+export function imageCellName(stage: string, column: string, row: number, paths: readonly (string | null)[] | null): string {
+  const file = paths?.[row];
+  return `${stage}: column '${column}', row ${row + 1} of the batch${file ? ` (file '${file}')` : ''}`;
+}
+
+/** The batch's `path` column (as read.images names it), if it has a string one. */
+export function pathsOf(view: BatchView, schema: Schema): (string | null)[] | null {
+  const f = schema.fields.find((x) => x.name === 'path');
+  return f?.type.kind === 'utf8' ? (view.values('path') as (string | null)[]) : null;
 }
 
 /** An image column's cell (base64 of a PNG/JPEG file, as read.images gives) decoded; `name` names it in errors. */

@@ -10,7 +10,7 @@ import type { BatchContext, BatchModel } from '../batch-model.ts';
 import { type BatchView, type ComputedColumns, computeBatch, vectorColumn, withComputedColumns } from '../batches.ts';
 import { type ParamSpecs, param } from '../params.ts';
 import { registerStage } from '../persistence.ts';
-import { decodeImageCell } from './image-tensor.ts';
+import { decodeImageCell, imageCellName, pathsOf } from './image-tensor.ts';
 import { resizeRgb } from './resize.ts';
 
 export interface ImageToVectorParams {
@@ -45,23 +45,24 @@ export class ImageToVector extends Transformer<ImageToVectorParams> implements B
 
   async transform(df: DataFrame): Promise<DataFrame> {
     this.transformSchema(df.schema);
-    return withComputedColumns(df, [this.outputField()], (b) => this.compute(b));
+    return withComputedColumns(df, [this.outputField()], (b) => this.compute(b, df.schema));
   }
 
   async transformBatch(batch: arrow.RecordBatch, schema: Schema, _context?: BatchContext): Promise<arrow.RecordBatch> {
     this.transformSchema(schema);
-    return computeBatch(batch, schema, [this.outputField()], (b) => this.compute(b));
+    return computeBatch(batch, schema, [this.outputField()], (b) => this.compute(b, schema));
   }
 
   private outputField() {
     return field(this.get('outputCol'), DataTypes.vector(this.size()), true);
   }
 
-  private compute(batch: BatchView): ComputedColumns {
+  private compute(batch: BatchView, schema: Schema): ComputedColumns {
     const { width, height, grayscale, inputCol } = { width: this.get('width'), height: this.get('height'), grayscale: this.get('grayscale'), inputCol: this.get('inputCol') };
     const size = this.size();
     const n = batch.numRows;
     const cells = batch.values(inputCol) as (string | null)[];
+    const paths = pathsOf(batch, schema);
     const values = new Float32Array(n * size);
     let valid: Uint8Array | null = null;
     for (let i = 0; i < n; i++) {
@@ -71,7 +72,7 @@ export class ImageToVector extends Transformer<ImageToVectorParams> implements B
         valid[i >> 3]! &= ~(1 << (i & 7));
         continue;
       }
-      const rgb = resizeRgb(decodeImageCell(cell, `${this.uid}: column '${inputCol}', row ${i + 1} of the batch`), width, height);
+      const rgb = resizeRgb(decodeImageCell(cell, imageCellName(this.uid, inputCol, i, paths)), width, height);
       const at = i * size;
       if (grayscale) for (let p = 0; p < width * height; p++) values[at + p] = (rgb[p * 3]! + rgb[p * 3 + 1]! + rgb[p * 3 + 2]!) / (3 * 255);
       else for (let p = 0; p < size; p++) values[at + p] = rgb[p]! / 255;

@@ -21,7 +21,7 @@ import { type Schema, field } from '../../types/schema.ts';
 import { type StageState, Transformer, appendColumn, requireColumn } from '../base.ts';
 import { type BatchContext, type BatchModel, localBatchContext } from '../batch-model.ts';
 import { batchView, computeBatch, transformBatches, vectorColumn } from '../batches.ts';
-import { type ImageNormalization, decodeImageCell, writeImageTensor } from '../image/image-tensor.ts';
+import { type ImageNormalization, decodeImageCell, imageCellName, pathsOf, writeImageTensor } from '../image/image-tensor.ts';
 import { type ParamSpecs, param } from '../params.ts';
 import { type LoadOptions, loadStage, registerStage } from '../persistence.ts';
 import { loadOnnxModel } from './loaded-models.ts';
@@ -130,7 +130,9 @@ export class ImageFeaturizer extends Transformer<ImageFeaturizerParams> implemen
     const norm = this.normalization();
     const n = batch.numRows;
     const inputCol = this.get('inputCol');
-    const cells = batchView(batch, schema).values(inputCol) as (string | null)[];
+    const view = batchView(batch, schema);
+    const cells = view.values(inputCol) as (string | null)[];
+    const paths = pathsOf(view, schema);
     const valid = new Uint8Array(Math.ceil(n / 8));
     cells.forEach((c, i) => void (c !== null && (valid[i >> 3]! |= 1 << (i & 7))));
     const rows = validRows(n, [valid]);
@@ -151,7 +153,7 @@ export class ImageFeaturizer extends Transformer<ImageFeaturizerParams> implemen
             const tensor = new Float32Array((end - start) * plane);
             for (let r = start; r < end; r++) {
               const row = rows[r]!;
-              const image = decodeImageCell(cells[row]!, `${this.uid}: column '${inputCol}', row ${row + 1} of the batch`);
+              const image = decodeImageCell(cells[row]!, imageCellName(this.uid, inputCol, row, paths));
               writeImageTensor(image, norm, tensor, r - start);
             }
             return { [inputName]: { data: tensor, dims: [end - start, 3, norm.height, norm.width] } };
