@@ -62,6 +62,7 @@ export const nodeSchema: z.ZodType = z.lazy(() =>
     z.object({ kind: z.literal('union'), id: nat, inputs: z.array(nodeSchema).min(1) }),
     z.object({ kind: z.literal('shuffle_read'), id: nat, name: z.string(), partitions: positive, reduceSteps: z.array(stepSchema) }),
     z.object({ kind: z.literal('coalesce'), id: nat, input: nodeSchema, partitions: positive }),
+    z.object({ kind: z.literal('parquet_rows'), id: nat, partitions: z.array(z.array(z.string().min(1))).min(1) }),
     z.object({ kind: z.literal('stored'), id: nat, entry: z.string().min(1), partitions: z.array(z.string().min(1).nullable()).min(1) }),
   ]),
 );

@@ -68,6 +68,11 @@ export type RddNode =
    * `partitions[p]` (rows of serialized record chunks; null for an empty partition). `entry` names the entry.
    */
   | { readonly kind: 'stored'; readonly id: number; readonly entry: string; readonly partitions: readonly (string | null)[] }
+  /**
+   * A DataFrame's rows as plain objects, read from the Parquet parts of a job that computed it (df.rdd in remote
+   * sessions): partition p reads the files `partitions[p]`.
+   */
+  | { readonly kind: 'parquet_rows'; readonly id: number; readonly partitions: readonly (readonly string[])[] }
   /** Joins neighbouring parent partitions into `partitions` groups without a shuffle. */
   | { readonly kind: 'coalesce'; readonly id: number; readonly input: RddNode; readonly partitions: number };
 
@@ -86,6 +91,7 @@ export function plannedPartitions(node: RddNode): number {
     case 'text_file':
       return node.splits.length;
     case 'stored':
+    case 'parquet_rows':
       return node.partitions.length;
     case 'dataframe':
     case 'shuffle':
@@ -119,6 +125,8 @@ export function lineageText(node: RddNode, persisted: (id: number) => boolean, i
       return head(`ShuffleReadRDD ${node.name}`);
     case 'stored':
       return head(`StoredRDD ${node.entry}`);
+    case 'parquet_rows':
+      return head(`DataFrameRDD (${node.partitions.flat().length} Parquet parts)`);
     case 'union':
       return [head('UnionRDD'), ...node.inputs.map((i) => lineageText(i, persisted, indent + '  '))].join('\n');
     case 'coalesce':

@@ -31,6 +31,7 @@ function rejectLocalFiles(node: RddNode): void {
     case 'dataframe':
     case 'shuffle_read':
     case 'stored':
+    case 'parquet_rows':
       return;
     case 'narrow':
     case 'coalesce':
@@ -45,7 +46,7 @@ function rejectLocalFiles(node: RddNode): void {
 /** Runs `steps` after `node` on every partition as a job; the partitions' records, and the job's metrics added to `metrics`. */
 export async function runRemoteRdd(runner: RemoteRunner, lineage: RddNode, steps: readonly Step[], metrics: JobMetrics, isPersisted: (id: number) => boolean = () => false): Promise<unknown[][]> {
   rejectLocalFiles(lineage);
-  const node = await substitutePersisted(runner, lineage, isPersisted, metrics);
+  const node = await substitutePersisted(runner, await substituteDataFrames(runner, lineage), isPersisted, metrics);
   const jobOptions = runner.options.jobOptions;
   const info = await runner.run({ rdd: rddJobJson(node, steps), ...(jobOptions && Object.keys(jobOptions).length ? { options: jobOptions } : {}) });
   const last = info.stages[info.stages.length - 1];
@@ -77,6 +78,7 @@ function withInputs(node: RddNode, map: (n: RddNode) => Promise<RddNode>): Promi
     case 'dataframe':
     case 'shuffle_read':
     case 'stored':
+    case 'parquet_rows':
       return Promise.resolve(node);
     case 'narrow':
     case 'coalesce':
@@ -160,6 +162,33 @@ export async function substitutePersisted(runner: RemoteRunner, node: RddNode, i
     }
     metrics.persistedPartitionsRead += m.partitions!.length;
     return Object.freeze({ kind: 'stored', id: n.id, entry, partitions: Object.freeze([...m.partitions!]) });
+  };
+  return walk(node);
+}
+
+/**
+ * `node` with each df.rdd source replaced by the Parquet parts of a job that computed the DataFrame (its default
+ * result folder under the jobs root, which the bucket's lifecycle rule expires): the parts, in task order, are
+ * dealt in contiguous groups to the RDD's partitions.
+ */
+async function substituteDataFrames(runner: RemoteRunner, node: RddNode): Promise<RddNode> {
+  const done = new Map<number, Promise<RddNode>>();
+  const walk = (n: RddNode): Promise<RddNode> => {
+    if (n.kind !== 'dataframe') return withInputs(n, walk);
+    let parts = done.get(n.id);
+    if (!parts) {
+      parts = (async () => {
+        const info = await runner.run(runner.jobSpec(n.plan, undefined));
+        if (!info.result) throw new ExecutionError(`job ${info.jobId} reports no result folder`);
+        const written = await readManifest(storeFor(info.result), info.result);
+        if (!written) throw new ExecutionError(`job ${info.jobId} wrote no output manifest in ${info.result}`);
+        const files = written.files.map((f) => `${info.result}/${f}`);
+        const partitions = Array.from({ length: n.partitions }, (_, i) => Object.freeze(files.slice(Math.floor((i * files.length) / n.partitions), Math.floor(((i + 1) * files.length) / n.partitions))));
+        return Object.freeze({ kind: 'parquet_rows', id: n.id, partitions: Object.freeze(partitions) });
+      })();
+      done.set(n.id, parts);
+    }
+    return parts;
   };
   return walk(node);
 }

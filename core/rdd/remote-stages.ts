@@ -96,15 +96,17 @@ export function rddJobJson(node: RddNode, steps: readonly Step[]): unknown {
   return lineageJson({ version: RDD_JOB_VERSION, node, steps });
 }
 
-/** df.rdd sources are computed by the driver's DataFrame engine; executors cannot run them (yet). */
+/** df.rdd sources are DataFrame plans; the client replaces them by their computed Parquet parts first. */
 function rejectDriverSources(node: RddNode): void {
   switch (node.kind) {
     case 'dataframe':
-      throw new UnsupportedError('an RDD built from a DataFrame (df.rdd) cannot run on the executors yet; run the DataFrame and parallelize its rows, or use Session.local()');
+      // The SDK runs the DataFrame first and sends its Parquet parts (parquet_rows); a plan never travels here.
+      throw new UnsupportedError('an RDD job cannot carry a DataFrame plan (df.rdd): the client runs the DataFrame first and sends its result files');
     case 'parallelize':
     case 'text_file':
     case 'shuffle_read':
     case 'stored':
+    case 'parquet_rows':
       return;
     case 'narrow':
     case 'coalesce':
@@ -192,6 +194,7 @@ function replaceShuffles(node: RddNode, found: Map<number, Extract<RddNode, { ki
     case 'dataframe':
     case 'shuffle_read':
     case 'stored':
+    case 'parquet_rows':
       return node;
     case 'narrow':
     case 'coalesce':
@@ -211,6 +214,7 @@ function partitionReads(node: RddNode, p: number, out: Map<number, Set<number>>)
     case 'text_file':
     case 'dataframe':
     case 'stored':
+    case 'parquet_rows':
       return;
     case 'shuffle_read': {
       const set = out.get(node.id) ?? new Set<number>();
@@ -247,6 +251,7 @@ async function pinTextFiles(node: RddNode): Promise<RddNode> {
     case 'dataframe':
     case 'shuffle_read':
     case 'stored':
+    case 'parquet_rows':
       return node;
     case 'text_file': {
       const now = await Promise.all(node.files.map(async (f) => ({ path: f.path, version: await fileVersion(f.path) })));

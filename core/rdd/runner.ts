@@ -8,7 +8,8 @@ import type { LogicalPlan } from '../plan/logical-plan.ts';
 import { isRemotePath, localPath, storeFor } from '../io/file-store.ts';
 import { ExecutionError } from '../types/errors.ts';
 import { fileVersion, planInputVersions } from '../cache/versions.ts';
-import { scanParquet } from '../io/parquet-reader.ts';
+import { readParquetSchema, scanParquet } from '../io/parquet-reader.ts';
+import { batchesToRows } from '../sdk/rows.ts';
 import type { RddNode, ShuffleInput, Step, TextSplit } from './lineage.ts';
 import { type SandboxOptions, hostRuntime, runTask } from './sandbox.ts';
 
@@ -118,6 +119,14 @@ export async function readSplitLines(split: TextSplit, size: number): Promise<st
   return toLines(chunks.length === 1 ? decoder.decode(chunks[0]) : decoder.decode(Buffer.concat(chunks)));
 }
 
+/** A Parquet file's rows as plain objects, as df.rdd gives them (dates as Date, int64 as number or bigint…). */
+async function readParquetRows(file: string): Promise<Record<string, unknown>[]> {
+  const schema = await readParquetSchema(file);
+  const batches = [];
+  for await (const b of scanParquet([file], { columns: null, schema })) batches.push(b);
+  return batchesToRows(schema, batches) as Record<string, unknown>[];
+}
+
 /** A stored partition's records: its Parquet file's (bucket = chunk index, records) rows, in chunk order. */
 async function readStoredPartition(file: string): Promise<unknown[]> {
   const chunks: { chunk: number; bytes: string }[] = [];
@@ -177,6 +186,7 @@ export class RddJob {
       case 'text_file':
         return (await this.textSplits(node)).splits.length;
       case 'stored':
+      case 'parquet_rows':
         return node.partitions.length;
       case 'dataframe':
       case 'shuffle':
@@ -225,6 +235,11 @@ export class RddJob {
       }
       case 'dataframe':
         return this.withSteps((await this.dataFrame(node))[p] ?? [], extra, p);
+      case 'parquet_rows': {
+        const rows: unknown[] = [];
+        for (const file of node.partitions[p]!) for (const r of await readParquetRows(file)) rows.push(r);
+        return this.withSteps(rows, extra, p);
+      }
       case 'stored': {
         const file = node.partitions[p];
         this.metrics.persistedPartitionsRead++;
@@ -403,6 +418,7 @@ export class RddJob {
             case 'parallelize':
             case 'shuffle_read':
             case 'stored':
+            case 'parquet_rows':
               return;
             case 'narrow':
             case 'coalesce':

@@ -45,6 +45,7 @@ export function planRddStages(node: RddNode): RddStage[] {
       case 'dataframe':
       case 'shuffle_read':
       case 'stored':
+      case 'parquet_rows':
         return n;
       case 'narrow':
       case 'coalesce': {

@@ -2,15 +2,17 @@
 // executor, coordinator and API handlers in worker processes, the HTTP API) on free loopback ports. A word count
 // over a generated corpus on S3 through `Session.connect()` equals the in-process count over the same files;
 // reduceByKey's map-side combining writes fewer shuffle bytes than groupByKey (from the jobs' stage metrics);
-// a join, union and coalesce over shuffles match in-process; a throwing user function fails the job with the
-// user's message and line after its retries; a captured variable is refused when the RDD is built.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+// a join, union and coalesce over shuffles, sortBy, persist() (S3 cache entries) and df.rdd match in-process; a
+// throwing user function fails the job with the user's message and line after its retries; a captured variable
+// is refused when the RDD is built.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { S3ObjectStore } from '../../core/io/object-store.ts';
 import { setS3Store } from '../../core/io/s3-file-store.ts';
-import { AnalysisError, ExecutionError, Session, UnsupportedError } from '../../core/sdk/index.ts';
+import { generateTpch } from '../../bench/tpch/generate.ts';
+import { AnalysisError, ExecutionError, Session, UnsupportedError, col } from '../../core/sdk/index.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local-stack/index.ts';
 import '../infra/support.ts';
 
@@ -53,6 +55,8 @@ beforeAll(async () => {
   await Promise.all([stack.lambda.prewarm('api', 1), stack.lambda.prewarm('coordinator', 1), stack.lambda.prewarm('executor', 2)]);
   store = S3ObjectStore.fromEndpoints(stack.endpoints());
   setS3Store(store);
+  await generateTpch({ scaleFactor: 0.01, outDir: dir, tables: ['nation'] });
+  await store.put(`s3://${stack.bucket}/data/nation.parquet`, await readFile(join(dir, 'nation.parquet')));
   for (let f = 0; f < FILES; f++) {
     const text = corpus(f + 1, 2500);
     await writeFile(join(dir, `part-${f}.txt`), text);
@@ -176,6 +180,26 @@ describe('RDDs on the executors (local stack)', () => {
     }
   }, 180_000);
 
+  test('df.rdd runs the DataFrame as a job, then the RDD over its Parquet parts, as in-process', async () => {
+    const build = async (session: Session, path: string) => {
+      const nation = await session.read.parquet(path);
+      return nation
+        .filter(col('n_regionkey').lt(4))
+        .rdd.map((r) => [r['n_regionkey'] as number, (r['n_name'] as string).length] as [number, number])
+        .reduceByKey((a, b) => a + b, 2);
+    };
+    const remote = await build(connect(), `s3://${stack.bucket}/data/nation.parquet`);
+    const local = await build(Session.local(), join(dir, 'nation.parquet'));
+    const got = await remote.collect();
+    expect(got).toHaveLength(4);
+    expect(byKey(got)).toEqual(byKey(await local.collect()));
+    const rows = (await connect().read.parquet(`s3://${stack.bucket}/data/nation.parquet`)).rdd;
+    expect(rows.getNumPartitions()).toBe(4);
+    const names = (await rows.map((r) => r['n_name'] as string).collect()).sort();
+    expect(names).toHaveLength(25);
+    expect(names).toEqual((await (await Session.local().read.parquet(join(dir, 'nation.parquet'))).rdd.map((r) => r['n_name'] as string).collect()).sort());
+  }, 180_000);
+
   test('a throwing user function fails the job with its message and line, after retries', async () => {
     const session = connect({ maxAttempts: 2 });
     const lines = await session.textFile(`s3://${stack.bucket}/corpus/part-0.txt`);
@@ -192,7 +216,7 @@ describe('RDDs on the executors (local stack)', () => {
     expect(status.retries).toBeGreaterThanOrEqual(1);
   }, 180_000);
 
-  test('a captured variable is refused when the RDD is built; local files and df.rdd are refused before a job', async () => {
+  test('a captured variable is refused when the RDD is built; local text files and in-memory DataFrames are refused before a job', async () => {
     const session = connect();
     const lines = await session.textFile(`s3://${stack.bucket}/corpus/part-1.txt`);
     const factor = 3;
@@ -203,6 +227,6 @@ describe('RDDs on the executors (local stack)', () => {
     expect(await lines.map((l, ctx) => l.length * ctx.factor, { factor }).first()).toBe((await lines.first()).length * 3);
     const localLines = await session.textFile(join(dir, 'part-0.txt'));
     await expect(localLines.count()).rejects.toThrow(UnsupportedError);
-    await expect(session.createDataFrame([{ a: 1 }]).rdd.count()).rejects.toThrow(/an RDD built from a DataFrame \(df\.rdd\) cannot run on the executors yet/);
+    await expect(session.createDataFrame([{ a: 1 }]).rdd.count()).rejects.toThrow(/this DataFrame reads rows held in this process/);
   }, 120_000);
 });
