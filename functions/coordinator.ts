@@ -53,7 +53,7 @@ function workerInvokers(lambda: LambdaClient): Partial<Record<WorkerKind, TaskIn
   if (!name) return {};
   const endpoint = process.env.SQUALL_INFERENCE_ENDPOINT;
   const inference = endpoint
-    ? new LambdaInvoker({ functionName: name, clientConfig: { ...lambdaClientConfig({ ...endpointsFromEnv(), lambdaEndpoint: endpoint }), maxAttempts: 1 } })
+    ? new LambdaInvoker({ functionName: name, unavailableIsThrottled: true, clientConfig: { ...lambdaClientConfig({ ...endpointsFromEnv(), lambdaEndpoint: endpoint }), maxAttempts: 1 } })
     : new LambdaInvoker({ functionName: name, client: lambda });
   return { container: inference, 'container-gpu': inference };
 }

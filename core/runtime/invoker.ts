@@ -56,11 +56,13 @@ export function classifyErrorType(errorType: string): FailureKind {
   return 'error';
 }
 
-function sdkErrorKind(e: unknown): { kind: FailureKind; type: string; message: string } {
+function sdkErrorKind(e: unknown, unavailableIsThrottled = false): { kind: FailureKind; type: string; message: string } {
   const err = e as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const type = err.name ?? 'Error';
   const status = err.$metadata?.httpStatusCode;
   if (status === 429 || type === 'TooManyRequestsException' || type === 'EC2ThrottledException') return { kind: 'throttled', type, message: err.message ?? type };
+  // A service scaled to zero answers 502/503/504 until its first worker is up: wait like for throttling.
+  if (unavailableIsThrottled && (status === 502 || status === 503 || status === 504)) return { kind: 'throttled', type, message: `${err.message ?? type} (HTTP ${status}: no worker up yet)` };
   if (type === 'RequestEntityTooLargeException' || type === 'InvalidRequestContentException' || type === 'ResourceNotFoundException') {
     return { kind: 'fatal', type, message: err.message ?? type };
   }
@@ -70,6 +72,9 @@ function sdkErrorKind(e: unknown): { kind: FailureKind; type: string; message: s
 
 export interface LambdaInvokerOptions {
   readonly functionName: string;
+  /** Treat HTTP 502/503/504 from the endpoint as throttling (backed off, not counted as an attempt): for a worker
+   * service that scales to zero behind a load balancer, which answers so while its first task starts. */
+  readonly unavailableIsThrottled?: boolean;
   readonly client?: LambdaClient;
   readonly clientConfig?: LambdaClientConfig;
 }
@@ -94,7 +99,7 @@ export class LambdaInvoker implements TaskInvoker {
       );
     } catch (e) {
       if (options.signal?.aborted) throw new TaskFailure('timeout', 'Coordinator.Abandoned', 'the coordinator stopped waiting for this attempt');
-      const { kind, type, message } = sdkErrorKind(e);
+      const { kind, type, message } = sdkErrorKind(e, this.options.unavailableIsThrottled);
       throw new TaskFailure(kind, type, `invoking ${this.options.functionName}: ${message}`);
     }
     const text = out.Payload ? new TextDecoder().decode(out.Payload) : 'null';

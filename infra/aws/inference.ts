@@ -11,9 +11,9 @@
 //                              first request of an inference stage starts a task, 15 minutes without one stop it
 //
 // The coordinator reaches the service with the LambdaInvoker it uses for Lambda (SQUALL_INFERENCE_FUNCTION and
-// SQUALL_INFERENCE_ENDPOINT = the load balancer). While no task runs the load balancer answers 503, which the
-// scheduler retries with back-off (give GPU jobs `scheduler.maxAttempts`/`retryMaxMs` that cover an instance start,
-// a few minutes). Fargate has no GPUs, so this is ECS on EC2; SST has no component for it and the resources
+// SQUALL_INFERENCE_ENDPOINT = the load balancer). While no task runs the load balancer answers 503, which that
+// invoker counts as throttling (backed off without using up the task's attempts; give GPU jobs a
+// `scheduler.maxThrottles`/`retryMaxMs` that cover an instance start, a few minutes). Fargate has no GPUs, so this is ECS on EC2; SST has no component for it and the resources
 // are Pulumi's `aws.*`.
 //
 // Not declared yet: the load balancer is internal (in the default VPC), and the coordinator Lambda runs outside

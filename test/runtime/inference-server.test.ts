@@ -110,3 +110,21 @@ it("runs a GPU job's model stage in the container server; the result equals in-p
   expect(got).toEqual(expected);
   expect(r.status.stages.map((s) => s.tasks)).toEqual([1, 2, 2]);
 }, 90_000);
+
+it('a service scaled to zero (HTTP 503 from its load balancer) counts as throttling for the inference invoker only', async () => {
+  const { createServer: http } = await import('node:http');
+  const lb = http((_req, res) => res.writeHead(503, { 'content-type': 'text/html' }).end('<html>503 Service Temporarily Unavailable</html>'));
+  await new Promise<void>((r) => lb.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(lb.address() as { port: number }).port}`;
+  const config = lambdaClientConfig({ ...stack.endpoints(), lambdaEndpoint: url });
+  const cold = new LambdaInvoker({ functionName: 'squall-inference-gpu', unavailableIsThrottled: true, clientConfig: { ...config, maxAttempts: 1 } });
+  const plain = new LambdaInvoker({ functionName: 'executor', clientConfig: { ...config, maxAttempts: 1 } });
+  try {
+    await expect(cold.invoke({ version: 1 } as never)).rejects.toMatchObject({ kind: 'throttled' });
+    await expect(plain.invoke({ version: 1 } as never)).rejects.toMatchObject({ kind: 'crash' });
+  } finally {
+    cold.close();
+    plain.close();
+    lb.close();
+  }
+});
