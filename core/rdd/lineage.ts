@@ -133,3 +133,23 @@ export function lineageText(node: RddNode, persisted: (id: number) => boolean, i
       return `${head('CoalescedRDD')}\n${lineageText(node.input, persisted, indent + '  ')}`;
   }
 }
+
+/** `node` with its inputs replaced by `map` of each (the node itself when none changed), for walks that rebuild a lineage. */
+export function mapInputs(node: RddNode, map: (n: RddNode) => Promise<RddNode>): Promise<RddNode> {
+  switch (node.kind) {
+    case 'parallelize':
+    case 'text_file':
+    case 'dataframe':
+    case 'shuffle_read':
+    case 'stored':
+    case 'parquet_rows':
+      return Promise.resolve(node);
+    case 'narrow':
+    case 'coalesce':
+      return map(node.input).then((input) => (input === node.input ? node : Object.freeze({ ...node, input })));
+    case 'union':
+      return Promise.all(node.inputs.map(map)).then((inputs) => Object.freeze({ ...node, inputs: Object.freeze(inputs) }));
+    case 'shuffle':
+      return Promise.all(node.inputs.map(async (i) => ({ ...i, input: await map(i.input) }))).then((inputs) => Object.freeze({ ...node, inputs: Object.freeze(inputs) }));
+  }
+}
