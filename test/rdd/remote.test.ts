@@ -216,6 +216,16 @@ describe('RDDs on the executors (local stack)', () => {
     expect(status.retries).toBeGreaterThanOrEqual(1);
   }, 180_000);
 
+  test("user code runs under the task's time limit: an endless loop fails the job with the sandbox's message", async () => {
+    const session = connect({ maxAttempts: 1, taskTimeoutMs: 3000 });
+    const lines = await session.textFile(`s3://${stack.bucket}/corpus/part-2.txt`);
+    const spin = lines.mapPartitions((rs) => {
+      for (;;) if (rs.length < 0) break;
+      return rs;
+    });
+    await expect(spin.count()).rejects.toThrow(/task for partition 0 ran longer than its limit of 2700 ms \(in mapPartitions\)/);
+  }, 120_000);
+
   test('a captured variable is refused when the RDD is built; local text files and in-memory DataFrames are refused before a job', async () => {
     const session = connect();
     const lines = await session.textFile(`s3://${stack.bucket}/corpus/part-1.txt`);
