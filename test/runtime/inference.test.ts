@@ -183,4 +183,22 @@ describe('model stages through the local stack', () => {
     const { rows } = await runRemote(df, { scheduler: { concurrency: 4 } });
     expect(rows.sort(byPath)).toEqual(expected);
   }, 90_000);
+
+  it("a UDF that throws on an executor fails the job with the user's message and line, without retries", async () => {
+    const session = Session.local();
+    (await session.read.parquet(table)).createOrReplaceTempView('t');
+    session.udf.register(
+      'picky',
+      (path: string) => {
+        if (path === 'img/7.png') throw new RangeError(`cannot read ${path}`);
+        return path.length;
+      },
+      'int',
+    );
+    const df = session.sql('SELECT path, picky(path) AS n FROM t');
+    // The first attempt's user error ends the job (no retry: the same data fails the same way).
+    await expect(coordinator({ action: 'run', job: { plan: JSON.parse(serializePlan(df.plan)), options: { scheduler: { retryBaseMs: 20 } } } })).rejects.toThrow(
+      /JobFailedError.*stage 0 task 0 cannot run: .* attempt 0: user function picky\(\) threw: RangeError: cannot read img\/7\.png \(line 2 of the function: if \(path === \\"img\/7\.png\\"\) throw/,
+    );
+  }, 60_000);
 });
