@@ -14,6 +14,8 @@ import {
   literalExpr,
   toExpr,
 } from './column.ts';
+import type { TypeLike } from '../types/parse-type.ts';
+import { type UserFunction, userFunction } from './udf.ts';
 
 /** A column by name; `t.x` means column x of the DataFrame aliased t. */
 export function col(name: string): Column {
@@ -120,3 +122,14 @@ export const log = (c: ColumnLike) => scalar('log', arg(c));
 // ---- sort helpers ----
 export const asc = (c: ColumnLike) => (typeof c === 'string' ? col(c) : c).asc();
 export const desc = (c: ColumnLike) => (typeof c === 'string' ? col(c) : c).desc();
+
+/**
+ * A TypeScript function as a Column builder for the DataFrame API, as Spark's `udf(f, returnType)`: shipped as
+ * source text (a function that uses variables of the surrounding scope is refused; pass values as `context`, the
+ * function's last argument) and called once per row where the plan runs. Named after the function (or `udf`)
+ * in plans; `session.udf.register(name, …)` also makes it callable from SQL.
+ */
+export function udf(fn: (...args: never[]) => unknown, returnType: TypeLike, context?: unknown): UserFunction {
+  const name = /^[A-Za-z_][A-Za-z0-9_]*$/.test(fn.name) ? fn.name : 'udf';
+  return userFunction(name, fn, returnType, context).callable;
+}

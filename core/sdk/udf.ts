@@ -87,14 +87,7 @@ export class UdfRegistration {
    */
   register(name: string, fn: (...args: never[]) => unknown, returnType: TypeLike, context?: unknown): UserFunction {
     const key = this.checkName(name);
-    const shipped = shipFunction(fn, name, context);
-    const type = toDataType(returnType);
-    if (type.kind === 'null') throw new AnalysisError(`register('${name}'): the return type cannot be null`);
-    const ref = Object.freeze({ source: shipped.source, context: shipped.context ? Buffer.from(shipped.context).toString('base64') : null });
-    const build = (args: readonly Expr[]): Expr => udfCall(name, ref, type, args);
-    const callable = ((...args: ColumnLike[]) => new Column(build(args.map(columnExpr)))) as UserFunction;
-    Object.defineProperty(callable, 'functionName', { value: name });
-    Object.defineProperty(callable, 'returnType', { value: type });
+    const { callable, build } = userFunction(name, fn, returnType, context);
     this.functions.set(key, { kind: 'udf', fn: callable, build });
     return callable;
   }
@@ -176,6 +169,24 @@ export class UdfRegistration {
   }
 
   private readonly sessionKey = randomUUID();
+}
+
+/** A UDF's Column builder and call builder: the function checked and shipped as source text (see `register`). */
+export function userFunction(
+  name: string,
+  fn: (...args: never[]) => unknown,
+  returnType: TypeLike,
+  context?: unknown,
+): { callable: UserFunction; build: (args: readonly Expr[]) => Expr } {
+  const shipped = shipFunction(fn, name, context);
+  const type = toDataType(returnType);
+  if (type.kind === 'null') throw new AnalysisError(`${name}: the return type of a user function cannot be null`);
+  const ref = Object.freeze({ source: shipped.source, context: shipped.context ? Buffer.from(shipped.context).toString('base64') : null });
+  const build = (args: readonly Expr[]): Expr => udfCall(name, ref, type, args);
+  const callable = ((...args: ColumnLike[]) => new Column(build(args.map(columnExpr)))) as UserFunction;
+  Object.defineProperty(callable, 'functionName', { value: name });
+  Object.defineProperty(callable, 'returnType', { value: type });
+  return { callable, build };
 }
 
 /** A model call: the argument types give the model's input schema, from which the model types its output. */

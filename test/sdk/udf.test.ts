@@ -156,3 +156,18 @@ describe('model loading errors', () => {
     })()).rejects.toThrow(/unknown stage 'ElsewhereModel'.*pass \{ modules: \['\/path\/to\/its\/module\.ts'\] \}/s);
   });
 });
+
+describe('functions.udf', () => {
+  it('builds a Column from a function without registering it, named after the function', async () => {
+    const { functions: F } = await import('../../core/sdk/index.ts');
+    const session = Session.local({ planning: 'stages' });
+    const df = await session.read.parquet(await writeTable(session, ROWS, SCHEMA));
+    const initials = (name: string | null, sep: string) => (name === null ? null : name.split('').join(sep));
+    const spaced = F.udf(initials, 'string', '.');
+    expect(spaced.functionName).toBe('initials');
+    const rows = await df.select(col('id'), spaced(col('name')).alias('s')).orderBy('id').limit(3).collect();
+    expect(rows).toEqual([{ id: 0, s: null }, { id: 1, s: 'n.1' }, { id: 2, s: 'n.2' }]);
+    const limit = 3;
+    expect(() => F.udf((x: number) => x > limit, 'boolean')).toThrow(/uses the variable 'limit' from the surrounding scope/);
+  });
+});
