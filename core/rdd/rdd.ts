@@ -12,10 +12,10 @@ import { builtinFunction, serializeValue, shipFunction } from './closure.ts';
 import { type RddNode, type ShuffleInput, type Step, lineageText, newNodeId, plannedPartitions } from './lineage.ts';
 import { DEFAULT_SPLIT_BYTES, type JobMetrics, type RddHost, RddJob, type RddState, planSplits } from './runner.ts';
 import { hostRuntime } from './sandbox.ts';
-import { saveTextPartitions } from './save-text.ts';
+import { commitTextParts, saveTextPartitions } from './save-text.ts';
 import { fileVersion } from '../cache/versions.ts';
 import { expandPaths } from '../io/paths.ts';
-import { storeFor } from '../io/file-store.ts';
+import { isRemotePath, storeFor } from '../io/file-store.ts';
 import type { RemoteRunner } from '../sdk/remote.ts';
 import { runRemoteRdd } from './remote-job.ts';
 
@@ -320,11 +320,11 @@ export class RDD<T> {
   }
 
   /** Every partition with `extra` steps run in its task: in this process, or as one job on the executors. */
-  private async partitions(job: RddJob, extra: readonly Step[] = []): Promise<unknown[][]> {
+  private async partitions(job: RddJob, extra: readonly Step[] = [], textDir?: string): Promise<unknown[][]> {
     const remote = this.session.remote;
     if (remote) {
       const persisted = rddState(this.session).persisted;
-      return runRemoteRdd(remote, this.node, extra, job.metrics, (id) => persisted.has(id));
+      return runRemoteRdd(remote, this.node, extra, job.metrics, (id) => persisted.has(id), textDir);
     }
     const n = await job.numPartitions(this.node);
     const out: unknown[][] = [];
@@ -480,7 +480,8 @@ export class RDD<T> {
   async saveAsTextFile(path: string): Promise<{ files: string[] }> {
     return this.run(async (job) => {
       if (this.session.remote) {
-        // Computed by the executors, written from here (the executors do not write text files yet).
+        // On S3 the executors write the parts and this process commits them; a local path is written from here.
+        if (isRemotePath(path)) return commitTextParts(path, async (tmp) => (await this.partitions(job, [], tmp)).length);
         const parts = await this.partitions(job);
         return saveTextPartitions(path, parts.length, async (p) => parts[p]!);
       }

@@ -41,11 +41,19 @@ function rejectLocalFiles(node: RddNode): void {
 }
 
 /** Runs `steps` after `node` on every partition as a job; the partitions' records, and the job's metrics added to `metrics`. */
-export async function runRemoteRdd(runner: RemoteRunner, lineage: RddNode, steps: readonly Step[], metrics: JobMetrics, isPersisted: (id: number) => boolean = () => false): Promise<unknown[][]> {
+export async function runRemoteRdd(
+  runner: RemoteRunner,
+  lineage: RddNode,
+  steps: readonly Step[],
+  metrics: JobMetrics,
+  isPersisted: (id: number) => boolean = () => false,
+  /** saveAsTextFile: the folder the result tasks write their parts into (each partition's records are then its line count). */
+  textDir?: string,
+): Promise<unknown[][]> {
   rejectLocalFiles(lineage);
   const node = await substitutePersisted(runner, await substituteDataFrames(runner, lineage), isPersisted, metrics);
   const jobOptions = runner.options.jobOptions;
-  const info = await runner.run({ rdd: rddJobJson(node, steps), ...(jobOptions && Object.keys(jobOptions).length ? { options: jobOptions } : {}) });
+  const info = await runner.run({ rdd: rddJobJson(node, steps, textDir), ...(jobOptions && Object.keys(jobOptions).length ? { options: jobOptions } : {}) });
   const last = info.stages[info.stages.length - 1];
   if (!last) throw new ExecutionError(`job ${info.jobId} reports no stages`);
   for (const s of info.stages) metrics.tasks += s.tasks;

@@ -32,9 +32,13 @@ export interface RddJobSpec {
   readonly version: typeof RDD_JOB_VERSION;
   readonly node: RddNode;
   readonly steps: readonly Step[];
+  /** saveAsTextFile: the result tasks write their partitions as `part-NNNNN` text files into this folder. */
+  readonly text?: { readonly dir: string };
 }
 
-export const rddJobSchema = z.object({ version: z.literal(RDD_JOB_VERSION), node: nodeSchema, steps: z.array(stepSchema) }).strict();
+export const rddJobSchema = z
+  .object({ version: z.literal(RDD_JOB_VERSION), node: nodeSchema, steps: z.array(stepSchema), text: z.object({ dir: z.string().min(1) }).strict().optional() })
+  .strict();
 
 /** Where an RDD stage task's output goes. */
 export type RddStageOutput =
@@ -45,7 +49,9 @@ export type RddStageOutput =
    */
   | { readonly kind: 'buckets'; readonly targets: readonly (readonly number[])[]; readonly range?: { readonly ascending: boolean; readonly partitions: number } }
   /** Result stage: the records of the partition. */
-  | { readonly kind: 'records' };
+  | { readonly kind: 'records' }
+  /** Result stage of saveAsTextFile: the partition written as `<dir>/part-NNNNN`; the result is its line count. */
+  | { readonly kind: 'text'; readonly dir: string };
 
 /** One RDD stage's task (the same for every task of the stage: the task index is the partition). */
 export interface RddStageSpec {
@@ -75,6 +81,7 @@ const stageSpecSchema = z
         range: z.object({ ascending: z.boolean(), partitions: z.number().int().positive() }).optional(),
       }),
       z.object({ kind: z.literal('records') }),
+      z.object({ kind: z.literal('text'), dir: z.string().min(1) }),
     ]),
     timeoutMs: z.number().int().positive(),
   })
@@ -91,9 +98,9 @@ export function parseRddStageSpec(json: string): RddStageSpec {
 }
 
 /** The JSON a client sends as the job's `rdd`. */
-export function rddJobJson(node: RddNode, steps: readonly Step[]): unknown {
+export function rddJobJson(node: RddNode, steps: readonly Step[], textDir?: string): unknown {
   rejectDriverSources(node);
-  return lineageJson({ version: RDD_JOB_VERSION, node, steps });
+  return lineageJson({ version: RDD_JOB_VERSION, node, steps, ...(textDir !== undefined ? { text: { dir: textDir } } : {}) });
 }
 
 /** df.rdd sources are DataFrame plans; the client replaces them by their computed Parquet parts first. */
@@ -187,7 +194,7 @@ export async function compileRddJob(raw: unknown, options: { taskTimeoutMs?: num
     return id;
   };
 
-  addStage(node, spec.steps, { kind: 'records' }, { kind: 'result' });
+  addStage(node, spec.steps, spec.text ? { kind: 'text', dir: spec.text.dir } : { kind: 'records' }, { kind: 'result' });
   return Object.freeze({ version: STAGE_GRAPH_VERSION, stages: Object.freeze(stages) });
 }
 

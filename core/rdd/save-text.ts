@@ -16,11 +16,11 @@ export function recordText(r: unknown): string {
   return JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) ?? String(r);
 }
 
-function partName(p: number): string {
+export function partName(p: number): string {
   return `part-${String(p).padStart(5, '0')}`;
 }
 
-async function writePart(store: FileStore, file: string, records: readonly unknown[]): Promise<void> {
+export async function writePart(store: FileStore, file: string, records: readonly unknown[]): Promise<void> {
   const w = await store.openWriter(file);
   try {
     let buf: string[] = [];
@@ -43,8 +43,8 @@ async function writePart(store: FileStore, file: string, records: readonly unkno
   }
 }
 
-/** Writes `partitions` parts (records from `compute`) to the directory `path` and commits them. */
-export async function saveTextPartitions(path: string, partitions: number, compute: (p: number) => Promise<readonly unknown[]>): Promise<{ files: string[] }> {
+/** The target directory of a write to `path`, checked not to exist yet (an S3 prefix may hold only `_temporary`). */
+async function newTarget(path: string): Promise<{ store: FileStore; target: string; remote: boolean }> {
   const store = storeFor(path);
   const remote = isRemotePath(path);
   const target = remote ? store.join(path) : localPath(path);
@@ -53,6 +53,46 @@ export async function saveTextPartitions(path: string, partitions: number, compu
   if (exists && (!remote || (await store.list(target)).some((e) => e.name !== OUTPUT_MARKERS.temporary))) {
     throw new DataError(`saveAsTextFile(): path '${path}' already exists; remove it or choose another path`);
   }
+  return { store, target, remote };
+}
+
+/**
+ * An S3 text output whose parts `write` puts (as `part-NNNNN`, one per partition) into the temporary folder it
+ * is given — the executors of a remote job, say — committed as saveTextPartitions commits its own.
+ */
+export async function commitTextParts(path: string, write: (tmp: string) => Promise<number>): Promise<{ files: string[] }> {
+  const { store, target, remote } = await newTarget(path);
+  if (!remote) throw new DataError(`commitTextParts() writes to S3, not to '${path}'`);
+  return commitS3(store, target, randomUUID(), write);
+}
+
+async function commitS3(store: FileStore, target: string, jobId: string, write: (tmp: string) => Promise<number>): Promise<{ files: string[] }> {
+  const tmp = store.join(target, OUTPUT_MARKERS.temporary, jobId);
+  const copied: string[] = [];
+  let published = false;
+  let names: string[] = [];
+  try {
+    const partitions = await write(tmp);
+    names = Array.from({ length: partitions }, (_, p) => partName(p));
+    for (const n of names) {
+      const to = store.join(target, n);
+      copied.push(to);
+      await store.copy(store.join(tmp, n), to);
+    }
+    await store.writeFile(store.join(target, OUTPUT_MARKERS.success), manifestText(jobId, names));
+    published = true;
+  } catch (e) {
+    if (!published) for (const f of copied) await store.remove(f).catch(() => {});
+    throw e;
+  } finally {
+    await store.remove(tmp);
+  }
+  return { files: names.map((n) => store.join(target, n)) };
+}
+
+/** Writes `partitions` parts (records from `compute`) to the directory `path` and commits them. */
+export async function saveTextPartitions(path: string, partitions: number, compute: (p: number) => Promise<readonly unknown[]>): Promise<{ files: string[] }> {
+  const { store, target, remote } = await newTarget(path);
   const jobId = randomUUID();
   const names = Array.from({ length: partitions }, (_, p) => partName(p));
   if (!remote) {
@@ -70,23 +110,8 @@ export async function saveTextPartitions(path: string, partitions: number, compu
     }
     return { files: names.map((n) => store.join(target, n)) };
   }
-  const tmp = store.join(target, OUTPUT_MARKERS.temporary, jobId);
-  const copied: string[] = [];
-  let published = false;
-  try {
+  return commitS3(store, target, jobId, async (tmp) => {
     for (let p = 0; p < partitions; p++) await writePart(store, store.join(tmp, names[p]!), await compute(p));
-    for (const n of names) {
-      const to = store.join(target, n);
-      copied.push(to);
-      await store.copy(store.join(tmp, n), to);
-    }
-    await store.writeFile(store.join(target, OUTPUT_MARKERS.success), manifestText(jobId, names));
-    published = true;
-  } catch (e) {
-    if (!published) for (const f of copied) await store.remove(f).catch(() => {});
-    throw e;
-  } finally {
-    await store.remove(tmp);
-  }
-  return { files: names.map((n) => store.join(target, n)) };
+    return partitions;
+  });
 }

@@ -14,6 +14,8 @@ import type { Schema } from '../types/schema.ts';
 import type { Step } from './lineage.ts';
 import { type RddShuffleStore, RddJob } from './runner.ts';
 import { hostRuntime } from './sandbox.ts';
+import { partName, writePart } from './save-text.ts';
+import { storeFor } from '../io/file-store.ts';
 import { type RddStageSpec, parseRddStageSpec } from './remote-stages.ts';
 
 /** Records per serialized chunk: one serialize call per chunk, not per record... */
@@ -118,6 +120,13 @@ export class RddStageExec implements PhysicalOperator {
       case 'records':
         serializeChunks(out).forEach((chunk, c) => emit(this.partition, c, chunk));
         break;
+      case 'text': {
+        // A retried or speculative attempt writes the same part again; the client commits the folder once.
+        const store = storeFor(output.dir);
+        await writePart(store, store.join(output.dir, partName(this.partition)), out);
+        emit(this.partition, 0, serializeChunks([out.length])[0]!);
+        break;
+      }
       case 'buckets':
         (out as unknown[][]).forEach((bucket, b) => {
           const to = output.targets[b] ?? [];

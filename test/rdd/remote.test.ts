@@ -216,6 +216,19 @@ describe('RDDs on the executors (local stack)', () => {
     expect(status.retries).toBeGreaterThanOrEqual(1);
   }, 180_000);
 
+  test('saveAsTextFile to S3: the executors write the parts, the client commits them with a manifest', async () => {
+    const counts = (await words(connect(), `s3://${stack.bucket}/corpus/*.txt`)).map((w) => [w, 1] as [string, number]).reduceByKey((a, b) => a + b, 3);
+    const out = `s3://${stack.bucket}/out/counts`;
+    const { files } = await counts.saveAsTextFile(out);
+    expect(files).toEqual([0, 1, 2].map((p) => `${out}/part-0000${p}`));
+    const keys = (await store.list(`${out}/`)).entries.map((e) => e.uri.slice(out.length + 1)).sort();
+    expect(keys).toEqual(['_SUCCESS', 'part-00000', 'part-00001', 'part-00002']);
+    const saved = (await (await Session.local().textFile(out)).collect()).map((l) => JSON.parse(l) as [string, number]);
+    const local = await (await words(Session.local(), join(dir, '*.txt'))).map((w) => [w, 1] as [string, number]).reduceByKey((a, b) => a + b, 3).collect();
+    expect(byKey(saved)).toEqual(byKey(local));
+    await expect(counts.saveAsTextFile(out)).rejects.toThrow(/already exists/);
+  }, 180_000);
+
   test("user code runs under the task's time limit: an endless loop fails the job with the sandbox's message", async () => {
     const session = connect({ maxAttempts: 1, taskTimeoutMs: 3000 });
     const lines = await session.textFile(`s3://${stack.bucket}/corpus/part-2.txt`);
