@@ -17,7 +17,7 @@ import { buildColumn } from '../sdk/from-rows.ts';
 import { toArrowType } from '../types/arrow-types.ts';
 import { DataError, SquallError } from '../types/errors.ts';
 import { type Schema, field, schema as makeSchema } from '../types/schema.ts';
-import { type Expr, boundColumn, children, exprToString, withChildren } from './expr.ts';
+import { type Expr, boundColumn, children, withChildren } from './expr.ts';
 import { typeOf } from './type-of.ts';
 
 /** Evaluates one UDF call over a batch of `input`; `compileArg` compiles an argument (which may hold UDFs itself). */
@@ -89,5 +89,3 @@ export function extractUdfs(
     },
   };
 }
-
-export { exprToString };
