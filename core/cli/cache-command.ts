@@ -20,7 +20,7 @@ export function registerCacheCommands(program: Command, print: (text: string) =>
 
   cache
     .command('list')
-    .description('cache entries: fingerprint, state (live, expired, incomplete), rows, size, expiry, inputs')
+    .description('cache entries: fingerprint, kind (dataframe, rdd), state (live, expired, incomplete), rows, size, expiry, inputs')
     .option('--root <uri>', 'the cache root (default: $SQUALL_CACHE_ROOT or s3://$SQUALL_BUCKET/cache)')
     .option('--json', 'print JSON')
     .action(async (opts: { root?: string; json?: boolean }) => {
@@ -36,13 +36,14 @@ export function registerCacheCommands(program: Command, print: (text: string) =>
       }
       const rows = entries.map((e) => [
         e.entry,
+        e.manifest?.kind ?? (e.manifest ? 'dataframe' : ''),
         state(e, now),
         e.manifest ? String(e.manifest.rows) : '',
         e.manifest ? size(e.manifest.bytes) : '',
         e.manifest?.expiresAt ?? '',
         e.manifest ? e.manifest.inputs.map((i) => i.path).join(', ') : '',
       ]);
-      const head = ['FINGERPRINT', 'STATE', 'ROWS', 'SIZE', 'EXPIRES', 'INPUTS'];
+      const head = ['FINGERPRINT', 'KIND', 'STATE', 'ROWS', 'SIZE', 'EXPIRES', 'INPUTS'];
       const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
       const line = (r: string[]) => r.map((c, i) => (i < r.length - 1 ? c.padEnd(widths[i]!) : c)).join('  ').trimEnd();
       print([line(head), ...rows.map(line)].join('\n'));

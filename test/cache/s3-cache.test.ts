@@ -125,7 +125,8 @@ describe('df.cache() in a remote session (S3 cache entries)', () => {
     expect(entries.every((e) => e.state === 'live' && e.rows === expected.length && e.inputs[0]!.path === source)).toBe(true);
     expect(new Set(entries.map((e) => e.fingerprint)).size).toBe(1);
     const table = await squall(['cache', 'list']);
-    expect(table.out).toMatch(/^FINGERPRINT\s+STATE\s+ROWS/);
+    expect(table.out).toMatch(/^FINGERPRINT\s+KIND\s+STATE\s+ROWS/);
+    expect(table.out).toMatch(/dataframe\s+live\s+\d+/);
     expect(table.out).toContain(entries[0]!.entry);
 
     const dropOne = await squall(['cache', 'drop', entries[0]!.entry]);
