@@ -6,6 +6,7 @@
 // run as DataFrame jobs (here) and persisted RDDs are read from or written to S3 cache entries (./remote-persist.ts).
 import * as v8 from 'node:v8';
 import { readManifest } from '../io/output-manifest.ts';
+import { scanParquet } from '../io/parquet-reader.ts';
 import { isRemotePath, storeFor } from '../io/file-store.ts';
 import type { RemoteRunner } from '../sdk/remote.ts';
 import { ExecutionError, UnsupportedError } from '../types/errors.ts';
@@ -63,16 +64,35 @@ export async function runRemoteRdd(
     metrics.shuffleRecordsWritten += s.rows;
   }
   const partitions: unknown[][] = Array.from({ length: last.tasks }, () => []);
-  const { rows, columns } = await runner.client.result(info.jobId, { pageSize: PAGE_ROWS });
-  const names = columns.map((c) => c.name).join(',');
-  if (names !== 'part,bucket,records') throw new ExecutionError(`job ${info.jobId}'s result has columns (${names}), not an RDD's (part, bucket, records)`);
-  for (const r of rows) {
-    const part = r['part'] as number;
+  for await (const { part, records } of resultRows(runner, info.jobId, info.result)) {
     const target = partitions[part];
     if (!target) throw new ExecutionError(`job ${info.jobId}'s result names partition ${part} of ${last.tasks}`);
-    for (const x of v8.deserialize(Buffer.from(r['records'] as string, 'base64')) as unknown[]) target.push(x);
+    for (const x of v8.deserialize(Buffer.from(records, 'base64')) as unknown[]) target.push(x);
   }
   return partitions;
+}
+
+/**
+ * The result's (part, records) rows in order: from the API's pages, or (`results: 's3'`) straight from the
+ * result Parquet, which needs read access to it but no API round trip per few rows.
+ */
+async function* resultRows(runner: RemoteRunner, jobId: string, resultUri: string | null): AsyncIterable<{ part: number; records: string }> {
+  if (runner.options.results === 's3' && resultUri) {
+    const written = await readManifest(storeFor(resultUri), resultUri);
+    if (!written) throw new ExecutionError(`job ${jobId} wrote no output manifest in ${resultUri}`);
+    for (const f of [...written.files].sort()) {
+      for await (const b of scanParquet([`${resultUri}/${f}`], { columns: ['part', 'records'] })) {
+        const part = b.getChildAt(0)!;
+        const records = b.getChildAt(1)!;
+        for (let r = 0; r < b.numRows; r++) yield { part: part.get(r) as number, records: records.get(r) as string };
+      }
+    }
+    return;
+  }
+  const { rows, columns } = await runner.client.result(jobId, { pageSize: PAGE_ROWS });
+  const names = columns.map((c) => c.name).join(',');
+  if (names !== 'part,bucket,records') throw new ExecutionError(`job ${jobId}'s result has columns (${names}), not an RDD's (part, bucket, records)`);
+  for (const r of rows) yield { part: r['part'] as number, records: r['records'] as string };
 }
 
 /**

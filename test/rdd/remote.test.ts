@@ -100,6 +100,9 @@ describe('RDDs on the executors (local stack)', () => {
     expect(got.length).toBeGreaterThan(250);
     expect(byKey(got)).toEqual(byKey(expected));
     expect(got.reduce((n, [, c]) => n + c, 0)).toBe(FILES * 2500 * 12);
+    // The same result read from the result Parquet on S3 instead of the API's pages.
+    const viaS3 = Session.connect({ endpoint: stack.apiEndpoint!, apiKey: KEY, pollMs: 100, results: 's3', jobOptions: { scheduler: SCHEDULER } });
+    expect(byKey(await count(await words(viaS3, `s3://${stack.bucket}/corpus/*.txt`)).collect())).toEqual(byKey(expected));
     const reduced = remoteCounts.lastMetrics!;
     expect(reduced.shuffles).toBe(1);
     expect(reduced.shuffleBytesWritten).toBeGreaterThan(0);
