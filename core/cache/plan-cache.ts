@@ -130,6 +130,24 @@ export function substitutable(s: Schema): boolean {
   return qualifiers.size <= 1 && names.size === s.fields.length;
 }
 
+/** What a remote session's persisted plan was last read from: its S3 cache entry (set by ./remote-cache.ts). */
+export interface RemoteMaterialization {
+  /** The entry's folder URI. */
+  readonly id: string;
+  readonly entry: string;
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+const remote = new WeakMap<object, Map<string, RemoteMaterialization>>();
+
+/** A remote session's materializations by plan fingerprint. */
+export function remoteMaterializations(session: object): Map<string, RemoteMaterialization> {
+  let m = remote.get(session);
+  if (!m) remote.set(session, (m = new Map()));
+  return m;
+}
+
 /** A session's persisted plans and counters (remote sessions keep their materializations on S3: ./remote-cache.ts). */
 export function sessionCacheState(session: object): { readonly persisted: ReadonlyMap<string, unknown>; readonly stats: CacheStats } {
   return cacheOf(session);
@@ -150,6 +168,7 @@ export function unpersistPlan(session: object, plan: LogicalPlan): void {
     sharedDrop(p.current.key);
   }
   c.persisted.delete(fp);
+  remote.get(session)?.delete(fp);
 }
 
 /** The storage level `plan` is persisted at, or null. */
@@ -163,11 +182,12 @@ export function clearCache(session: object): void {
   for (const p of c.persisted.values()) if (p.current) sharedDrop(p.current.key);
   c.persisted.clear();
   c.tables.clear();
+  remote.delete(session);
 }
 
 /** One persisted plan of a session, as cached-relation listings show it. */
 export interface CachedRelationInfo {
-  /** `InMemoryRelation#<fingerprint>` before the first action, with the input versions' hash after. */
+  /** `InMemoryRelation#<fingerprint>` before the first action, with the input versions' hash after (remote sessions: the S3 cache entry's folder). */
   readonly id: string;
   readonly fingerprint: string;
   readonly level: StorageLevel;
@@ -180,14 +200,18 @@ export interface CachedRelationInfo {
 export function listCached(session: object): CachedRelationInfo[] {
   const c = caches.get(session);
   if (!c) return [];
-  return [...c.persisted.values()].map((p) => ({
-    id: p.current?.id ?? `${CACHED_RELATION}${p.fingerprint}`,
-    fingerprint: p.fingerprint,
-    level: p.level,
-    materialized: p.current !== null,
-    rows: p.current?.rows ?? null,
-    bytes: p.current?.bytes ?? null,
-  }));
+  const onS3 = remote.get(session);
+  return [...c.persisted.values()].map((p) => {
+    const r = onS3?.get(p.fingerprint);
+    return {
+      id: p.current?.id ?? r?.id ?? `${CACHED_RELATION}${p.fingerprint}`,
+      fingerprint: p.fingerprint,
+      level: p.level,
+      materialized: p.current !== null || r !== undefined,
+      rows: p.current?.rows ?? r?.rows ?? null,
+      bytes: p.current?.bytes ?? r?.bytes ?? null,
+    };
+  });
 }
 
 export function cacheStats(session: object): Readonly<CacheStats> {

@@ -12,7 +12,7 @@ import type { RemoteRunner, SqlSource } from '../sdk/remote.ts';
 import { typeEquals } from '../types/data-type.ts';
 import { DataError, ExecutionError } from '../types/errors.ts';
 import type { Schema } from '../types/schema.ts';
-import { planFingerprint, sessionCacheState, substitutable } from './plan-cache.ts';
+import { planFingerprint, remoteMaterializations, sessionCacheState, substitutable } from './plan-cache.ts';
 import { type CacheEntryManifest, DEFAULT_CACHE_TTL_HOURS, commitEntry, defaultCacheRoot, dropEntry, entryName, entryUri, isExpired, readEntry } from './s3-cache.ts';
 import { planInputVersions } from './versions.ts';
 
@@ -23,8 +23,6 @@ export interface RemoteCacheSession {
   readonly read: { parquet(...paths: string[]): Promise<{ readonly plan: LogicalPlan }> };
 }
 
-/** The entries this module last used per persisted fingerprint, by session (to count invalidations). */
-const lastEntries = new WeakMap<object, Map<string, string>>();
 
 function cacheRoot(session: RemoteCacheSession): { root: string; ttlHours: number } {
   const o = session.remote?.options.cache;
@@ -69,8 +67,7 @@ export async function substituteS3Cached(session: RemoteCacheSession, plan: Logi
   const runner = session.remote;
   if (!runner || c.persisted.size === 0) return plan;
   const { root, ttlHours } = cacheRoot(session);
-  let seen = lastEntries.get(session);
-  if (!seen) lastEntries.set(session, (seen = new Map()));
+  const seen = remoteMaterializations(session);
   const walkInputs = async (p: LogicalPlan): Promise<LogicalPlan> => {
     const inputs = planInputs(p);
     const replaced = await Promise.all(inputs.map(walk));
@@ -81,7 +78,7 @@ export async function substituteS3Cached(session: RemoteCacheSession, plan: Logi
     const s = planSchema(p);
     if (!c.persisted.has(fp) || !substitutable(s)) return walkInputs(p);
     const { entry, inputs } = await currentEntry(p);
-    const before = seen.get(fp);
+    const before = seen.get(fp)?.entry;
     if (before !== undefined && before !== entry) c.stats.invalidated++;
     const dir = entryUri(root, entry);
     let m = await liveEntry(root, entry);
@@ -112,7 +109,7 @@ export async function substituteS3Cached(session: RemoteCacheSession, plan: Logi
       await commitEntry(root, m);
       c.stats.materialized++;
     }
-    seen.set(fp, entry);
+    seen.set(fp, { id: dir, entry, rows: m.rows, bytes: m.bytes });
     // An empty output has no Parquet to scan: the (cheap) subtree is computed as usual.
     if (m.files.length === 0) return walkInputs(p);
     return entryScan(session, dir, s);

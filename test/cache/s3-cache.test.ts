@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { generateTpch } from '../../bench/tpch/generate.ts';
 import { S3ObjectStore } from '../../core/io/object-store.ts';
 import { setS3Store } from '../../core/io/s3-file-store.ts';
-import { Session, cacheStats, col, functions as F } from '../../core/sdk/index.ts';
+import { Session, cacheStats, col, functions as F, listCached } from '../../core/sdk/index.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local-stack/index.ts';
 import '../infra/support.ts';
 
@@ -92,6 +92,9 @@ describe('df.cache() in a remote session (S3 cache entries)', () => {
     const df = (await summary(session, source)).cache();
     expect(sorted(await df.collect())).toEqual(expected);
     expect(cacheStats(session)).toMatchObject({ materialized: 1, hits: 0 });
+    expect(listCached(session)).toEqual([
+      expect.objectContaining({ materialized: true, rows: expected.length, id: expect.stringMatching(new RegExp(`^${cacheRoot}/[0-9a-f]{16}-[0-9a-f]{12}$`)) }),
+    ]);
 
     sourceGets = 0;
     const top = df.filter(col('n').gt(1000)).orderBy('l_returnflag');
