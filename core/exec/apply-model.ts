@@ -8,7 +8,8 @@
 // - Dead letters: when the model names a dead-letter folder, a batch that fails is bisected down to the rows that
 //   fail; those rows (input columns plus `_error`) are written as one Parquet part per task (a single atomic PUT
 //   or rename, named by the task, so a retried attempt replaces its own part) and left out of the output,
-//   instead of failing the task.
+//   instead of failing the task. In a job the part is staged and published with the job's result
+//   (core/runtime/dead-letters.ts); in-process it goes straight into the folder.
 import * as arrow from 'apache-arrow';
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
@@ -47,6 +48,9 @@ export interface ModelHost {
   report(key: string, value: string | number): void;
   /** A name for this task's dead-letter part, stable across its attempts. */
   readonly taskKey: string;
+  /** Where this task writes its dead letters for `folder` (executors: a staging part the job publishes on
+   * success, core/runtime/dead-letters.ts); absent: straight into the folder as `part-<taskKey>.parquet`. */
+  deadLetterUri?(folder: string): string;
 }
 
 /** The last value reported per key, and counters summed. */
@@ -128,11 +132,14 @@ export function modelCacheSize(): number {
 }
 
 /** A host for one in-process run or one executor task. */
-export function processModelHost(options: { taskKey?: string; device?: ModelDevice; maxBatchRows?: number; facts?: ReportedFacts } = {}): ModelHost & { readonly facts: ReportedFacts } {
+export function processModelHost(
+  options: { taskKey?: string; device?: ModelDevice; maxBatchRows?: number; facts?: ReportedFacts; deadLetterUri?: (folder: string) => string } = {},
+): ModelHost & { readonly facts: ReportedFacts } {
   const facts = options.facts ?? new ReportedFacts();
   return {
     facts,
     taskKey: options.taskKey ?? `local-${randomUUID()}`,
+    ...(options.deadLetterUri ? { deadLetterUri: options.deadLetterUri } : {}),
     ...(options.device ? { device: options.device } : {}),
     ...(options.maxBatchRows ? { maxBatchRows: options.maxBatchRows } : {}),
     report: facts.report,
@@ -297,7 +304,7 @@ export class ApplyModelExec implements PhysicalOperator {
 
   private async writeDeadLetters(batches: readonly arrow.RecordBatch[]): Promise<void> {
     const folder = this.model.deadLetter!.replace(/\/+$/, '');
-    const uri = `${folder}/part-${this.host.taskKey}.parquet`;
+    const uri = this.host.deadLetterUri?.(folder) ?? `${folder}/part-${this.host.taskKey}.parquet`;
     const schema = makeSchema([...this.input.schema.fields.map((f) => field(f.name, f.type, true)), field('_error', { kind: 'utf8' }, false)]);
     const bytes = encodeParquet(schema, batches);
     // One PUT (S3) or a rename of a complete file (local): readers see the whole part or none of it.

@@ -27,6 +27,7 @@ import { ExecutionError } from '../types/errors.ts';
 import type { Schema } from '../types/schema.ts';
 import type { TaskInvoker } from './invoker.ts';
 import type { WorkerKind } from '../physical/physical-plan.ts';
+import { publishDeadLetters } from './dead-letters.ts';
 import { type AttemptHost, type AttemptPolicy, JobFailedError, type SpeculationOptions, runAttempts } from './task-attempts.ts';
 
 export { JobFailedError, type SpeculationOptions };
@@ -694,6 +695,8 @@ class JobRun {
       }
       if (inline !== null) batches.push(...decodeStream(fromBase64(inline)));
     }
+    // Rows models rejected become visible with the result, never for a job that does not succeed.
+    await publishDeadLetters(store, this.graph, paths.jobRoot, this.p.jobId);
     this.status.state = 'succeeded';
     this.status.result = paths.resultRoot;
     await this.flushStatus(true);

@@ -23,6 +23,7 @@ import { ObjectStoreError } from '../io/object-store/object-store.ts';
 import { encodeParquet } from '../io/writers.ts';
 import { instantiate } from '../physical/instantiate.ts';
 import { processModelHost } from '../exec/apply-model.ts';
+import { jobRootOfShuffleRoot, stagedDeadLetterUri } from './dead-letters.ts';
 import type { ModelDevice } from '../expr/model-ref.ts';
 import { type Partitioning, type PhysicalPlan, physicalInputs, physicalSchema } from '../physical/physical-plan.ts';
 import { type TaskDescription, type TaskInput, deserializeTask } from '../physical/task.ts';
@@ -183,7 +184,13 @@ class TaskRun {
     this.ctx = { batchSize: env.batchSize ?? 65536, signal: env.signal };
     this.schema = physicalSchema(task.plan);
     // Named by the task, not the attempt: a retried attempt replaces its own dead-letter part.
-    this.models = processModelHost({ taskKey: `${task.job}-s${task.stage}-t${task.task}`, ...env.inference });
+    const jobRoot = jobRootOfShuffleRoot(request.shuffleRoot);
+    this.models = processModelHost({
+      taskKey: `${task.job}-s${task.stage}-t${task.task}`,
+      ...env.inference,
+      // Staged under the job, published when the job commits (./dead-letters.ts).
+      ...(jobRoot ? { deadLetterUri: (folder: string) => stagedDeadLetterUri(jobRoot, folder, task.stage, task.task) } : {}),
+    });
   }
 
   /** Where ApplyModel loads models (the process-wide cache) and what they reported, for the task's metrics. */

@@ -25,6 +25,7 @@ import { decodeStream } from '../../core/shuffle/shuffle-reader.ts';
 import { fromArrowSchema } from '../../core/types/arrow-types.ts';
 import { type LocalStack, startLocalStack } from '../../infra/local-stack/index.ts';
 import { ScaleModel, TEST_MODELS_MODULE } from './support/test-models.ts';
+import { col } from '../../core/sdk/functions.ts';
 import '../infra/support.ts';
 
 let stack: LocalStack;
@@ -162,10 +163,34 @@ describe('model stages through the local stack', () => {
     const model = new ScaleModel({ inputCol: 'x', outputCol: 'score', factor: 2, failOn: 25 });
     const df = await (await session.read.parquet(table)).applyModel(model, { uri: `s3://${bucket}/models/scale-dead`, modules: [TEST_MODELS_MODULE], deadLetter });
     // A task attempt that throws first is retried: its part is replaced, not duplicated.
-    const { rows } = await runRemote(df, OPTIONS, [{ kind: 'throw', attempts: [0], stage: 1, tasks: [0] }]);
+    const { r, rows } = await runRemote(df, OPTIONS, [{ kind: 'throw', attempts: [0], stage: 1, tasks: [0] }]);
     expect(rows.map((x) => x['path']).sort()).toEqual(ROWS.filter((x) => x.x !== 25).map((x) => x.path).sort());
     const dead = await (await session.read.parquet(deadLetter)).collect();
     expect(dead).toEqual([{ path: 'img/100.png', x: 25, _error: 'cannot score value 25' }]);
+    // Published with the job's result, one part named by job, stage and task.
+    const parts = async () => {
+      const out: string[] = [];
+      for await (const e of store.listAll(`${deadLetter}/`)) out.push(e.uri.slice(deadLetter.length + 1));
+      return out;
+    };
+    expect(await parts()).toEqual([expect.stringMatching(new RegExp(`^part-${r.jobId}-s1-t[0-2]\\.parquet$`))]);
+    // A job that fails after its inference stage staged dead letters publishes none of them.
+    const explode = session.udf.register(
+      'explode',
+      (p: string) => {
+        if (p.length > 0) throw new Error(`no ${p}`);
+        return p;
+      },
+      'string',
+    );
+    // The model's output is used, so the model stage runs (and stages its part) before the result stage fails.
+    const failing = df.select(explode(col('path')).alias('e'), col('score'));
+    const failedJob = `inference-failing-${Math.random().toString(16).slice(2)}`;
+    await expect(coordinator({ action: 'run', jobId: failedJob, job: { plan: JSON.parse(serializePlan(failing.plan)), options: OPTIONS } })).rejects.toThrow(/user function explode\(\) threw/);
+    const staged: string[] = [];
+    for await (const e of store.listAll(`s3://${bucket}/jobs/${failedJob}/dead-letter/`)) staged.push(e.uri);
+    expect(staged).toHaveLength(1);
+    expect(await parts()).toHaveLength(1);
   }, 90_000);
 
   it('SQL calling a registered model: SELECT path, classify(x) FROM t', async () => {
