@@ -114,7 +114,7 @@ export class RddStageExec implements PhysicalOperator {
     let steps = this.spec.steps;
     if (output.kind === 'buckets' && output.range) steps = [...steps, await this.rangeBucket(ctx, output.range)];
     const out = await job.compute(this.spec.node, this.partition, steps);
-    let rows: { part: number; bucket: number; records: string }[] = [];
+    const rows: { part: number; bucket: number; records: string }[] = [];
     const emit = (part: number, bucket: number, records: string) => rows.push({ part, bucket, records });
     switch (output.kind) {
       case 'records':
@@ -122,8 +122,8 @@ export class RddStageExec implements PhysicalOperator {
         break;
       case 'text': {
         // A retried or speculative attempt writes the same part again; the client commits the folder once.
-        const store = storeFor(output.dir);
-        await writePart(store, store.join(output.dir, partName(this.partition)), out);
+        const files = storeFor(output.dir);
+        await writePart(files, files.join(output.dir, partName(this.partition)), out);
         emit(this.partition, 0, serializeChunks([out.length])[0]!);
         break;
       }
@@ -139,7 +139,6 @@ export class RddStageExec implements PhysicalOperator {
       checkCancelled(ctx);
       yield rowsToBatch(rows.slice(i, i + BATCH_ROWS), RDD_ROWS_SCHEMA);
     }
-    rows = [];
   }
 
   /** The rangeBucket step: R-1 bounds at even ranks of every map task's sampled keys (the same in every task). */
