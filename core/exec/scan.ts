@@ -29,6 +29,12 @@ export class FileScanExec implements PhysicalOperator {
       projection === null ? fileSchema : makeSchema(projection.map((n) => fileSchema.fields[resolveField(fileSchema, n)]!));
   }
 
+  /**
+   * Set by the operator above when it consumes every batch before asking for the next and keeps nothing of it
+   * (an aggregation over filters and projections): the decoder may then reuse the batch's buffers.
+   */
+  consumedInPlace = false;
+
   /** The files this scan reads, in source order. */
   private files(): readonly string[] {
     if (this.splits === null) return this.source.paths;
@@ -55,6 +61,7 @@ export class FileScanExec implements PhysicalOperator {
           const batches = scanParquet([file], {
             columns,
             schema: this.fileSchema,
+            reuseBuffers: this.consumedInPlace,
             batchSize: Math.max(ctx.batchSize, DEFAULT_PARQUET_BATCH_SIZE),
             rowGroups:
               splits === null

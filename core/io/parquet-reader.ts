@@ -12,7 +12,7 @@ import { type Field, type Schema, field as makeField, schema as makeSchema } fro
 import { localPath, storeFor } from './file-store.ts';
 import { normalizeBatch } from './normalize.ts';
 import { chunkToData, sliceChunk } from './parquet/assemble.ts';
-import type { ChunkSpec, DecodedChunk } from './parquet/chunk-decoder.ts';
+import { type ChunkSpec, type DecodedChunk, recycleValueBuffers } from './parquet/chunk-decoder.ts';
 import { FileReadError, decoderPool } from './parquet/decode-pool.ts';
 import { ParquetUnsupportedError } from './parquet/encodings.ts';
 import { type FileMeta, type LeafColumn, type LeafPlan, fileMeta, leafPlan } from './parquet/format.ts';
@@ -65,6 +65,12 @@ export interface ParquetScanOptions {
    * (UnsupportedError otherwise, for tests); 'parquet-wasm': parquet-wasm only (the benchmark baseline).
    */
   readonly decoder?: 'auto' | 'squall' | 'parquet-wasm';
+  /**
+   * The caller consumes each batch before asking for the next and keeps nothing of it (an aggregation), so the
+   * value buffers of a row group are reused for later ones once its batches are consumed. Only with decoding on
+   * the calling thread (threads 0), where the buffers are.
+   */
+  readonly reuseBuffers?: boolean;
 }
 
 function describe(e: unknown): string {
@@ -540,6 +546,7 @@ async function* scanFileWithDecoder(
   const store = storeFor(path);
   const local = localPath(path);
   const pool = decoderPool(options.threads);
+  const reuse = options.reuseBuffers === true && pool.threads === 0;
   const where = `file '${path}'`;
   type Unit = ReturnType<typeof coalesceRanges<{ col: number; start: number; length: number; spec: ChunkSpec }>>[number];
   /** A row group's decode units: its needed chunks, those within 1 MB of each other joined. */
@@ -658,6 +665,8 @@ async function* scanFileWithDecoder(
         const arrowFields = cols.map((d, i) => new arrow.Field(fields[i]!.name, d.type, fields[i]!.nullable));
         yield makeBatch(new arrow.Schema(arrowFields), cols, n);
       }
+      // The consumer has asked for more: this row group's batches are done with.
+      if (reuse) recycleValueBuffers(chunks);
     }
   } finally {
     if (wasm) freeQuietly(wasm);

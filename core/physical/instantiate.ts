@@ -40,6 +40,15 @@ export function instantiate(p: PhysicalPlan, ctx: InstantiateContext): PhysicalO
   return op;
 }
 
+/**
+ * An aggregation folds each batch into its own state before asking for the next and keeps no reference to it,
+ * and filters and projections pass that on: a file scan reached through only those may reuse its buffers.
+ */
+function markConsumedInPlace(op: PhysicalOperator): void {
+  if (op instanceof FileScanExec) op.consumedInPlace = true;
+  else if (op instanceof FilterExec || op instanceof ProjectExec) markConsumedInPlace(op.children[0]!);
+}
+
 function build(p: PhysicalPlan, ctx: InstantiateContext): PhysicalOperator {
   const child = (c: PhysicalPlan) => instantiate(c, ctx);
   switch (p.kind) {
@@ -54,8 +63,11 @@ function build(p: PhysicalPlan, ctx: InstantiateContext): PhysicalOperator {
       return new ProjectExec(child(p.input), p.exprs);
     case 'filter':
       return new FilterExec(child(p.input), p.condition);
-    case 'hash_aggregate':
-      return new HashAggregateExec(child(p.input), [...p.groupKeys], [...p.aggregates], p.mode);
+    case 'hash_aggregate': {
+      const input = child(p.input);
+      if (p.mode !== 'final') markConsumedInPlace(input);
+      return new HashAggregateExec(input, [...p.groupKeys], [...p.aggregates], p.mode);
+    }
     case 'hash_join': {
       const left = child(p.left);
       const right = child(p.right);

@@ -201,7 +201,7 @@ class ChunkDecoder {
     this.stride = wordsPerValue(spec.kind);
     const bytes = spec.kind === 'bool' ? ((n + 63) >> 6) << 3 : spec.kind === 'str' ? 0 : n * this.stride * 4;
     // Fixed-width buffers are 8-byte aligned and a multiple of 8 bytes, as Arrow allocates them.
-    const buf = new ArrayBuffer(((bytes + 7) >> 3) << 3);
+    const buf = valueBuffer(((bytes + 7) >> 3) << 3);
     this.dense8 = new Uint8Array(buf);
     this.dense32 = new Int32Array(buf, 0, buf.byteLength >> 2);
     this.validity = spec.maxDef > 0 ? new Uint8Array(((n + 63) >> 6) << 3) : null;
@@ -703,6 +703,48 @@ export function decodeChunks(buf: Uint8Array, tasks: readonly ChunkTask[]): Deco
     if (t.offset < 0 || t.offset + t.length > buf.length) throw new ParquetFormatError('column chunk outside the bytes read');
     return decodeChunk(buf.subarray(t.offset, t.offset + t.length), t.spec);
   });
+}
+
+// ---- value buffer reuse ----------------------------------------------------------------------------------
+//
+// A scan whose batches are consumed as they come (an aggregation copies what it keeps) hands the value buffers
+// of a row group back once its consumer has asked for the next batch, and the next chunks of this thread are
+// decoded into them. Fresh buffers would be hundreds of MB per query: the garbage collector runs on external
+// memory growth, so that allocation, not the decoding, dominated a parallel TPC-H Q1.
+
+const spare: ArrayBuffer[] = [];
+let spareBytes = 0;
+/** At most this many bytes of buffers wait for reuse per thread. */
+const MAX_SPARE_BYTES = 64 << 20;
+
+/** A zeroed buffer of exactly `bytes`: a spare one when there is one of that size, else a new one. */
+function valueBuffer(bytes: number): ArrayBuffer {
+  for (let i = spare.length - 1; i >= 0; i--) {
+    if (spare[i]!.byteLength === bytes) {
+      const b = spare[i]!;
+      spare[i] = spare[spare.length - 1]!;
+      spare.pop();
+      spareBytes -= bytes;
+      // The decoder relies on zeroed output (sign words of decimals, dictionary gathers of low words only).
+      new Uint8Array(b).fill(0);
+      return b;
+    }
+  }
+  return new ArrayBuffer(bytes);
+}
+
+/**
+ * Gives the fixed-width value buffers of `chunks` back for reuse by later chunks decoded on this thread. The
+ * caller promises that nothing refers to them any more (every batch made from them has been consumed and not
+ * kept).
+ */
+export function recycleValueBuffers(chunks: readonly DecodedChunk[]): void {
+  for (const c of chunks) {
+    const b = c.values?.buffer;
+    if (!(b instanceof ArrayBuffer) || b.byteLength === 0 || spareBytes + b.byteLength > MAX_SPARE_BYTES || spare.includes(b)) continue;
+    spare.push(b);
+    spareBytes += b.byteLength;
+  }
 }
 
 /** Every buffer a DecodedChunk holds, once each (for a worker's transfer list). */
