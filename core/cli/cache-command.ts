@@ -51,16 +51,20 @@ export function registerCacheCommands(program: Command, print: (text: string) =>
 
   cache
     .command('drop')
-    .description('remove cache entries: those whose fingerprint starts with the one given, or all of them')
+    .description('remove cache entries: those whose fingerprint starts with the one given, the expired (and incomplete) ones, or all')
     .argument('[fingerprint]', "a fingerprint as 'squall cache list' shows it (or its plan part, or a unique prefix)")
     .option('--all', 'every entry')
+    .option('--expired', 'expired and incomplete entries (what a lifecycle rule removes on AWS; s3rver has none)')
     .option('--root <uri>', 'the cache root (default: $SQUALL_CACHE_ROOT or s3://$SQUALL_BUCKET/cache)')
-    .action(async (fingerprint: string | undefined, opts: { all?: boolean; root?: string }) => {
-      if ((fingerprint === undefined) === !opts.all) throw new SquallError('give a fingerprint or --all (not both)');
+    .action(async (fingerprint: string | undefined, opts: { all?: boolean; expired?: boolean; root?: string }) => {
+      if ([fingerprint !== undefined, opts.all === true, opts.expired === true].filter(Boolean).length !== 1) {
+        throw new SquallError('give one of a fingerprint, --all and --expired');
+      }
       const root = rootOf(opts);
       const entries = await listEntries(root);
-      const doomed = opts.all ? entries : matchEntries(entries, fingerprint!);
-      if (!opts.all && doomed.length === 0) throw new SquallError(`no cache entry under ${root} matches '${fingerprint}'`);
+      const now = Date.now();
+      const doomed = opts.all ? entries : opts.expired ? entries.filter((e) => state(e, now) !== 'live') : matchEntries(entries, fingerprint!);
+      if (fingerprint !== undefined && doomed.length === 0) throw new SquallError(`no cache entry under ${root} matches '${fingerprint}'`);
       for (const e of doomed) await dropEntry(root, e.entry);
       print(`dropped ${doomed.length} cache entr${doomed.length === 1 ? 'y' : 'ies'}`);
     });

@@ -134,6 +134,8 @@ describe('df.cache() in a remote session (S3 cache entries)', () => {
 
     const dropOne = await squall(['cache', 'drop', entries[0]!.entry]);
     expect(dropOne).toMatchObject({ code: 0, out: 'dropped 1 cache entry\n' });
+    expect(await squall(['cache', 'drop', '--expired'])).toMatchObject({ code: 0, out: 'dropped 0 cache entries\n' });
+    expect((await squall(['cache', 'drop', '--all', '--expired'])).err).toBe('error: give one of a fingerprint, --all and --expired\n');
     const unknown = await squall(['cache', 'drop', 'ffffffff']);
     expect(unknown.code).toBe(1);
     expect(unknown.err).toBe(`error: no cache entry under ${cacheRoot} matches 'ffffffff'\n`);
@@ -151,5 +153,10 @@ describe('df.cache() in a remote session (S3 cache entries)', () => {
     expect(sorted(await df.collect())).toEqual(sorted(first));
     expect(sourceGets).toBeGreaterThan(0);
     expect(cacheStats(session)).toMatchObject({ materialized: 2, hits: 0 });
+    // The second entry has expired too by now: `drop --expired` removes it, as a lifecycle rule would.
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await squall(['cache', 'list', '--json'])).out).toMatch(/"state": "expired"/);
+    expect(await squall(['cache', 'drop', '--expired'])).toMatchObject({ code: 0, out: 'dropped 1 cache entry\n' });
+    expect((await squall(['cache', 'list'])).out).toBe('(no cache entries)\n');
   }, 240_000);
 });
