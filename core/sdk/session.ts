@@ -18,6 +18,7 @@ import { type StageGraph, planStages, scannedFileSizes, stageGraphText } from '.
 import { runStageGraph } from '../runtime/local-stage-runner.ts';
 import { defaultTaskThreads, taskThreadPool } from '../runtime/thread-pool.ts';
 import { runsOffThread } from '../runtime/thread-task.ts';
+import { bytesToDecode, limitStopsEarly } from '../physical/scan-work.ts';
 import type { ExecContext, PhysicalOperator } from '../exec/operator.ts';
 import { normalizeBatch } from '../io/normalize.ts';
 import { sqlToPlan } from '../sql/query.ts';
@@ -52,7 +53,8 @@ export interface SessionOptions {
   readonly modelRoot?: string;
   /**
    * Threads that run tasks in this process, as Spark's local[N]: by default one per core (SQUALL_THREADS).
-   * With 'local' planning, a plan that scans at least PARALLEL_SCAN_BYTES of files runs as its stage graph with
+   * With 'local' planning, a plan whose scans decode at least PARALLEL_SCAN_BYTES (compressed column chunks)
+   * and that does not end in a limit over a streaming scan runs as its stage graph with
    * the tasks of each stage on these threads; smaller plans run as one pipeline on the calling thread, where
    * starting threads would cost more than it saves. With 'stages' planning the tasks use threads only when
    * `threads` is given. 1 keeps everything on the calling thread.
@@ -65,7 +67,7 @@ function someFileScan(p: PhysicalPlan, test: (scan: PhysicalPlan) => boolean): b
   return (p.kind === 'file_scan' && test(p)) || physicalInputs(p).some((c) => someFileScan(c, test));
 }
 
-/** Plans scanning less than this many bytes of files run as one pipeline (see SessionOptions.threads). */
+/** Plans whose scans decode less than this many bytes run as one pipeline (see SessionOptions.threads). */
 export const PARALLEL_SCAN_BYTES = 32 << 20;
 /** Tasks of a parallel run read at least this many bytes of files each... */
 const MIN_THREAD_TASK_BYTES = 4 << 20;
@@ -295,10 +297,10 @@ export class Session {
   private async parallelStages(plan: LogicalPlan): Promise<StageGraph | null> {
     const optimized = this.optimize(plan);
     const local = createPhysicalPlan(optimized, this.planning);
-    if (!someFileScan(local, runsOffThread)) return null;
+    if (!someFileScan(local, runsOffThread) || limitStopsEarly(local)) return null;
     const sizes = await scannedFileSizes(local);
+    if ((await bytesToDecode(local, sizes)) < PARALLEL_SCAN_BYTES) return null;
     const total = [...sizes.values()].reduce((a, b) => a + b, 0);
-    if (total < PARALLEL_SCAN_BYTES) return null;
     const targetBytesPerTask = Math.max(MIN_THREAD_TASK_BYTES, Math.ceil(total / (this.threads * THREAD_TASKS_PER_THREAD)));
     // Shuffles into about as many partitions as there are tasks: each is a task of the next stage.
     const options: PhysicalPlannerOptions = { ...this.distributedPlanning, targetBytesPerTask, maxPartitions: this.threads * THREAD_TASKS_PER_THREAD };

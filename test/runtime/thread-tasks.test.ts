@@ -59,13 +59,14 @@ describe('runsOffThread', () => {
 
 describe('stage tasks on two threads', () => {
   test('Session.local() goes parallel by itself over a large file, and equals the single pipeline and DuckDB', async () => {
+    // The columns the query reads (k, g, x, y, z) hold more than PARALLEL_SCAN_BYTES: the parallel path's threshold.
     expect(fs.statSync(`${dir}/big.parquet`).size).toBeGreaterThan(PARALLEL_SCAN_BYTES);
     const query = (s: Session) =>
       s.read.parquet(`${dir}/big.parquet`).then((df) =>
         df
           .filter(col('k').lt(90))
           .groupBy('g')
-          .agg(F.count().alias('n'), F.sum('x').alias('sx'), F.max('y').alias('my'), F.countDistinct('k').alias('dk'))
+          .agg(F.count().alias('n'), F.sum('x').alias('sx'), F.max('y').alias('my'), F.min('z').alias('mz'), F.countDistinct('k').alias('dk'))
           .orderBy('g'),
       );
     const pool = taskThreadPool(2);
@@ -74,12 +75,13 @@ describe('stage tasks on two threads', () => {
     expect(pool.tasksOnThreads - before, 'tasks ran on the threads').toBeGreaterThanOrEqual(2);
     const single = await (await query(Session.local({ threads: 1 }))).collect();
     expect(parallel).toEqual(single);
-    const duck = await db.query(`SELECT g, count(*) AS n, sum(x) AS sx, max(y) AS my, count(DISTINCT k) AS dk FROM '${dir}/big.parquet' WHERE k < 90 GROUP BY g ORDER BY g`);
+    const duck = await db.query(`SELECT g, count(*) AS n, sum(x) AS sx, max(y) AS my, min(z) AS mz, count(DISTINCT k) AS dk FROM '${dir}/big.parquet' WHERE k < 90 GROUP BY g ORDER BY g`);
     expect(parallel.map((r) => r.g)).toEqual(duck.map((r) => r.g));
     parallel.forEach((r, i) => {
       expect(Number(r.n)).toBe(duck[i]!.n);
       expect(r.sx as number).toBeCloseTo(duck[i]!.sx as number, 3);
       expect(r.my).toBe(duck[i]!.my);
+      expect(r.mz).toBe(duck[i]!.mz);
       expect(Number(r.dk)).toBe(duck[i]!.dk);
     });
   }, 120_000);
@@ -110,5 +112,17 @@ describe('stage tasks on two threads', () => {
     // The same plan without the failing cast runs on the threads.
     expect(await (await s.read.parquet(`${dir}/a-int.parquet`)).count()).toBe(1000);
     expect(pool.tasksOnThreads).toBeGreaterThan(before);
+  }, 60_000);
+});
+
+describe('when Session.local() stays one pipeline', () => {
+  test('a limit over a streaming scan, and a count that decodes no column', async () => {
+    const pool = taskThreadPool(2);
+    const s = Session.local({ threads: 2 });
+    const big = await s.read.parquet(`${dir}/big.parquet`);
+    const before = pool.tasksOnThreads;
+    expect((await big.filter(col('k').eq(3)).limit(5).collect()).map((r) => Number(r.id))).toEqual([3, 100, 197, 294, 391]);
+    expect(await big.count()).toBe(BIG_ROWS);
+    expect(pool.tasksOnThreads, 'no task went to the threads').toBe(before);
   }, 60_000);
 });
