@@ -61,3 +61,38 @@ function streams(p: PhysicalPlan): boolean {
       return false;
   }
 }
+
+/**
+ * Whether the plan is one that tasks on threads run faster than one pipeline: scans, filters, projections and
+ * aggregations (partial aggregates shrink the data before it crosses threads), with sorts only of aggregated
+ * rows or for top-k. Joins, windows and full sorts move their whole input between threads as Arrow IPC, which
+ * measured slower on two cores than one pipeline whose Parquet decoding is already on worker threads (TPC-H
+ * Q18 5.7 s against 4.0 s at SF1).
+ */
+export function gainsFromThreads(p: PhysicalPlan): boolean {
+  switch (p.kind) {
+    case 'file_scan':
+    case 'memory_scan':
+    case 'stage_input':
+      return true;
+    case 'filter':
+    case 'project':
+    case 'limit':
+    case 'exchange':
+    case 'union':
+      return physicalInputs(p).every(gainsFromThreads);
+    case 'hash_aggregate':
+      return gainsFromThreads(p.input);
+    case 'sort':
+      return (p.limit !== null || containsAggregate(p.input)) && gainsFromThreads(p.input);
+    case 'hash_join':
+    case 'window':
+    case 'rdd':
+    case 'apply_model':
+      return false;
+  }
+}
+
+function containsAggregate(p: PhysicalPlan): boolean {
+  return p.kind === 'hash_aggregate' || physicalInputs(p).some(containsAggregate);
+}

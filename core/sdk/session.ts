@@ -18,7 +18,7 @@ import { type StageGraph, planStages, scannedFileSizes, stageGraphText } from '.
 import { runStageGraph } from '../runtime/local-stage-runner.ts';
 import { defaultTaskThreads, taskThreadPool } from '../runtime/thread-pool.ts';
 import { runsOffThread } from '../runtime/thread-task.ts';
-import { bytesToDecode, limitStopsEarly } from '../physical/scan-work.ts';
+import { bytesToDecode, gainsFromThreads, limitStopsEarly } from '../physical/scan-work.ts';
 import type { ExecContext, PhysicalOperator } from '../exec/operator.ts';
 import { normalizeBatch } from '../io/normalize.ts';
 import { sqlToPlan } from '../sql/query.ts';
@@ -54,7 +54,8 @@ export interface SessionOptions {
   /**
    * Threads that run tasks in this process, as Spark's local[N]: by default one per core (SQUALL_THREADS).
    * With 'local' planning, a plan whose scans decode at least PARALLEL_SCAN_BYTES (compressed column chunks)
-   * and that does not end in a limit over a streaming scan runs as its stage graph with
+   * and that does not end in a limit over a streaming scan, and whose operators gain from it (scans, filters,
+   * projections, aggregations: see gainsFromThreads; not joins, windows or full sorts) runs as its stage graph with
    * the tasks of each stage on these threads; smaller plans run as one pipeline on the calling thread, where
    * starting threads would cost more than it saves. With 'stages' planning the tasks use threads only when
    * `threads` is given. 1 keeps everything on the calling thread.
@@ -297,7 +298,7 @@ export class Session {
   private async parallelStages(plan: LogicalPlan): Promise<StageGraph | null> {
     const optimized = this.optimize(plan);
     const local = createPhysicalPlan(optimized, this.planning);
-    if (!someFileScan(local, runsOffThread) || limitStopsEarly(local)) return null;
+    if (!someFileScan(local, runsOffThread) || limitStopsEarly(local) || !gainsFromThreads(local)) return null;
     const sizes = await scannedFileSizes(local);
     if ((await bytesToDecode(local, sizes)) < PARALLEL_SCAN_BYTES) return null;
     const total = [...sizes.values()].reduce((a, b) => a + b, 0);

@@ -116,13 +116,16 @@ describe('stage tasks on two threads', () => {
 });
 
 describe('when Session.local() stays one pipeline', () => {
-  test('a limit over a streaming scan, and a count that decodes no column', async () => {
+  test('a limit over a streaming scan, a count that decodes no column, and a join', async () => {
     const pool = taskThreadPool(2);
     const s = Session.local({ threads: 2 });
     const big = await s.read.parquet(`${dir}/big.parquet`);
     const before = pool.tasksOnThreads;
     expect((await big.filter(col('k').eq(3)).limit(5).collect()).map((r) => Number(r.id))).toEqual([3, 100, 197, 294, 391]);
     expect(await big.count()).toBe(BIG_ROWS);
+    // A join moves whole inputs between threads: one pipeline (with decoding on worker threads) is faster.
+    const keys = big.filter(col('id').lt(3)).select(col('id').alias('kid'));
+    expect(await big.join(keys, col('id').eq(col('kid'))).count()).toBe(3);
     expect(pool.tasksOnThreads, 'no task went to the threads').toBe(before);
   }, 60_000);
 });
