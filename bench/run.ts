@@ -13,6 +13,7 @@ import { parquetFileMeta, scanParquet } from '../core/io/parquet-reader.ts';
 import { generateTpch } from './tpch/generate.ts';
 import { runTpchBenchmark } from './tpch-bench.ts';
 import { q1, q6 } from './tpch/dataframe-queries.ts';
+import { defaultTaskThreads } from '../core/runtime/thread-pool.ts';
 
 interface Workload {
   readonly name: string;
@@ -201,7 +202,7 @@ async function main(): Promise<void> {
     if (chosen.length === 0) return;
     console.log('');
   }
-  console.log('Squall runs in-process (operators on one thread, Parquet decoding on worker threads); DuckDB with 2 threads. Best of 3 after a warm-up.\n');
+  console.log(`Squall in-process (Session.local(): scan/filter/aggregate plans as tasks on ${defaultTaskThreads()} threads, others as one pipeline with Parquet decoding on worker threads); DuckDB with 2 threads. Best of 3 after a warm-up.\n`);
   console.log(`${'workload'.padEnd(10)} ${'squall ms'.padStart(10)} ${'duckdb ms'.padStart(10)} ${'ratio'.padStart(7)}  description`);
   for (const w of chosen) {
     const df = w.squall(tables);

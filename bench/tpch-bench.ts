@@ -5,6 +5,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { Session } from '../core/sdk/index.ts';
 import { TPCH_TABLES, generateTpch } from './tpch/generate.ts';
 import { TPCH_QUERY_NUMBERS, duckdbTpchViews, tpchQuery } from './tpch/queries.ts';
+import { defaultTaskThreads } from '../core/runtime/thread-pool.ts';
 
 async function best(fn: () => Promise<unknown>, runs: number): Promise<number> {
   await fn(); // warm-up: file cache, JIT, compiled kernels
@@ -25,7 +26,7 @@ export async function runTpchBenchmark(sf: number, runs = 2, only?: readonly num
   const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
   const duck = await instance.connect();
   for (const v of duckdbTpchViews(dir)) await duck.run(v);
-  console.log(`TPC-H SF${sf}: Squall in-process (Parquet decoding on worker threads, operators on one thread) vs DuckDB (2 threads).`);
+  console.log(`TPC-H SF${sf}: Squall in-process (Session.local(): scan/filter/aggregate plans as tasks on ${defaultTaskThreads()} threads, joins as one pipeline with Parquet decoding on worker threads) vs DuckDB (2 threads).`);
   console.log(`Best of ${runs} after a warm-up.\n`);
   console.log(`${'query'.padEnd(6)} ${'squall ms'.padStart(10)} ${'duckdb ms'.padStart(10)} ${'ratio'.padStart(7)}`);
   const ratios: number[] = [];
