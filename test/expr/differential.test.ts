@@ -281,6 +281,12 @@ it('compiled expressions agree with DuckDB on random trees and tables', { timeou
             stats.tolerated++;
             continue;
           }
+          // DuckDB's exact int64 result beyond ±2^53 (which Squall also computes exactly, through BigInt) cannot be
+          // compared here: this harness reads values as doubles and refuses such a reference value.
+          if (theirs instanceof RangeError && theirs.message.includes('beyond 2^53')) {
+            stats.tolerated++;
+            continue;
+          }
           if (theirs instanceof Error && mentionsLaziness(e)) {
             stats.tolerated++;
             continue;
