@@ -275,10 +275,22 @@ async function readFooterSized(path: string): Promise<{ fm: ThriftStruct; size: 
   return { fm, size: info.size };
 }
 
+/** The decoder's view and the statistics of a footer, kept with the cached footer: every task of a file needs them. */
+const fileMetas = new WeakMap<ThriftStruct, FileMeta>();
+const fileStatistics = new WeakMap<ThriftStruct, Omit<ParquetMetadata, 'fileSize'>>();
+
+function statisticsOf(path: string, fm: ThriftStruct): Omit<ParquetMetadata, 'fileSize'> {
+  let md = fileStatistics.get(fm);
+  if (!md || md.path !== path) fileStatistics.set(fm, (md = decodeMetadata(path, fm)));
+  return md;
+}
+
 async function readFileMeta(path: string): Promise<{ fm: ThriftStruct; meta: FileMeta }> {
   const fm = await readFooter(path);
   try {
-    return { fm, meta: fileMeta(fm) };
+    let meta = fileMetas.get(fm);
+    if (!meta) fileMetas.set(fm, (meta = fileMeta(fm)));
+    return { fm, meta };
   } catch (e) {
     throw new DataError(`file '${path}' has malformed metadata: ${describe(e)}`, { cause: e });
   }
@@ -497,7 +509,7 @@ export async function* scanParquet(files: readonly string[], options: ParquetSca
     }
     let groups = meta.rowGroups.map((rg, index) => ({ index, numRows: rg.numRows }));
     if (options.rowGroups) {
-      const md = decodeMetadata(path, footer.fm);
+      const md = statisticsOf(path, footer.fm);
       groups = groups.filter((g) => options.rowGroups!(md.rowGroups[g.index]!));
     }
     if (planned.columns.length === 0) {
