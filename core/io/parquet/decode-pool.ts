@@ -4,7 +4,8 @@
 // transferred back, so nothing is copied between threads.
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
-import { Worker, isMainThread } from 'node:worker_threads';
+import { isMainThread } from 'node:worker_threads';
+import { ThreadPool } from '../../threads/thread-pool.ts';
 import { type ChunkTask, type DecodedChunk, decodeChunks } from './chunk-decoder.ts';
 import { ParquetFormatError, ParquetUnsupportedError } from './encodings.ts';
 import { FileReadError, ReadBuffers, readFileRangeSync } from './file-read.ts';
@@ -25,7 +26,7 @@ export interface ChunkDecoderPool {
 }
 
 /** Rebuilds the decoder's error classes from a worker's message, so callers can tell them apart. */
-function rebuildError(e: { name: string; message: string; code?: string; truncated?: boolean }): Error {
+function rebuildError(e: DecodeErrorData): Error {
   if (e.name === 'ParquetUnsupportedError') return new ParquetUnsupportedError(e.message);
   if (e.name === 'ParquetFormatError') return new ParquetFormatError(e.message);
   if (e.name === 'FileReadError') return new FileReadError(e.message, e.truncated ?? false, e.code);
@@ -76,69 +77,23 @@ const inThread: ChunkDecoderPool = {
   },
 };
 
-interface Pending {
-  resolve(c: DecodedChunk[]): void;
-  reject(e: Error): void;
-}
-
-type Reply = { ready: true } | { id: number; chunks?: DecodedChunk[]; error?: { name: string; message: string; code?: string; truncated?: boolean } };
-
-class WorkerSlot {
-  readonly pending = new Map<number, Pending>();
-  /** Resolves true once the worker has loaded the decoder, false if it failed to start. */
-  readonly ready: Promise<boolean>;
-
-  constructor(readonly worker: Worker, onGone: (slot: WorkerSlot) => void) {
-    let settle!: (ok: boolean) => void;
-    this.ready = new Promise((r) => (settle = r));
-    // Referenced while it starts or has work, so a process awaiting a decode does not exit under it.
-    worker.on('message', (msg: Reply) => {
-      if ('ready' in msg) {
-        settle(true);
-        if (this.pending.size === 0) worker.unref();
-        return;
-      }
-      const p = this.pending.get(msg.id);
-      if (!p) return;
-      this.pending.delete(msg.id);
-      if (this.pending.size === 0) worker.unref();
-      if (msg.error) p.reject(rebuildError(msg.error));
-      else p.resolve(msg.chunks!);
-    });
-    const gone = (e: Error) => {
-      settle(false);
-      onGone(this);
-      for (const p of this.pending.values()) p.reject(e);
-      this.pending.clear();
-    };
-    worker.on('error', (e) => gone(e instanceof Error ? e : new Error(String(e))));
-    worker.on('exit', (code) => gone(new Error(`a Parquet decoder thread exited with code ${code}`)));
-  }
+/** A decoder error as a worker reports it (see decode-worker.ts). */
+interface DecodeErrorData {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly truncated?: boolean;
 }
 
 class WorkerPool implements ChunkDecoderPool {
-  private readonly slots: (WorkerSlot | null)[];
-  private nextId = 1;
-  /** Set when a worker could not start: decoding stays on the calling thread from then on. */
-  private unavailable = false;
+  private readonly pool: ThreadPool<DecodedChunk[], DecodeErrorData>;
 
   constructor(readonly threads: number) {
-    this.slots = new Array<WorkerSlot | null>(threads).fill(null);
-  }
-
-  private slot(i: number): WorkerSlot {
-    const existing = this.slots[i];
-    if (existing) return existing;
-    const slot = new WorkerSlot(new Worker(new URL('./decode-worker.mjs', import.meta.url)), (s) => {
-      if (this.slots[i] === s) this.slots[i] = null;
-    });
-    this.slots[i] = slot;
-    return slot;
+    this.pool = new ThreadPool({ script: new URL('./decode-worker.mjs', import.meta.url), threads, rebuildError, what: 'Parquet decoder' });
   }
 
   decode(bytes: Uint8Array, tasks: readonly ChunkTask[]): Promise<DecodedChunk[]> {
-    return this.send(
-      () => decodeChunks(bytes, tasks),
+    return this.pool.run(
       () => {
         // Transfer the bytes when they own their buffer. A view into a larger buffer (a unit of a coalesced
         // ranged read from S3 shares its request's buffer) is copied first, only its own bytes: posting the
@@ -148,46 +103,15 @@ class WorkerPool implements ChunkDecoderPool {
         const payload = own ? bytes : bytes.slice();
         return { message: { bytes: payload, tasks }, transfer: [payload.buffer as ArrayBuffer] };
       },
+      () => decodeChunks(bytes, tasks),
     );
   }
 
   decodeFile(path: string, start: number, end: number, tasks: readonly ChunkTask[]): Promise<DecodedChunk[]> {
-    return this.send(
-      () => inThread.decodeFile(path, start, end, tasks),
+    return this.pool.run(
       () => ({ message: { file: { path, start, end }, tasks }, transfer: [] }),
+      () => inThread.decodeFile(path, start, end, tasks),
     );
-  }
-
-  /** Sends a request to the least busy worker; `local` runs it on this thread when no worker can. */
-  private async send(
-    local: () => DecodedChunk[] | Promise<DecodedChunk[]>,
-    request: () => { message: object; transfer: ArrayBuffer[] },
-  ): Promise<DecodedChunk[]> {
-    if (this.unavailable) return local();
-    let best = 0;
-    for (let i = 1; i < this.slots.length; i++) {
-      if ((this.slots[i]?.pending.size ?? 0) < (this.slots[best]?.pending.size ?? 0)) best = i;
-    }
-    let slot: WorkerSlot;
-    try {
-      slot = this.slot(best);
-    } catch {
-      this.unavailable = true;
-      return local();
-    }
-    const id = this.nextId++;
-    // Counted as pending before it is sent, so concurrent callers spread over the workers.
-    const result = new Promise<DecodedChunk[]>((resolve, reject) => slot.pending.set(id, { resolve, reject }));
-    result.catch(() => {}); // a worker that fails to start rejects it, and then nobody awaits it
-    if (!(await slot.ready)) {
-      slot.pending.delete(id);
-      this.unavailable = true;
-      return local();
-    }
-    const { message, transfer } = request();
-    slot.worker.ref();
-    slot.worker.postMessage({ id, ...message }, transfer);
-    return result;
   }
 }
 

@@ -29,7 +29,7 @@ function decode(msg: Request) {
 parentPort!.on('message', (msg: Request) => {
   try {
     const chunks = decode(msg);
-    parentPort!.postMessage({ id: msg.id, chunks }, chunks.flatMap(chunkBuffers));
+    parentPort!.postMessage({ id: msg.id, result: chunks }, chunks.flatMap(chunkBuffers));
   } catch (e) {
     const err = e as Error;
     const extra = err instanceof FileReadError ? { truncated: err.truncated, ...(err.code ? { code: err.code } : {}) } : {};
