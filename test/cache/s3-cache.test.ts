@@ -11,7 +11,8 @@ import { generateTpch } from '../../bench/tpch/generate.ts';
 import { S3ObjectStore } from '../../core/io/object-store.ts';
 import { setS3Store } from '../../core/io/s3-file-store.ts';
 import { Session, cacheStats, col, functions as F, listCached } from '../../core/sdk/index.ts';
-import { type LocalStack, startLocalStack } from '../../infra/local-stack/index.ts';
+import type { LocalStack } from '../../infra/local-stack/index.ts';
+import { startApiStack } from '../support/api-stack.ts';
 import '../infra/support.ts';
 
 const KEY = 'cache-remote-test-key-0123456789';
@@ -27,19 +28,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'squall-s3-cache-'));
   await generateTpch({ scaleFactor: 0.01, outDir: join(dir, 'a'), tables: ['lineitem'] });
   await generateTpch({ scaleFactor: 0.01, outDir: join(dir, 'b'), tables: ['lineitem'], seed: 2 });
-  stack = await startLocalStack({
-    concurrency: 6,
-    logs: process.env.SQUALL_TEST_LOGS ? 'inherit' : 'silent',
-    functions: {
-      executor: { handler: 'functions/executor.ts#handler', timeoutSeconds: 60 },
-      coordinator: { handler: 'functions/coordinator.ts#handler', timeoutSeconds: 300, environment: { SQUALL_EXECUTOR_FUNCTION: 'executor' } },
-      api: { handler: 'functions/api.ts#handler', timeoutSeconds: 60, environment: { SQUALL_API_KEYS: `tester:${KEY}`, SQUALL_COORDINATOR_FUNCTION: 'coordinator' } },
-    },
-    httpApi: { function: 'api' },
-  });
-  await Promise.all([stack.lambda.prewarm('api', 1), stack.lambda.prewarm('coordinator', 1), stack.lambda.prewarm('executor', 2)]);
-  store = S3ObjectStore.fromEndpoints(stack.endpoints());
-  setS3Store(store);
+  ({ stack, store } = await startApiStack(KEY));
   cacheRoot = `s3://${stack.bucket}/cache`;
   await store.put(`s3://${stack.bucket}/data/lineitem.parquet`, await readFile(join(dir, 'a', 'lineitem.parquet')));
   stack.s3.onRequest((r) => {

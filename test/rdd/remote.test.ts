@@ -13,7 +13,8 @@ import { S3ObjectStore } from '../../core/io/object-store.ts';
 import { setS3Store } from '../../core/io/s3-file-store.ts';
 import { generateTpch } from '../../bench/tpch/generate.ts';
 import { AnalysisError, ExecutionError, Session, UnsupportedError, col } from '../../core/sdk/index.ts';
-import { type LocalStack, startLocalStack } from '../../infra/local-stack/index.ts';
+import type { LocalStack } from '../../infra/local-stack/index.ts';
+import { startApiStack } from '../support/api-stack.ts';
 import '../infra/support.ts';
 
 const KEY = 'rdd-remote-test-key-0123456789';
@@ -42,19 +43,7 @@ function corpus(seed: number, lines: number): string {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'squall-rdd-remote-'));
-  stack = await startLocalStack({
-    concurrency: 6,
-    logs: process.env.SQUALL_TEST_LOGS ? 'inherit' : 'silent',
-    functions: {
-      executor: { handler: 'functions/executor.ts#handler', timeoutSeconds: 60 },
-      coordinator: { handler: 'functions/coordinator.ts#handler', timeoutSeconds: 300, environment: { SQUALL_EXECUTOR_FUNCTION: 'executor' } },
-      api: { handler: 'functions/api.ts#handler', timeoutSeconds: 60, environment: { SQUALL_API_KEYS: `tester:${KEY}`, SQUALL_COORDINATOR_FUNCTION: 'coordinator' } },
-    },
-    httpApi: { function: 'api' },
-  });
-  await Promise.all([stack.lambda.prewarm('api', 1), stack.lambda.prewarm('coordinator', 1), stack.lambda.prewarm('executor', 2)]);
-  store = S3ObjectStore.fromEndpoints(stack.endpoints());
-  setS3Store(store);
+  ({ stack, store } = await startApiStack(KEY));
   await generateTpch({ scaleFactor: 0.01, outDir: dir, tables: ['nation'] });
   await store.put(`s3://${stack.bucket}/data/nation.parquet`, await readFile(join(dir, 'nation.parquet')));
   for (let f = 0; f < FILES; f++) {

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateTpch } from '../../bench/tpch/generate.ts';
 import { S3ObjectStore } from '../../core/io/object-store.ts';
 import { setS3Store } from '../../core/io/s3-file-store.ts';
-import { type LocalStack, startLocalStack } from '../../infra/local-stack/index.ts';
+import type { LocalStack } from '../../infra/local-stack/index.ts';
+import { startApiStack } from '../support/api-stack.ts';
 import { AnalysisError, ExecutionError, Session, UnsupportedError, col, functions as F } from '../../core/sdk/index.ts';
 import type { JobInfo } from '../../core/sdk/index.ts';
 import '../infra/support.ts';
@@ -23,21 +24,7 @@ let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'squall-remote-'));
   await generateTpch({ scaleFactor: 0.01, outDir: dir, tables: [...TABLES] });
-  stack = await startLocalStack({
-    concurrency: 6,
-    logs: process.env.SQUALL_TEST_LOGS ? 'inherit' : 'silent',
-    functions: {
-      executor: { handler: 'functions/executor.ts#handler', timeoutSeconds: 60 },
-      coordinator: { handler: 'functions/coordinator.ts#handler', timeoutSeconds: 300, environment: { SQUALL_EXECUTOR_FUNCTION: 'executor' } },
-      api: { handler: 'functions/api.ts#handler', timeoutSeconds: 60, environment: { SQUALL_API_KEYS: `tester:${KEY}`, SQUALL_COORDINATOR_FUNCTION: 'coordinator' } },
-    },
-    httpApi: { function: 'api' },
-  });
-  // Warm workers: on a loaded machine a cold start can outlast a request.
-  await Promise.all([stack.lambda.prewarm('api', 2), stack.lambda.prewarm('coordinator', 1), stack.lambda.prewarm('executor', 2)]);
-  store = S3ObjectStore.fromEndpoints(stack.endpoints());
-  // The client reads Parquet footers (schemas, statistics) of s3:// tables through this store.
-  setS3Store(store);
+  ({ stack, store } = await startApiStack(KEY, { api: 2 }));
   for (const t of TABLES) await store.put(`s3://${stack.bucket}/data/${t}.parquet`, await readFile(join(dir, `${t}.parquet`)));
 }, 240_000);
 
