@@ -14,7 +14,7 @@ import type { StageOutput } from '../physical/stages.ts';
 import { BatchPartitioner, encodePartition } from '../shuffle/partitioner.ts';
 import { decodeStream } from '../shuffle/shuffle-reader.ts';
 import { toArrowSchema } from '../types/arrow-types.ts';
-import { ExecutionError, SquallError } from '../types/errors.ts';
+import { ExecutionError } from '../types/errors.ts';
 
 export interface ThreadTaskRequest {
   readonly stage: number;
@@ -109,7 +109,7 @@ export interface ThreadTaskError {
 }
 
 export function errorToData(e: unknown): ThreadTaskError {
-  if (e instanceof Error) return { name: e instanceof SquallError ? e.name : e.name || 'Error', message: e.message, ...(e.stack ? { stack: e.stack } : {}) };
+  if (e instanceof Error) return { name: e.name || 'Error', message: e.message, ...(e.stack ? { stack: e.stack } : {}) };
   return { name: 'Error', message: String(e) };
 }
 

@@ -262,7 +262,11 @@ export class Session {
 
   /** The operators that run `plan` in this process. */
   operators(plan: LogicalPlan): PhysicalOperator {
-    return instantiate(createPhysicalPlan(this.optimize(plan), this.planning), { memoryTable: (id) => this.memoryTable(id) });
+    return this.instantiateLocal(createPhysicalPlan(this.optimize(plan), this.planning));
+  }
+
+  private instantiateLocal(physical: PhysicalPlan): PhysicalOperator {
+    return instantiate(physical, { memoryTable: (id) => this.memoryTable(id) });
   }
 
   /** Runs a plan and streams its output batches. */
@@ -283,21 +287,22 @@ export class Session {
       yield* await runStageGraph(graph, { ...ctx, memoryTable, ...(pool ? { pool } : {}) });
       return;
     }
-    const parallel = this.threads > 1 ? await this.parallelStages(plan) : null;
+    // Optimized and planned once: the plan for one pipeline also decides whether threads pay.
+    const optimized = this.optimize(plan);
+    const local = createPhysicalPlan(optimized, this.planning);
+    const parallel = this.threads > 1 ? await this.parallelStages(optimized, local) : null;
     if (parallel) {
       yield* await runStageGraph(parallel, { ...ctx, memoryTable, pool: taskThreadPool(this.threads) });
       return;
     }
-    yield* this.operators(plan).execute(ctx);
+    yield* this.instantiateLocal(local).execute(ctx);
   }
 
   /**
-   * The stage graph that runs `plan` on this session's threads, when it scans enough bytes of files to be worth
-   * it (see SessionOptions.threads); null runs it as one pipeline.
+   * The stage graph that runs the optimized plan on this session's threads, when its one-pipeline plan `local`
+   * shows that threads pay (see SessionOptions.threads); null runs `local` as one pipeline.
    */
-  private async parallelStages(plan: LogicalPlan): Promise<StageGraph | null> {
-    const optimized = this.optimize(plan);
-    const local = createPhysicalPlan(optimized, this.planning);
+  private async parallelStages(optimized: LogicalPlan, local: PhysicalPlan): Promise<StageGraph | null> {
     if (!someFileScan(local, runsOffThread) || limitStopsEarly(local) || !gainsFromThreads(local)) return null;
     const sizes = await scannedFileSizes(local);
     if ((await bytesToDecode(local, sizes)) < PARALLEL_SCAN_BYTES) return null;
