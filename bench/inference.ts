@@ -29,18 +29,15 @@ import { field, schema } from '../core/types/schema.ts';
 import { rowsToBatch } from '../core/sdk/from-rows.ts';
 import { startLocalStack } from '../infra/local-stack/index.ts';
 import { gemmReluModel } from '../test/ml/onnx-builders.ts';
+import { seededRandom } from '../core/util/seeded-random.ts';
 
 const D = 64;
 const H = 128;
 
+/** Numbers in [-0.5, 0.5), reproducible per seed. */
 function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const next = seededRandom(seed);
+  return () => next() - 0.5;
 }
 
 async function main(): Promise<void> {

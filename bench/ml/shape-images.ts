@@ -5,21 +5,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
+import { seededRandom } from '../../core/util/seeded-random.ts';
 
 export const SHAPE_CLASSES = ['stripes', 'discs', 'checkerboard'] as const;
 export type ShapeClass = (typeof SHAPE_CLASSES)[number];
-
-/** A seeded uniform generator in [0, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Two colours whose brightness differs by at least 80 (of 255), so the pattern is visible. */
 function colours(r: () => number): [number[], number[]] {

@@ -14,6 +14,7 @@ import type { Evaluator } from './evaluation.ts';
 import { type ParamSpecs, param } from './params.ts';
 import { Pipeline } from './pipeline.ts';
 import { type LoadOptions, loadStage, registerStage } from './persistence.ts';
+import { seededRandom } from '../util/seeded-random.ts';
 
 /** One combination: values for named parameters of given stages. */
 export type ParamMap = readonly { readonly stage: PipelineStage; readonly name: string; readonly value: unknown }[];
@@ -67,17 +68,6 @@ const SPECS: ParamSpecs<CrossValidatorParams> = {
 
 const FOLD = '__squall_fold';
 
-/** A seeded uniform generator (mulberry32). */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class CrossValidator extends Estimator<CrossValidatorParams, CrossValidatorModel> {
   readonly estimator: Estimator;
@@ -108,7 +98,7 @@ export class CrossValidator extends Estimator<CrossValidatorParams, CrossValidat
     this.transformSchema(df.schema);
     if (df.columns.includes(FOLD)) throw new AnalysisError(`column name '${FOLD}' is reserved by CrossValidator; rename the column`);
     const k = this.get('numFolds');
-    const random = generator(this.get('seed'));
+    const random = seededRandom(this.get('seed'));
     const withFolds = await withComputedColumns(df, [field(FOLD, DataTypes.float64, false)], (batch) => {
       const folds = new Float64Array(batch.numRows);
       for (let i = 0; i < folds.length; i++) folds[i] = Math.floor(random() * k);

@@ -14,6 +14,7 @@ import { toArrowSchema } from '../types/arrow-types.ts';
 import { ExecutionError } from '../types/errors.ts';
 import { type Schema, field, schema as makeSchema } from '../types/schema.ts';
 import { fromBase64, toBase64 } from './protocol.ts';
+import { seededRandom } from '../util/seeded-random.ts';
 
 type RangePartitioning = Extract<Partitioning, { kind: 'range' }>;
 
@@ -59,16 +60,6 @@ export function decodeIpc(schema: Schema, bytes: Uint8Array): arrow.RecordBatch 
   return out;
 }
 
-/** A small deterministic PRNG (mulberry32), so a task's sample is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A uniform sample of at most `size` rows of a stream's sort keys (Vitter's algorithm R): every row seen is in
@@ -100,7 +91,7 @@ export class ReservoirSampler {
     this.arrowSchema = toArrowSchema(this.schema);
     this.slotChunk = new Int32Array(size);
     this.slotRow = new Int32Array(size);
-    this.random = prng(seed);
+    this.random = seededRandom(seed);
   }
 
   add(batch: arrow.RecordBatch): void {

@@ -14,17 +14,8 @@ import { type Expr, alias, binary, caseWhen, column, literal } from '../../core/
 import { DataTypes } from '../../core/types/data-type.ts';
 import { DataError } from '../../core/types/errors.ts';
 import { type ColSpec, type Value, makeBatches, rowsOf, schemaOf } from './support.ts';
+import { seededRandom as rng } from '../../core/util/seeded-random.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Passes batches through: placed between operators, it keeps the aggregate from fusing them. */
 class Opaque implements PhysicalOperator {

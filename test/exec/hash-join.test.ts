@@ -9,17 +9,8 @@ import { DataTypes } from '../../core/types/data-type.ts';
 import { ExecutionError } from '../../core/types/errors.ts';
 import { expectSameRows } from '../support/compare.ts';
 import { type ColSpec, type Value, loadTable, query, run, scan } from './support.ts';
+import { seededRandom as rng } from '../../core/util/seeded-random.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const leftCols = (dictionary: boolean): ColSpec[] => [
   { name: 'lid', type: DataTypes.int32 },

@@ -4,17 +4,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeRle, defLevelsToBitmap, gatherDictionary, unpackBits, useGeneratedKernels } from '../../core/io/parquet/encodings.ts';
 import { snappyDecompress } from '../../core/io/parquet/snappy.ts';
+import { seededRandom as rng } from '../../core/util/seeded-random.ts';
 
-/** A deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function uleb(n: number): number[] {
   const out: number[] = [];

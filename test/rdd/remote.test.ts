@@ -16,6 +16,7 @@ import { AnalysisError, ExecutionError, Session, UnsupportedError, col } from '.
 import type { LocalStack } from '../../infra/local-stack/index.ts';
 import { startApiStack } from '../support/api-stack.ts';
 import '../infra/support.ts';
+import { seededRandom } from '../../core/util/seeded-random.ts';
 
 const KEY = 'rdd-remote-test-key-0123456789';
 const FILES = 3;
@@ -25,13 +26,7 @@ let dir: string;
 
 /** Lines of words w0..w299 drawn with probability ~ 1/(rank+1) (a seeded generator): a few frequent words, a long tail. */
 function corpus(seed: number, lines: number): string {
-  let a = seed;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = seededRandom(seed);
   const out: string[] = [];
   for (let l = 0; l < lines; l++) {
     const words: string[] = [];
