@@ -1,30 +1,20 @@
 // The identity of a plan's inputs, for cache keys: each file's size plus its mtime and inode (local) or its
 // ETag (S3). A file replaced with different content gets a different version, so cached results built from
 // the old one are never served for the new one.
-import * as fsp from 'node:fs/promises';
-import { isRemotePath, localPath, storeFor } from '../io/file-store.ts';
+import { localPath, storeFor } from '../io/file-store.ts';
 import type { LogicalPlan } from '../plan/logical-plan.ts';
 import { planInputs } from '../plan/logical-plan.ts';
 
 export interface InputVersion {
   readonly path: string;
-  /** `size:mtime:inode` locally, `size:etag` on S3, `missing` when the file is gone. */
+  /** `size:mtime:inode` locally, `size:etag` on S3, `missing` when the file is gone (see fileVersion). */
   readonly version: string;
 }
 
-/** The current version of one file. */
+/** The current version of one file: its size and its store's ETag (for local files, mtime and inode). */
 export async function fileVersion(path: string): Promise<string> {
-  if (isRemotePath(path)) {
-    const info = await storeFor(path).stat(path);
-    return info ? `${info.size}:${info.etag ?? ''}` : 'missing';
-  }
-  try {
-    const s = await fsp.stat(localPath(path), { bigint: true });
-    return `${s.size}:${s.mtimeNs}:${s.ino}`;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return 'missing';
-    throw e;
-  }
+  const info = await storeFor(path).stat(localPath(path));
+  return info ? `${info.size}:${info.etag ?? ''}` : 'missing';
 }
 
 /** The files a plan scans (in plan order, without duplicates). In-memory tables are immutable: their id is their identity. */

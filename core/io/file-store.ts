@@ -67,8 +67,9 @@ class LocalFileStore implements FileStore {
   async stat(path: string): Promise<FileInfo | null> {
     try {
       const s = await fsp.stat(path, { bigint: true });
-      // A local stand-in for an ETag (modification time and inode), so footers of unchanged files are parsed once.
-      return s.isDirectory() ? { kind: 'dir', size: Number(s.size) } : { kind: 'file', size: Number(s.size), etag: `${s.mtimeNs}:${s.ino}` };
+      // A local stand-in for an ETag (modification time and inode): footers of unchanged files are parsed once,
+      // and cache keys (core/cache/versions.ts) change when a file or folder is replaced.
+      return { kind: s.isDirectory() ? 'dir' : 'file', size: Number(s.size), etag: `${s.mtimeNs}:${s.ino}` };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
       throw e;
