@@ -2,7 +2,7 @@
 // (a value that makes the model throw; batches above a size that fail as out-of-memory) so adaptive batching and
 // dead letters can be checked exactly. Workers load it through ModelRef.modules (this file's path).
 import * as arrow from 'apache-arrow';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { columnData, makeBatch, makeColumn } from '../../../core/arrow/column.ts';
 import { Transformer } from '../../../core/ml/base.ts';
@@ -60,8 +60,9 @@ export class ScaleModel extends Transformer<ScaleParams> implements BatchModel {
   async transformBatch(batch: arrow.RecordBatch, schema: Schema, context: BatchContext): Promise<arrow.RecordBatch> {
     ScaleModel.calls.push(batch.numRows);
     const marker = this.get('crashMarker');
-    if (marker && process.env.SQUALL_ALLOW_FAULTS === '1' && !existsSync(marker)) {
-      writeFileSync(marker, `${process.pid}`);
+    // Exactly one worker crashes: the marker is claimed with an exclusive create ('wx'), not a check-then-write,
+    // which two worker processes running tasks of the stage at once could both pass (retries 2, not 1).
+    if (marker && process.env.SQUALL_ALLOW_FAULTS === '1' && claim(marker)) {
       process.stderr.write(`TestScaleModel: crashing mid-batch (${batch.numRows} rows)\n`);
       process.exit(1);
     }
@@ -86,3 +87,14 @@ export class ScaleModel extends Transformer<ScaleParams> implements BatchModel {
 }
 
 registerStage('TestScaleModel', (ctx) => new ScaleModel(ctx.metadata.params as Partial<ScaleParams>, ctx.metadata.uid));
+
+/** Creates `path` if nobody has: true for the one caller that did. */
+function claim(path: string): boolean {
+  try {
+    writeFileSync(path, `${process.pid}`, { flag: 'wx' });
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+}
