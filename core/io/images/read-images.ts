@@ -44,14 +44,23 @@ export async function readImages(paths: readonly string[], options: ImageReadOpt
   if (!Number.isInteger(perBatch) || perBatch < 1) throw new DataError(`option 'imagesPerBatch' must be a positive integer, got ${perBatch}`);
   const files = await expandPaths(paths);
   const rows: (Record<ImageColumn, string | number> | null)[] = new Array(files.length).fill(null);
+  // Files are claimed in path order and claiming stops at the first failure, so every file before a failed one
+  // has been read when the workers settle: the error reported is the first bad file in path order, whichever
+  // read finished first.
   let next = 0;
+  const failures = new Map<number, unknown>();
   const worker = async () => {
-    while (next < files.length) {
+    while (next < files.length && failures.size === 0) {
       const i = next++;
-      rows[i] = await readOne(files[i]!, options.dropInvalid ?? false);
+      try {
+        rows[i] = await readOne(files[i]!, options.dropInvalid ?? false);
+      } catch (e) {
+        failures.set(i, e);
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, files.length) }, worker));
+  if (failures.size > 0) throw failures.get(Math.min(...failures.keys()));
   const kept = rows.filter((r): r is Record<ImageColumn, string | number> => r !== null);
   const batches: arrow.RecordBatch[] = [];
   for (let i = 0; i < kept.length; i += perBatch) batches.push(rowsToBatch(kept.slice(i, i + perBatch), IMAGE_SCHEMA));
