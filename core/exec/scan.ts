@@ -1,5 +1,5 @@
 // File scans: Parquet (only the needed columns, and only row groups whose statistics can match the scan's
-// pushed filters), CSV and NDJSON.
+// pushed filters), CSV, NDJSON and image files.
 import type * as arrow from 'apache-arrow';
 import { type Expr, exprToString } from '../expr/expr.ts';
 import { type Schema, resolveField, schema as makeSchema } from '../types/schema.ts';
@@ -8,8 +8,25 @@ import { DEFAULT_PARQUET_BATCH_SIZE, type RowGroupInfo, scanParquet } from '../i
 import { type FileSplit, rowGroupInSplits } from '../io/file-split.ts';
 import { scanCsv } from '../io/csv-reader.ts';
 import { scanJson } from '../io/json-reader.ts';
+import { scanImages } from '../io/images/read-images.ts';
 import { rowGroupMightMatch } from './row-group-pruning.ts';
 import { type ExecContext, type PhysicalOperator, checkCancelled } from './operator.ts';
+
+/** The operator's name for a file format, as plans print it. */
+export function fileScanName(format: FileFormat): string {
+  switch (format) {
+    case 'parquet':
+      return 'ParquetScan';
+    case 'csv':
+      return 'CsvScan';
+    case 'json':
+      return 'JsonScan';
+    case 'images':
+      return 'ImageScan';
+  }
+}
+
+type FileFormat = Exclude<ScanSource, { format: 'memory' }>['format'];
 
 export class FileScanExec implements PhysicalOperator {
   readonly name: string;
@@ -24,7 +41,7 @@ export class FileScanExec implements PhysicalOperator {
     /** This task's share of the files; null reads all of them. */
     readonly splits: readonly FileSplit[] | null = null,
   ) {
-    this.name = source.format === 'parquet' ? 'ParquetScan' : source.format === 'csv' ? 'CsvScan' : 'JsonScan';
+    this.name = fileScanName(source.format);
     this.schema =
       projection === null ? fileSchema : makeSchema(projection.map((n) => fileSchema.fields[resolveField(fileSchema, n)]!));
   }
@@ -85,6 +102,13 @@ export class FileScanExec implements PhysicalOperator {
         return;
       case 'json':
         for await (const b of scanJson(this.files(), this.fileSchema, columns, ctx.batchSize)) {
+          checkCancelled(ctx);
+          yield b;
+        }
+        return;
+      case 'images':
+        // Batches of the source's imagesPerBatch rather than ctx.batchSize: one image row can be megabytes.
+        for await (const b of scanImages(this.files(), this.source.options, columns)) {
           checkCancelled(ctx);
           yield b;
         }

@@ -14,6 +14,7 @@ import { type Field, type Schema, field, resolveField, schema as makeSchema } fr
 import type { JoinType, ModelOutput, ScanSource } from '../plan/logical-plan.ts';
 import type { ModelRef } from '../expr/model-ref.ts';
 import { exprToString } from '../expr/expr.ts';
+import { fileScanName } from '../exec/scan.ts';
 
 export type AggregateMode = 'single' | 'partial' | 'final';
 
@@ -268,7 +269,7 @@ function describe(p: PhysicalPlan): string {
       const files = p.source.paths.length === 1 ? p.source.paths[0]! : `${p.source.paths.length} files`;
       const cols = physicalSchema(p).fields.map((f) => f.name).join(', ');
       const pushed = p.filters.length ? ` pushed=[${p.filters.map(exprToString).join(', ')}]` : '';
-      return `${p.source.format === 'parquet' ? 'ParquetScan' : p.source.format === 'csv' ? 'CsvScan' : 'JsonScan'} ${files} [${cols}]${pushed}`;
+      return `${fileScanName(p.source.format)} ${files} [${cols}]${pushed}`;
     }
     case 'memory_scan':
       return `MemoryScan ${p.id}`;

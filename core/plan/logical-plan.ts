@@ -17,10 +17,20 @@ export interface CsvOptions {
   readonly nullValue: string;
 }
 
+/** How an image scan reads its files (session.read.images options, resolved to their defaults). */
+export interface ImageOptions {
+  /** Leave out files that are not images or cannot be decoded, instead of failing the read. */
+  readonly dropInvalid: boolean;
+  /** Images per record batch a scan task yields. */
+  readonly imagesPerBatch: number;
+}
+
 export type ScanSource =
   | { readonly format: 'parquet'; readonly paths: readonly string[] }
   | { readonly format: 'csv'; readonly paths: readonly string[]; readonly options: CsvOptions }
   | { readonly format: 'json'; readonly paths: readonly string[] }
+  /** PNG and JPEG files as rows of IMAGE_SCHEMA (core/io/images/read-images.ts), decoded where the scan runs. */
+  | { readonly format: 'images'; readonly paths: readonly string[]; readonly options: ImageOptions }
   /** An in-memory table registered with the session under `id`. */
   | { readonly format: 'memory'; readonly id: string };
 

@@ -101,6 +101,11 @@ export const scanSourceSchema = z.discriminatedUnion('format', [
     options: z.object({ header: z.boolean(), delimiter: z.string(), quote: z.string(), nullValue: z.string() }),
   }),
   z.object({ format: z.literal('json'), paths: strings }),
+  z.object({
+    format: z.literal('images'),
+    paths: strings,
+    options: z.object({ dropInvalid: z.boolean(), imagesPerBatch: z.number().int().positive() }),
+  }),
   z.object({ format: z.literal('memory'), id: z.string() }),
 ]);
 

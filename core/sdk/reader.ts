@@ -1,8 +1,6 @@
-// session.read: Parquet, CSV and NDJSON sources, and images. Reading is async because the schema comes from the files
+// session.read: Parquet, CSV, NDJSON and image file sources. Reading is async because the schema comes from the files
 // (Parquet footers, a CSV/JSON sample) before the DataFrame is built, so column errors surface immediately.
-import * as arrow from 'apache-arrow';
 import { AnalysisError, DataError } from '../types/errors.ts';
-import { toArrowSchema } from '../types/arrow-types.ts';
 import { type Schema, field, schema as makeSchema } from '../types/schema.ts';
 import { typeEquals, typeToString } from '../types/data-type.ts';
 import { type TypeLike, toDataType } from '../types/parse-type.ts';
@@ -11,7 +9,7 @@ import { expandPaths } from '../io/paths.ts';
 import { parquetMetadata, readParquetSchema } from '../io/parquet-reader.ts';
 import { inferCsvSchema } from '../io/csv-reader.ts';
 import { inferJsonSchema } from '../io/json-reader.ts';
-import { IMAGE_OPTION_NAMES, IMAGE_SCHEMA, type ImageColumn, readImages } from '../io/images/read-images.ts';
+import { IMAGE_OPTION_NAMES, IMAGE_SCHEMA, type ImageColumn, imageOptions } from '../io/images/read-images.ts';
 import { DataFrame } from './dataframe.ts';
 import type { Session } from './session.ts';
 
@@ -100,17 +98,20 @@ export class DataFrameReader {
   /**
    * PNG and JPEG files (a file, a folder read recursively, a glob, or an s3:// prefix) as rows of (path, width,
    * height, channels, bytes), `bytes` being the encoded file in base64 (see core/io/images/read-images.ts). The
-   * files are read now, into memory. Options: dropInvalid (leave out files that are not images), imagesPerBatch.
+   * files are listed now and read by the scan tasks of each action (on executors for a remote session), so a
+   * corrupt file fails the action that reads it. Options: dropInvalid (leave out files that are not images),
+   * imagesPerBatch.
    */
   async images(...paths: string[]): Promise<DataFrame<ImageColumn>> {
     for (const k of Object.keys(this.opts)) {
       if (!(IMAGE_OPTION_NAMES as readonly string[]).includes(k)) throw new AnalysisError(`unknown image option '${k}'. Known options: ${IMAGE_OPTION_NAMES.join(', ')}`);
     }
-    const batches = await readImages(paths, {
+    const options = imageOptions({
       dropInvalid: bool(this.opts['dropInvalid'] ?? false, 'dropInvalid'),
       ...(this.opts['imagesPerBatch'] !== undefined ? { imagesPerBatch: Number(this.opts['imagesPerBatch']) } : {}),
     });
-    return this.session.createDataFrame(new arrow.Table(toArrowSchema(IMAGE_SCHEMA), batches)) as DataFrame<ImageColumn>;
+    const files = await expandPaths(paths);
+    return this.scan({ format: 'images', paths: files, options }, IMAGE_SCHEMA) as DataFrame<ImageColumn>;
   }
 
   private scan(source: ScanSource, s: Schema, statistics?: TableStatistics): DataFrame {

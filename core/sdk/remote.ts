@@ -329,7 +329,8 @@ const DEFAULT_CSV = { header: true, delimiter: ',', quote: '"', nullValue: '' };
 export function tableRefOf(plan: LogicalPlan): TableRef | null {
   if (plan.kind !== 'scan' || plan.projection !== null || plan.filters.length > 0 || plan.alias !== undefined) return null;
   const src = plan.source;
-  if (src.format === 'memory') return null;
+  // Image reads travel as a plan: a SQL job's table binding names only the formats the API reads itself.
+  if (src.format === 'memory' || src.format === 'images') return null;
   if (src.format === 'csv' && (Object.keys(DEFAULT_CSV) as (keyof typeof DEFAULT_CSV)[]).some((k) => src.options[k] !== DEFAULT_CSV[k])) return null;
   return { path: src.paths.length === 1 ? src.paths[0]! : [...src.paths], ...(src.format !== 'parquet' ? { format: src.format } : {}) };
 }

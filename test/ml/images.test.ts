@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, test } from 'vitest';
-import { Session } from '../../core/sdk/index.ts';
+import { Session, col } from '../../core/sdk/index.ts';
+import { deserializePlan, serializePlan } from '../../core/plan/serialize.ts';
 import { ImageToVector } from '../../core/ml/index.ts';
 import { decodeImage } from '../../core/io/images/decode-image.ts';
 import { resizeRgb } from '../../core/ml/image/resize.ts';
@@ -51,9 +52,11 @@ describe('session.read.images', () => {
     const truncated = fs.readFileSync(path.join(folder, 'b-grey.png')).subarray(0, 40);
     fs.writeFileSync(path.join(bad, 'truncated.png'), truncated);
     fs.writeFileSync(path.join(bad, 'notes.txt'), 'not an image');
-    await expect(session.read.images(bad)).rejects.toThrow(DataError);
-    await expect(session.read.images(bad)).rejects.toThrow(/notes\.txt' is not a PNG or JPEG image.*dropInvalid/);
-    await expect(session.read.images(path.join(bad, 'truncated.png'))).rejects.toThrow(/truncated\.png' is a corrupt PNG image/);
+    // The files are listed when the DataFrame is built and read by the action.
+    const all = await session.read.images(bad);
+    await expect(all.collect()).rejects.toThrow(DataError);
+    await expect(all.collect()).rejects.toThrow(/notes\.txt' is not a PNG or JPEG image.*dropInvalid/);
+    await expect((await session.read.images(path.join(bad, 'truncated.png'))).collect()).rejects.toThrow(/truncated\.png' is a corrupt PNG image/);
     const kept = await session.read.option('dropInvalid', true).images(bad);
     expect((await kept.collect()).map((r) => path.basename(r.path as string))).toEqual(['good.png']);
     await expect(session.read.option('header', true).images(bad)).rejects.toThrow(/unknown image option 'header'/);
@@ -61,12 +64,79 @@ describe('session.read.images', () => {
     huge.writeUInt32BE(200_000, 16); // IHDR width × height above the limit (the CRC no longer matches: never read)
     huge.writeUInt32BE(100_000, 20);
     fs.writeFileSync(path.join(bad, 'huge.png'), huge);
-    await expect(session.read.images(path.join(bad, 'huge.png'))).rejects.toThrow(/huge\.png' is 200000×100000 pixels, above the limit/);
+    await expect((await session.read.images(path.join(bad, 'huge.png'))).collect()).rejects.toThrow(/huge\.png' is 200000×100000 pixels, above the limit/);
   });
 
   test('imagesPerBatch sets the partitions', async () => {
     const table = await (await session.read.option('imagesPerBatch', 3).images(folder)).toArrow();
     expect(table.batches.map((b) => b.numRows)).toEqual([3, 1]);
+    await expect(session.read.option('imagesPerBatch', 0).images(folder)).rejects.toThrow(/'imagesPerBatch' must be a positive integer, got 0/);
+  });
+
+  test('a lazy file scan: files are listed when read and read by each action', async () => {
+    const live = path.join(dir, 'live');
+    fs.mkdirSync(live);
+    fs.writeFileSync(path.join(live, 'x.png'), png(3, 2, 2, () => [9, 9, 9, 255]));
+    const df = await session.read.images(live);
+    expect(df.plan).toMatchObject({ kind: 'scan', source: { format: 'images', paths: [path.join(live, 'x.png')], options: { dropInvalid: false, imagesPerBatch: 64 } } });
+    expect(await df.explainString('simple')).toMatch(/ImageScan .*x\.png \[path, width, height, channels, bytes\]/);
+    // Replaced after the DataFrame was built: the action reads the file as it is now.
+    fs.writeFileSync(path.join(live, 'x.png'), png(8, 5, 0, () => [1, 1, 1, 255]));
+    expect((await df.collect()).map((r) => [r.width, r.height, r.channels])).toEqual([[8, 5, 1]]);
+    // Deleted: the run fails naming it (sizing the scan finds it gone before a task reads it).
+    fs.rmSync(path.join(live, 'x.png'));
+    await expect(df.collect()).rejects.toThrow(/x\.png' (does not exist|no longer exists)/);
+  });
+
+  test('the plan crosses a process boundary: it serializes, and a bad option shape is rejected there', async () => {
+    const df = await session.read.option('dropInvalid', true).option('imagesPerBatch', 2).images(folder);
+    const back = deserializePlan(serializePlan(df.plan));
+    expect(back).toEqual(df.plan);
+    const bad = JSON.parse(serializePlan(df.plan)) as { plan: { source: { options: { imagesPerBatch: number } } } };
+    bad.plan.source.options.imagesPerBatch = -1;
+    expect(() => deserializePlan(bad)).toThrow(/imagesPerBatch/);
+  });
+
+  test('projections: path only, or count(*), still read every file (so errors and dropInvalid agree), without the bytes column', async () => {
+    const df = await session.read.images(folder);
+    const physical = await df.select('path', 'width').explainString('simple');
+    expect(physical).toMatch(/ImageScan .* \[path, width\]/);
+    expect((await df.select('path', 'width').orderBy('path').collect()).map((r) => [path.basename(r.path as string), r.width])).toEqual([
+      ['a-rgb.png', 5],
+      ['b-grey.png', 4],
+      ['c-rgba.png', 2],
+      ['d.jpg', 7],
+    ]);
+    expect(await df.count()).toBe(4);
+    expect(await df.filter(col('channels').eq(3)).count()).toBe(2);
+    const bad = path.join(dir, 'bad-count');
+    fs.mkdirSync(bad);
+    fs.copyFileSync(path.join(folder, 'a-rgb.png'), path.join(bad, 'good.png'));
+    fs.writeFileSync(path.join(bad, 'junk.png'), 'junk');
+    await expect((await session.read.images(bad)).select('path').collect()).rejects.toThrow(/junk\.png' is not a PNG or JPEG image/);
+    expect(await (await session.read.option('dropInvalid', true).images(bad)).count()).toBe(1);
+  });
+
+  test('the error names the first bad file in path order, however the reads interleave', async () => {
+    const many = path.join(dir, 'many');
+    fs.mkdirSync(many);
+    const big = png(300, 300, 2, (x, y) => [x % 256, y % 256, (x * y) % 256, 255]);
+    for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(many, `${String(i).padStart(2, '0')}.png`), big);
+    // 05 is large and corrupt at its end (slow to fail), 07 is not an image at all (fails at once).
+    fs.writeFileSync(path.join(many, '05.png'), Buffer.concat([big.subarray(0, big.length - 30), Buffer.alloc(30)]));
+    fs.writeFileSync(path.join(many, '07.png'), 'text');
+    const df = await session.read.option('imagesPerBatch', 2).images(many);
+    for (let k = 0; k < 3; k++) await expect(df.collect()).rejects.toThrow(/05\.png' is a corrupt PNG image/);
+  });
+
+  test('staged runs split the files over tasks (on threads too); rows equal the one-pipeline read', async () => {
+    const expected = await (await session.read.images(folder)).orderBy('path').collect();
+    for (const options of [{ planning: 'stages' as const, stages: { targetBytesPerTask: 100 } }, { planning: 'stages' as const, stages: { targetBytesPerTask: 100 }, threads: 2 }]) {
+      const staged = Session.local(options);
+      const df = await staged.read.images(folder);
+      expect(await df.explainStages()).toMatch(/Stage 0 \(lambda, 4 tasks\)[\s\S]*ImageScan/);
+      expect(await df.orderBy('path').collect()).toEqual(expected);
+    }
   });
 });
 

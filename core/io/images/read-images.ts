@@ -1,6 +1,7 @@
-// `session.read.images(path)`: image files from a local folder, a glob or an s3:// prefix as rows of (path,
-// width, height, channels, bytes), as Spark's image data source. Each file is decoded once here, so a corrupt
-// one fails the read naming the file (or, with `dropInvalid`, is left out, as Spark's option of that name).
+// The image file source behind `session.read.images(path)`: image files (listed when the DataFrame is built) read
+// by the scan tasks that run it, as rows of (path, width, height, channels, bytes), as Spark's image data source.
+// Each file is decoded once where it is read, so a corrupt one fails the scan naming the file (or, with
+// `dropInvalid`, is left out, as Spark's option of that name).
 //
 // `bytes` holds the file's encoded bytes (PNG/JPEG as stored) in base64, in a utf8 column: the engine has no
 // binary type, and adding one would touch every layer (types, kernels, Parquet, shuffle, JSON results) for this
@@ -11,9 +12,9 @@ import type * as arrow from 'apache-arrow';
 import { rowsToBatch } from '../../sdk/from-rows.ts';
 import { DataTypes } from '../../types/data-type.ts';
 import { DataError } from '../../types/errors.ts';
-import { type Schema, field, schema as makeSchema } from '../../types/schema.ts';
+import { type Schema, field, resolveField, schema as makeSchema } from '../../types/schema.ts';
+import type { ImageOptions } from '../../plan/logical-plan.ts';
 import { localPath, storeFor } from '../file-store.ts';
-import { expandPaths } from '../paths.ts';
 import { decodeImage } from './decode-image.ts';
 
 export type ImageColumn = 'path' | 'width' | 'height' | 'channels' | 'bytes';
@@ -26,56 +27,73 @@ export const IMAGE_SCHEMA: Schema = makeSchema([
   field('bytes', DataTypes.utf8, false),
 ]);
 
-export interface ImageReadOptions {
-  /** Leave out files that are not images or cannot be decoded, instead of failing (default false). */
-  readonly dropInvalid?: boolean;
-  /** Images per record batch (partition), default 64. */
-  readonly imagesPerBatch?: number;
-}
-
 export const IMAGE_OPTION_NAMES = ['dropInvalid', 'imagesPerBatch'] as const;
+
+export const DEFAULT_IMAGES_PER_BATCH = 64;
+
+/** The scan's options from what the reader was given (defaults filled in), checked before any file is read. */
+export function imageOptions(given: { readonly dropInvalid?: boolean; readonly imagesPerBatch?: number }): ImageOptions {
+  const imagesPerBatch = given.imagesPerBatch ?? DEFAULT_IMAGES_PER_BATCH;
+  if (!Number.isInteger(imagesPerBatch) || imagesPerBatch < 1) throw new DataError(`option 'imagesPerBatch' must be a positive integer, got ${imagesPerBatch}`);
+  return Object.freeze({ dropInvalid: given.dropInvalid ?? false, imagesPerBatch });
+}
 
 /** Files read at once: enough to hide S3 latency, few enough to bound memory. */
 const READ_CONCURRENCY = 8;
 
-/** The images under `paths` as record batches of IMAGE_SCHEMA, in path order. */
-export async function readImages(paths: readonly string[], options: ImageReadOptions = {}): Promise<arrow.RecordBatch[]> {
-  const perBatch = options.imagesPerBatch ?? 64;
-  if (!Number.isInteger(perBatch) || perBatch < 1) throw new DataError(`option 'imagesPerBatch' must be a positive integer, got ${perBatch}`);
-  const files = await expandPaths(paths);
-  const rows: (Record<ImageColumn, string | number> | null)[] = new Array(files.length).fill(null);
-  // Files are claimed in path order and claiming stops at the first failure, so every file before a failed one
-  // has been read when the workers settle: the error reported is the first bad file in path order, whichever
-  // read finished first.
+type ImageRow = Record<ImageColumn, string | number>;
+
+/**
+ * The images in `files` as record batches of IMAGE_SCHEMA projected to `columns` (null: all), in the order of
+ * `files`, `options.imagesPerBatch` rows per batch. Up to READ_CONCURRENCY files are read ahead, but results are
+ * taken in file order, so a failure surfaces only once every earlier file has been read: the error names the
+ * first bad file in file order, whichever read finished first.
+ */
+export async function* scanImages(files: readonly string[], options: ImageOptions, columns: readonly string[] | null): AsyncGenerator<arrow.RecordBatch> {
+  const out = columns === null ? IMAGE_SCHEMA : makeSchema(columns.map((n) => IMAGE_SCHEMA.fields[resolveField(IMAGE_SCHEMA, n)]!));
+  // Base64 of every file is the costly part of a row; a scan that does not output `bytes` (count(*), paths
+  // only) still reads and decodes each file, so that errors and dropInvalid leave the same rows.
+  const withBytes = out.fields.some((f) => f.name === 'bytes');
+  const pending: Promise<ImageRow | null>[] = [];
   let next = 0;
-  const failures = new Map<number, unknown>();
-  const worker = async () => {
-    while (next < files.length && failures.size === 0) {
-      const i = next++;
-      try {
-        rows[i] = await readOne(files[i]!, options.dropInvalid ?? false);
-      } catch (e) {
-        failures.set(i, e);
-      }
+  const readAhead = () => {
+    while (next < files.length && pending.length < READ_CONCURRENCY) {
+      const p = readOne(files[next++]!, options.dropInvalid, withBytes);
+      // Awaited in order below; this only keeps a later file's failure from counting as unhandled meanwhile.
+      p.catch(() => {});
+      pending.push(p);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, files.length) }, worker));
-  if (failures.size > 0) throw failures.get(Math.min(...failures.keys()));
-  const kept = rows.filter((r): r is Record<ImageColumn, string | number> => r !== null);
-  const batches: arrow.RecordBatch[] = [];
-  for (let i = 0; i < kept.length; i += perBatch) batches.push(rowsToBatch(kept.slice(i, i + perBatch), IMAGE_SCHEMA));
-  return batches;
+  // A consumer that stops early (a limit) leaves reads in flight; they settle on their own and are dropped.
+  let rows: ImageRow[] = [];
+  readAhead();
+  while (pending.length > 0) {
+    const row = await pending.shift()!;
+    readAhead();
+    if (row) rows.push(row);
+    if (rows.length === options.imagesPerBatch) {
+      yield rowsToBatch(rows, out);
+      rows = [];
+    }
+  }
+  if (rows.length > 0) yield rowsToBatch(rows, out);
 }
 
-async function readOne(file: string, dropInvalid: boolean): Promise<Record<ImageColumn, string | number> | null> {
+async function readOne(file: string, dropInvalid: boolean, withBytes: boolean): Promise<ImageRow | null> {
   const store = storeFor(file);
   const path = store.remote ? file : localPath(file);
   const info = await store.stat(path);
-  if (!info) throw new DataError(`image file '${file}' disappeared while it was being read`);
+  if (!info || info.kind !== 'file') throw new DataError(`image file '${file}' no longer exists (it was listed when the DataFrame was read)`);
   const bytes = await store.readRange(path, 0, info.size);
   try {
     const image = decodeImage(bytes, file);
-    return { path: file, width: image.width, height: image.height, channels: image.channels, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
+    return {
+      path: file,
+      width: image.width,
+      height: image.height,
+      channels: image.channels,
+      bytes: withBytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') : '',
+    };
   } catch (e) {
     if (dropInvalid && e instanceof DataError) return null;
     if (e instanceof DataError) throw new DataError(`${e.message} (read.images: set option dropInvalid to true to leave such files out)`, { cause: e });
