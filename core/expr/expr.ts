@@ -27,6 +27,19 @@ export const SCALAR_FUNCTIONS = [
 ] as const;
 export type ScalarFunctionName = (typeof SCALAR_FUNCTIONS)[number];
 
+/**
+ * Whether a scalar function is NULL whenever any argument is NULL (Catalyst's NullIntolerant), which lets the
+ * optimizer fold a call with a NULL literal argument to NULL without evaluating the others. A Record, so a new
+ * function must decide; `coalesce` is the one that returns a value despite NULL arguments.
+ */
+export const NULL_INTOLERANT_FUNCTIONS: Readonly<Record<ScalarFunctionName, boolean>> = Object.freeze({
+  coalesce: false,
+  upper: true, lower: true, length: true, substring: true, concat: true, trim: true, ltrim: true, rtrim: true,
+  starts_with: true, ends_with: true, contains: true, replace: true,
+  year: true, month: true, day_of_month: true, date_add: true, date_diff: true, extract: true,
+  abs: true, round: true, floor: true, ceil: true, sqrt: true, pow: true, exp: true, log: true,
+});
+
 export const AGGREGATE_FUNCTIONS = [
   'count', // count(x) counts non-null x; count() with no argument is count(*)
   'count_distinct',
