@@ -8,7 +8,7 @@ import { DEFAULT_PARQUET_BATCH_SIZE, type RowGroupInfo, scanParquet } from '../i
 import { type FileSplit, rowGroupInSplits } from '../io/file-split.ts';
 import { scanCsv } from '../io/csv-reader.ts';
 import { scanJson } from '../io/json-reader.ts';
-import { scanImages } from '../io/images/read-images.ts';
+import { type ListedImage, scanImages } from '../io/images/read-images.ts';
 import { rowGroupMightMatch } from './row-group-pruning.ts';
 import { type ExecContext, type PhysicalOperator, checkCancelled } from './operator.ts';
 
@@ -27,6 +27,15 @@ export function fileScanName(format: FileFormat): string {
 }
 
 type FileFormat = Exclude<ScanSource, { format: 'memory' }>['format'];
+
+/** `files` (some of the source's paths) with the size and version the source listed for each. */
+function listedImages(source: Extract<ScanSource, { format: 'images' }>, files: readonly string[]): ListedImage[] {
+  const index = new Map(source.paths.map((p, i) => [p, i]));
+  return files.map((path) => {
+    const i = index.get(path)!;
+    return { path, size: source.sizes[i]!, version: source.versions[i]! };
+  });
+}
 
 export class FileScanExec implements PhysicalOperator {
   readonly name: string;
@@ -108,7 +117,7 @@ export class FileScanExec implements PhysicalOperator {
         return;
       case 'images':
         // Batches of the source's imagesPerBatch rather than ctx.batchSize: one image row can be megabytes.
-        for await (const b of scanImages(this.files(), this.source.options, columns)) {
+        for await (const b of scanImages(listedImages(this.source, this.files()), this.source.options, columns)) {
           checkCancelled(ctx);
           yield b;
         }

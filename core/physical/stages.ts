@@ -51,17 +51,25 @@ export interface StagePlanningOptions {
   readonly inProcess?: boolean;
 }
 
-/** Sizes of the files a plan scans (local paths; object-store sizes come with the serverless runtime). */
+/**
+ * Sizes of the files a plan scans: an image source's from its listing, other files' from their store (a stat
+ * for local files, a HEAD for s3:// objects).
+ */
 export async function scannedFileSizes(plan: PhysicalPlan): Promise<Map<string, number>> {
   const paths = new Set<string>();
+  const out = new Map<string, number>();
   const walk = (p: PhysicalPlan) => {
-    if (p.kind === 'file_scan') for (const f of p.source.paths) paths.add(f);
+    if (p.kind === 'file_scan') {
+      const source = p.source;
+      if (source.format === 'images') source.paths.forEach((f, i) => out.set(f, source.sizes[i]!));
+      else for (const f of source.paths) paths.add(f);
+    }
     physicalInputs(p).forEach(walk);
   };
   walk(plan);
-  const out = new Map<string, number>();
   // Through the path's store: a stat for local files, a HEAD for s3:// objects.
   for (const path of paths) {
+    if (out.has(path)) continue;
     const info = await storeFor(path).stat(localPath(path));
     if (!info || info.kind !== 'file') throw new DataError(`input file '${path}' does not exist`);
     out.set(path, info.size);

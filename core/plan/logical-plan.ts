@@ -29,8 +29,19 @@ export type ScanSource =
   | { readonly format: 'parquet'; readonly paths: readonly string[] }
   | { readonly format: 'csv'; readonly paths: readonly string[]; readonly options: CsvOptions }
   | { readonly format: 'json'; readonly paths: readonly string[] }
-  /** PNG and JPEG files as rows of IMAGE_SCHEMA (core/io/images/read-images.ts), decoded where the scan runs. */
-  | { readonly format: 'images'; readonly paths: readonly string[]; readonly options: ImageOptions }
+  /**
+   * PNG and JPEG files as rows of IMAGE_SCHEMA (core/io/images/read-images.ts), decoded where the scan runs.
+   * `sizes[i]` and `versions[i]` (ETag, or mtime and inode locally) are `paths[i]`'s when the DataFrame was read:
+   * an image set is often thousands of small objects, and planning takes their sizes from here instead of a
+   * HEAD per file, while a task refuses a file whose version changed since (the DataFrame is that listing).
+   */
+  | {
+      readonly format: 'images';
+      readonly paths: readonly string[];
+      readonly sizes: readonly number[];
+      readonly versions: readonly string[];
+      readonly options: ImageOptions;
+    }
   /** An in-memory table registered with the session under `id`. */
   | { readonly format: 'memory'; readonly id: string };
 

@@ -101,11 +101,17 @@ export const scanSourceSchema = z.discriminatedUnion('format', [
     options: z.object({ header: z.boolean(), delimiter: z.string(), quote: z.string(), nullValue: z.string() }),
   }),
   z.object({ format: z.literal('json'), paths: strings }),
-  z.object({
-    format: z.literal('images'),
-    paths: strings,
-    options: z.object({ dropInvalid: z.boolean(), imagesPerBatch: z.number().int().positive() }),
-  }),
+  z
+    .object({
+      format: z.literal('images'),
+      paths: strings,
+      sizes: z.array(z.number().int().nonnegative()),
+      versions: strings,
+      options: z.object({ dropInvalid: z.boolean(), imagesPerBatch: z.number().int().positive() }),
+    })
+    .refine((s) => s.sizes.length === s.paths.length && s.versions.length === s.paths.length, {
+      message: 'an image source has one size and one version per path',
+    }),
   z.object({ format: z.literal('memory'), id: z.string() }),
 ]);
 

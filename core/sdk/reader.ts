@@ -9,7 +9,7 @@ import { expandPaths } from '../io/paths.ts';
 import { parquetMetadata, readParquetSchema } from '../io/parquet-reader.ts';
 import { inferCsvSchema } from '../io/csv-reader.ts';
 import { inferJsonSchema } from '../io/json-reader.ts';
-import { IMAGE_OPTION_NAMES, IMAGE_SCHEMA, type ImageColumn, imageOptions } from '../io/images/read-images.ts';
+import { IMAGE_OPTION_NAMES, IMAGE_SCHEMA, type ImageColumn, imageOptions, listImageFiles } from '../io/images/read-images.ts';
 import { DataFrame } from './dataframe.ts';
 import type { Session } from './session.ts';
 
@@ -98,7 +98,7 @@ export class DataFrameReader {
   /**
    * PNG and JPEG files (a file, a folder read recursively, a glob, or an s3:// prefix) as rows of (path, width,
    * height, channels, bytes), `bytes` being the encoded file in base64 (see core/io/images/read-images.ts). The
-   * files are listed now and read by the scan tasks of each action (on executors for a remote session), so a
+   * files are listed now (with their sizes and versions) and read by the scan tasks of each action (on executors for a remote session), so a
    * corrupt file fails the action that reads it. Options: dropInvalid (leave out files that are not images),
    * imagesPerBatch.
    */
@@ -110,8 +110,8 @@ export class DataFrameReader {
       dropInvalid: bool(this.opts['dropInvalid'] ?? false, 'dropInvalid'),
       ...(this.opts['imagesPerBatch'] !== undefined ? { imagesPerBatch: Number(this.opts['imagesPerBatch']) } : {}),
     });
-    const files = await expandPaths(paths);
-    return this.scan({ format: 'images', paths: files, options }, IMAGE_SCHEMA) as DataFrame<ImageColumn>;
+    const listing = await listImageFiles(paths);
+    return this.scan({ format: 'images', ...listing, options }, IMAGE_SCHEMA) as DataFrame<ImageColumn>;
   }
 
   private scan(source: ScanSource, s: Schema, statistics?: TableStatistics): DataFrame {

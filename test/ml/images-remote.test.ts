@@ -1,7 +1,7 @@
 // session.read.images on a Session.connect session: the files under an s3:// prefix are read by the executors of
 // the local stack (s3rver, Lambda Invoke endpoint, HTTP API), not by the client. The rows, and an ImageFeaturizer
 // applied on the executors with df.applyModel, equal an in-process read of the same files; a corrupt file fails
-// the job naming it, and dropInvalid leaves it out there too.
+// the job naming it, dropInvalid leaves it out there too, and an object replaced after the read fails the job.
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -107,5 +107,8 @@ describe('read.images on a remote session', () => {
     expect((failure as Error).message).toMatch(/b-broken\.png' is a corrupt PNG image.*dropInvalid/);
     const kept = await session.read.option('dropInvalid', true).images(`${bucket}/bad/`);
     expect((await kept.collect()).map((x) => [x.path, x.width, x.height, x.channels])).toEqual([[`${bucket}/bad/a-good.png`, 5, 5, 3]]);
+    // The DataFrame is the listing it was read with: an object replaced since then fails the job by name.
+    await store.put(`${bucket}/bad/a-good.png`, png(6, 5, 2, rng(3)));
+    await expect(kept.collect()).rejects.toThrow(/a-good\.png' changed after the DataFrame was read/);
   }, 180_000);
 });

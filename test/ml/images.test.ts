@@ -73,19 +73,27 @@ describe('session.read.images', () => {
     await expect(session.read.option('imagesPerBatch', 0).images(folder)).rejects.toThrow(/'imagesPerBatch' must be a positive integer, got 0/);
   });
 
-  test('a lazy file scan: files are listed when read and read by each action', async () => {
+  test('a lazy file scan: files are listed (with sizes and versions) when read, and read by each action', async () => {
     const live = path.join(dir, 'live');
     fs.mkdirSync(live);
-    fs.writeFileSync(path.join(live, 'x.png'), png(3, 2, 2, () => [9, 9, 9, 255]));
+    const file = path.join(live, 'x.png');
+    fs.writeFileSync(file, png(3, 2, 2, () => [9, 9, 9, 255]));
     const df = await session.read.images(live);
-    expect(df.plan).toMatchObject({ kind: 'scan', source: { format: 'images', paths: [path.join(live, 'x.png')], options: { dropInvalid: false, imagesPerBatch: 64 } } });
+    const stat = fs.statSync(file, { bigint: true });
+    expect(df.plan).toMatchObject({
+      kind: 'scan',
+      source: { format: 'images', paths: [file], sizes: [Number(stat.size)], versions: [`${stat.mtimeNs}:${stat.ino}`], options: { dropInvalid: false, imagesPerBatch: 64 } },
+    });
     expect(await df.explainString('simple')).toMatch(/ImageScan .*x\.png \[path, width, height, channels, bytes\]/);
-    // Replaced after the DataFrame was built: the action reads the file as it is now.
-    fs.writeFileSync(path.join(live, 'x.png'), png(8, 5, 0, () => [1, 1, 1, 255]));
-    expect((await df.collect()).map((r) => [r.width, r.height, r.channels])).toEqual([[8, 5, 1]]);
-    // Deleted: the run fails naming it (sizing the scan finds it gone before a task reads it).
-    fs.rmSync(path.join(live, 'x.png'));
-    await expect(df.collect()).rejects.toThrow(/x\.png' (does not exist|no longer exists)/);
+    // Added after the read: not part of the DataFrame, which is the listing it was read with.
+    fs.copyFileSync(file, path.join(live, 'y.png'));
+    expect((await df.collect()).map((r) => [path.basename(r.path as string), r.width, r.height, r.channels])).toEqual([['x.png', 3, 2, 3]]);
+    // Replaced or deleted after the read: the action fails naming the file rather than read other content.
+    fs.writeFileSync(file, png(8, 5, 0, () => [1, 1, 1, 255]));
+    await expect(df.collect()).rejects.toThrow(/x\.png' changed after the DataFrame was read.*read the images again/);
+    expect((await (await session.read.images(live)).collect()).map((r) => [path.basename(r.path as string), r.width])).toEqual([['x.png', 8], ['y.png', 3]]);
+    fs.rmSync(file);
+    await expect(df.collect()).rejects.toThrow(/x\.png' no longer exists \(it was listed when the DataFrame was read\)/);
   });
 
   test('the plan crosses a process boundary: it serializes, and a bad option shape is rejected there', async () => {
@@ -95,6 +103,9 @@ describe('session.read.images', () => {
     const bad = JSON.parse(serializePlan(df.plan)) as { plan: { source: { options: { imagesPerBatch: number } } } };
     bad.plan.source.options.imagesPerBatch = -1;
     expect(() => deserializePlan(bad)).toThrow(/imagesPerBatch/);
+    const short = JSON.parse(serializePlan(df.plan)) as { plan: { source: { sizes: number[] } } };
+    short.plan.source.sizes.pop();
+    expect(() => deserializePlan(short)).toThrow(/one size and one version per path/);
   });
 
   test('projections: path only, or count(*), still read every file (so errors and dropInvalid agree), without the bytes column', async () => {

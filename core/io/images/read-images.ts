@@ -15,6 +15,7 @@ import { DataError } from '../../types/errors.ts';
 import { type Schema, field, resolveField, schema as makeSchema } from '../../types/schema.ts';
 import type { ImageOptions } from '../../plan/logical-plan.ts';
 import { localPath, storeFor } from '../file-store.ts';
+import { expandPaths } from '../paths.ts';
 import { decodeImage } from './decode-image.ts';
 
 export type ImageColumn = 'path' | 'width' | 'height' | 'channels' | 'bytes';
@@ -38,10 +39,48 @@ export function imageOptions(given: { readonly dropInvalid?: boolean; readonly i
   return Object.freeze({ dropInvalid: given.dropInvalid ?? false, imagesPerBatch });
 }
 
-/** Files read at once: enough to hide S3 latency, few enough to bound memory. */
+/** Files read (or stat'ed) at once: enough to hide S3 latency, few enough to bound memory. */
 const READ_CONCURRENCY = 8;
 
 type ImageRow = Record<ImageColumn, string | number>;
+
+/** What an image source holds of its files: paths, and each one's size and version as listed. */
+export interface ImageListing {
+  readonly paths: readonly string[];
+  readonly sizes: readonly number[];
+  readonly versions: readonly string[];
+}
+
+/**
+ * The image files under `paths` (files, folders read recursively, globs, s3:// prefixes) in path order, with
+ * each one's size and version (ETag on S3; modification time and inode locally) from its store.
+ */
+export async function listImageFiles(paths: readonly string[]): Promise<ImageListing> {
+  const files = await expandPaths(paths);
+  const sizes: number[] = new Array(files.length);
+  const versions: string[] = new Array(files.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const i = next++;
+      const file = files[i]!;
+      const store = storeFor(file);
+      const info = await store.stat(store.remote ? file : localPath(file));
+      if (!info || info.kind !== 'file') throw new DataError(`image file '${file}' disappeared while it was being listed`);
+      sizes[i] = info.size;
+      versions[i] = info.etag ?? '';
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, files.length) }, worker));
+  return { paths: files, sizes, versions };
+}
+
+/** A file to read and what the listing said of it. */
+export interface ListedImage {
+  readonly path: string;
+  readonly size: number;
+  readonly version: string;
+}
 
 /**
  * The images in `files` as record batches of IMAGE_SCHEMA projected to `columns` (null: all), in the order of
@@ -49,7 +88,7 @@ type ImageRow = Record<ImageColumn, string | number>;
  * taken in file order, so a failure surfaces only once every earlier file has been read: the error names the
  * first bad file in file order, whichever read finished first.
  */
-export async function* scanImages(files: readonly string[], options: ImageOptions, columns: readonly string[] | null): AsyncGenerator<arrow.RecordBatch> {
+export async function* scanImages(files: readonly ListedImage[], options: ImageOptions, columns: readonly string[] | null): AsyncGenerator<arrow.RecordBatch> {
   const out = columns === null ? IMAGE_SCHEMA : makeSchema(columns.map((n) => IMAGE_SCHEMA.fields[resolveField(IMAGE_SCHEMA, n)]!));
   // Base64 of every file is the costly part of a row; a scan that does not output `bytes` (count(*), paths
   // only) still reads and decodes each file, so that errors and dropInvalid leave the same rows.
@@ -79,11 +118,16 @@ export async function* scanImages(files: readonly string[], options: ImageOption
   if (rows.length > 0) yield rowsToBatch(rows, out);
 }
 
-async function readOne(file: string, dropInvalid: boolean, withBytes: boolean): Promise<ImageRow | null> {
+async function readOne(listed: ListedImage, dropInvalid: boolean, withBytes: boolean): Promise<ImageRow | null> {
+  const file = listed.path;
   const store = storeFor(file);
   const path = store.remote ? file : localPath(file);
   const info = await store.stat(path);
   if (!info || info.kind !== 'file') throw new DataError(`image file '${file}' no longer exists (it was listed when the DataFrame was read)`);
+  // The DataFrame is the listing it was read with: a file replaced since then is not silently read as new.
+  if (info.size !== listed.size || (info.etag ?? '') !== listed.version) {
+    throw new DataError(`image file '${file}' changed after the DataFrame was read (size ${listed.size} → ${info.size}); read the images again`);
+  }
   const bytes = await store.readRange(path, 0, info.size);
   try {
     const image = decodeImage(bytes, file);
