@@ -11,6 +11,7 @@ import { setS3Store } from '../core/io/s3-file-store.ts';
 import type { TaskDescription } from '../core/physical/task.ts';
 import { type ExecutorRequest, type ExecutorResponse, type FaultPlan, parseExecutorRequest } from '../core/runtime/protocol.ts';
 import { runCombine } from '../core/runtime/combine-task.ts';
+import { runLogisticTask } from '../core/runtime/logistic-task.ts';
 import { runTask } from '../core/runtime/task-runner.ts';
 
 let stores: ObjectStores | undefined;
@@ -56,6 +57,15 @@ export async function injectFault(request: ExecutorRequest, task: TaskDescriptio
 
 export async function handler(event: unknown, _context?: unknown): Promise<ExecutorResponse> {
   const request = parseExecutorRequest(event);
-  if (request.mode === 'combine') return runCombine(request, environmentStores());
-  return runTask(request, { stores: environmentStores(), onTask: (task) => injectFault(request, task) });
+  switch (request.mode) {
+    case 'combine':
+      return runCombine(request, environmentStores());
+    case 'logistic':
+      // Training tasks of a logistic regression fit (core/runtime/logistic-fit.ts); the decoded partitions stay
+      // in this process's cache for the next iterations.
+      return runLogisticTask(request, environmentStores());
+    case 'run':
+    case 'sample':
+      return runTask(request, { stores: environmentStores(), onTask: (task) => injectFault(request, task) });
+  }
 }

@@ -128,6 +128,8 @@ async function submit(event: HttpApiEvent, deps: ApiDeps, caller: string): Promi
     resultRoot: paths.resultRoot,
     owner: caller,
     ...(spec.sql !== undefined ? { sql: spec.sql } : {}),
+    // A fit job trains after its graph ran; the coordinator finds what to train in the record.
+    ...(spec.fit !== undefined ? { fit: spec.fit } : {}),
   });
   await writeJobStatus(deps.store, paths, initialJobStatus(jobId, graph, 'queued', -1, now));
   const index = `${ownerIndexPrefix(deps, caller)}${jobId}`;

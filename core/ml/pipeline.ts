@@ -51,7 +51,9 @@ export class Pipeline extends Estimator<PipelineParams, PipelineModel> {
     for (const [i, stage] of this.stages.entries()) {
       const t = stage instanceof Estimator ? await stage.fit(current) : (stage as Transformer);
       fitted.push(t);
-      if (i < lastEstimator) current = await t.transform(current);
+      // In a remote session a per-batch stage runs lazily on the executors (an ApplyModel step of the plan), so
+      // the next estimator's fit job reads its output there instead of the rows coming to this process.
+      if (i < lastEstimator) current = current.session.remote && isBatchModel(t) ? await current.applyModel(t) : await t.transform(current);
     }
     return new PipelineModel(fitted, this.uid);
   }

@@ -11,6 +11,7 @@ import type { WorkerKind } from '../physical/physical-plan.ts';
 import { type JobPaths, type JobStatus, jobPaths, readJobRecord } from './job-store.ts';
 import { type JobSpec, compileJob } from './job-spec.ts';
 import { toBase64 } from './protocol.ts';
+import { runFitJob } from './logistic-fit.ts';
 import { type JobEvent, type JobResult, type SchedulerOverrides, runJob } from './scheduler.ts';
 
 /** A fresh job id: sortable by time, unguessable. */
@@ -48,6 +49,9 @@ export async function submitJob(spec: JobSpec, deps: CoordinatorDeps, jobId = ne
   const paths = pathsForJob(deps.jobsRoot, jobId, spec.options?.resultUri);
   const existing = await readJobRecord(deps.store, paths);
   const graph = existing ? undefined : await compileJob(spec);
+  // A fit job: the graph computes the training input; the coordinator then drives the training.
+  const fit = existing ? existing.fit : spec.fit;
+  if (fit) return runFitJob({ ...runParams(jobId, paths, deps, { ...deps.scheduler, ...spec.options?.scheduler, speculation: { ...deps.scheduler?.speculation, ...spec.options?.scheduler?.speculation } }), ...(graph ? { graph } : {}), fit });
   return runJob({
     jobId,
     paths,
@@ -67,6 +71,7 @@ export async function resumeJob(jobId: string, deps: CoordinatorDeps): Promise<J
   const probe = pathsForJob(deps.jobsRoot, jobId);
   const record = await readJobRecord(deps.store, probe);
   if (!record) throw new ExecutionError(`job ${jobId} does not exist under ${deps.jobsRoot}`);
+  if (record.fit) return runFitJob(runParams(jobId, jobPaths(probe.jobRoot, record.resultRoot), deps, deps.scheduler));
   return runJob({
     jobId,
     paths: jobPaths(probe.jobRoot, record.resultRoot),
@@ -78,6 +83,21 @@ export async function resumeJob(jobId: string, deps: CoordinatorDeps): Promise<J
     signal: deps.signal,
     deadline: deps.deadline,
   });
+}
+
+/** What both kinds of run take from the coordinator's dependencies. */
+function runParams(jobId: string, paths: JobPaths, deps: CoordinatorDeps, options: SchedulerOverrides | undefined) {
+  return {
+    jobId,
+    paths,
+    store: deps.store,
+    invoker: deps.invoker,
+    ...(deps.invokers ? { invokers: deps.invokers } : {}),
+    ...(options ? { options } : {}),
+    ...(deps.onEvent ? { onEvent: deps.onEvent } : {}),
+    ...(deps.signal ? { signal: deps.signal } : {}),
+    ...(deps.deadline !== undefined ? { deadline: deps.deadline } : {}),
+  };
 }
 
 /** A job result as JSON (what the coordinator function returns): inline rows as base64 Arrow IPC. */

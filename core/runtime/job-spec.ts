@@ -1,6 +1,8 @@
 // What a client submits to the coordinator: SQL over named tables (files by URI) or a serialized logical plan,
 // plus options. `compileJob` turns it into the stage graph the scheduler runs, with the same session, optimizer
 // and planner as `Session.local()`, reading Parquet footers and object sizes from the store for its estimates.
+// A job with `fit` trains a model over its plan's output instead of returning it (./logistic-fit.ts): the plan
+// is compiled as usual (its output is the training input) and the estimator's parameters are checked here.
 import { z } from 'zod';
 import type { LogicalPlan } from '../plan/logical-plan.ts';
 import { deserializePlan } from '../plan/serialize.ts';
@@ -10,6 +12,11 @@ import { AnalysisError } from '../types/errors.ts';
 import { issuePath } from '../types/validate.ts';
 import type { SchedulerOverrides } from './scheduler.ts';
 import { compileRddJob } from '../rdd/remote-stages.ts';
+import { LogisticRegression } from '../ml/classification/logistic-regression.ts';
+import { type FitSpec, fitSpecSchema } from './fit-spec.ts';
+
+export type { FitSpec };
+import { physicalSchema } from '../physical/physical-plan.ts';
 
 export interface TableRef {
   /** One or more files or folders (`s3://…` or local paths). */
@@ -39,9 +46,11 @@ export interface JobSpec {
   readonly rdd?: unknown;
   readonly tables?: Readonly<Record<string, TableRef>>;
   readonly options?: JobOptions;
+  readonly fit?: FitSpec;
 }
 
 const nat = z.number().int().nonnegative();
+
 
 export const jobSpecSchema = z
   .object({
@@ -86,9 +95,12 @@ export const jobSpecSchema = z
       })
       .strict()
       .optional(),
+    fit: fitSpecSchema.optional(),
   })
   .strict()
-  .refine((s) => [s.sql, s.plan, s.rdd].filter((x) => x !== undefined).length === 1, { message: 'a job has exactly one of `sql`, `plan` and `rdd`' });
+  .refine((s) => [s.sql, s.plan, s.rdd].filter((x) => x !== undefined).length === 1, { message: 'a job has exactly one of `sql`, `plan` and `rdd`' })
+  .refine((s) => s.fit === undefined || s.rdd === undefined, { message: 'a fit job trains over `sql` or `plan`, not `rdd`', path: ['fit'] })
+  .refine((s) => s.fit === undefined || s.options?.resultUri === undefined, { message: 'a fit job returns its model; it takes no resultUri', path: ['options', 'resultUri'] });
 
 /** A job spec from untrusted JSON, with an error that names the offending field. */
 export function parseJobSpec(input: unknown): JobSpec {
@@ -128,5 +140,15 @@ export async function compileJob(spec: JobSpec): Promise<StageGraph> {
     ...(o.inference ? { inference: o.inference } : {}),
   });
   const plan = await jobPlan(spec, session);
-  return session.stageGraph(plan);
+  const graph = await session.stageGraph(plan);
+  if (spec.fit) fitEstimator(spec.fit).transformSchema(physicalSchema(graph.stages[graph.stages.length - 1]!.plan));
+  return graph;
+}
+
+/** The estimator a fit job trains (its parameters checked by the estimator). */
+export function fitEstimator(fit: FitSpec): LogisticRegression {
+  switch (fit.kind) {
+    case 'logistic_regression':
+      return new LogisticRegression(fit.params, fit.uid);
+  }
 }

@@ -20,6 +20,7 @@ import { deserializeStageGraph, serializeStageGraph } from '../physical/task.ts'
 import type { StageGraph } from '../physical/stages.ts';
 import { stageUri } from '../shuffle/map-output.ts';
 import { ExecutionError } from '../types/errors.ts';
+import { type FitSpec, fitSpecSchema } from './fit-spec.ts';
 
 export const JOB_RECORD_VERSION = 1;
 
@@ -44,6 +45,8 @@ export interface JobRecord {
   readonly owner?: string;
   /** The SQL text, when the job was submitted as SQL (shown by status and job lists). */
   readonly sql?: string;
+  /** A fit job: the graph computes the training input, the coordinator then trains (./logistic-fit.ts). */
+  readonly fit?: FitSpec;
 }
 
 const recordSchema = z.object({
@@ -54,6 +57,7 @@ const recordSchema = z.object({
   resultRoot: z.string().min(1),
   owner: z.string().optional(),
   sql: z.string().optional(),
+  fit: fitSpecSchema.optional(),
 });
 
 const jobJson = (p: JobPaths) => `${p.jobRoot}/job.json`;
@@ -71,13 +75,14 @@ export async function readJobRecord(store: ObjectStore, paths: JobPaths): Promis
   const text = new TextDecoder().decode(await store.get(jobJson(paths)));
   const parsed = recordSchema.safeParse(JSON.parse(text));
   if (!parsed.success) throw new ExecutionError(`${jobJson(paths)}: not a Squall job record (${parsed.error.issues[0]?.message ?? 'invalid'})`);
-  const { owner, sql, ...rest } = parsed.data;
+  const { owner, sql, fit, ...rest } = parsed.data;
   return {
     ...rest,
     version: JOB_RECORD_VERSION,
     graph: deserializeStageGraph(parsed.data.graph),
     ...(owner !== undefined ? { owner } : {}),
     ...(sql !== undefined ? { sql } : {}),
+    ...(fit !== undefined ? { fit: fit as FitSpec } : {}),
   };
 }
 

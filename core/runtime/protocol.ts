@@ -9,6 +9,10 @@
 // Range-partitioned stages run twice, as Spark's RangePartitioner does: a `sample` pass returns a sample of the
 // sort keys from every task (nothing is written), the coordinator cuts R-1 boundaries from the samples, then the
 // `run` pass writes the partitioned output with those boundaries.
+//
+// Logistic regression training (mode `logistic`, core/runtime/logistic-fit.ts) runs no stage task: each request
+// names the Parquet parts (with their ETags) holding one training partition's rows and asks for the summary pass
+// or one loss-and-gradient evaluation; vectors travel as base64 float64 bytes, so every double is exact.
 import { z } from 'zod';
 import type { TaskDescription } from '../physical/task.ts';
 import type { MapOutput } from '../shuffle/map-output.ts';
@@ -51,14 +55,72 @@ export interface CombineRequest {
   readonly tasks: readonly number[];
 }
 
+/** Rows [start, end) of one committed Parquet part of a fit job's training input. */
+export interface LogisticSegment {
+  readonly uri: string;
+  /** The part's ETag: executors cache decoded parts by URI and ETag. */
+  readonly etag: string;
+  /** Training rows before this part (row numbers in errors count from the start of the input). */
+  readonly rowBase: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** The columns a logistic task reads (./../ml/classification/logistic-training.ts TrainingColumns). */
+export interface LogisticColumns {
+  readonly uid: string;
+  readonly featuresCol: string;
+  readonly labelCol: string;
+  readonly weightCol: string;
+  readonly numFeatures: number;
+}
+
+export type LogisticOp =
+  | { readonly kind: 'summary'; readonly features: boolean }
+  | {
+      readonly kind: 'gradient';
+      /** base64 float64 */
+      readonly coefficients: string;
+      readonly numClasses: number;
+      readonly multinomial: boolean;
+      readonly fitIntercept: boolean;
+      /** base64 float64, or null without standardization. */
+      readonly featureScale: string | null;
+    };
+
+/** One task of a logistic regression fit: an operation over one training partition. */
+export interface LogisticRequest {
+  readonly job: string;
+  readonly partition: number;
+  readonly attempt: number;
+  readonly columns: LogisticColumns;
+  /** The partition's rows, in order. */
+  readonly segments: readonly LogisticSegment[];
+  readonly op: LogisticOp;
+}
+
+export type LogisticResult =
+  | {
+      readonly kind: 'summary';
+      readonly maxLabel: number;
+      /** Weight per class index (0 for absent classes). */
+      readonly classWeights: readonly number[];
+      /** base64 float64 [weightSum, weightSquareSum, sum…, sumSquares…], or null when not asked for. */
+      readonly features: string | null;
+    }
+  /** base64 float64 [loss, count, gradient…]. */
+  | { readonly kind: 'gradient'; readonly values: string };
+
 export interface ExecutorRequest {
   readonly version: typeof EXECUTOR_PROTOCOL_VERSION;
   /**
    * `run` executes and writes; `sample` (range outputs only) executes and returns a key sample; `combine` runs
-   * no task but the combining step in `combine` (task and taskUri are then null).
+   * no task but the combining step in `combine` (task and taskUri are then null); `logistic` runs the training
+   * task in `logistic` (no task either).
    */
-  readonly mode: 'run' | 'sample' | 'combine';
+  readonly mode: 'run' | 'sample' | 'combine' | 'logistic';
   readonly combine?: CombineRequest;
+  readonly logistic?: LogisticRequest;
   /** The task, inline; null when it travels by `taskUri`. */
   readonly task: TaskDescription | null;
   readonly taskUri: string | null;
@@ -101,7 +163,8 @@ export type TaskOutput =
       /** The rows as base64 Arrow IPC stream, when small enough. */
       readonly inline: string | null;
     }
-  | { readonly kind: 'sample'; readonly sample: string; readonly rows: number };
+  | { readonly kind: 'sample'; readonly sample: string; readonly rows: number }
+  | { readonly kind: 'logistic'; readonly result: LogisticResult };
 
 export interface ExecutorResponse {
   readonly version: typeof EXECUTOR_PROTOCOL_VERSION;
@@ -127,8 +190,30 @@ const faultSchema = z.object({
 // The task itself is validated by deserializeTask (core/physical/task.ts); here it is only an object.
 const requestSchema = z.object({
   version: z.literal(EXECUTOR_PROTOCOL_VERSION),
-  mode: z.enum(['run', 'sample', 'combine']),
+  mode: z.enum(['run', 'sample', 'combine', 'logistic']),
   combine: z.object({ job: z.string().min(1), stage: nat, combiner: nat, attempt: nat, manifest: z.string().min(1), tasks: z.array(nat).min(1) }).optional(),
+  logistic: z
+    .object({
+      job: z.string().min(1),
+      partition: nat,
+      attempt: nat,
+      columns: z.object({ uid: z.string().min(1), featuresCol: z.string().min(1), labelCol: z.string().min(1), weightCol: z.string(), numFeatures: z.number().int().positive() }),
+      segments: z
+        .array(z.object({ uri: z.string().min(1), etag: z.string(), rowBase: nat, start: nat, end: nat }).refine((g) => g.end > g.start, { message: 'a segment has end > start' }))
+        .min(1),
+      op: z.discriminatedUnion('kind', [
+        z.object({ kind: z.literal('summary'), features: z.boolean() }),
+        z.object({
+          kind: z.literal('gradient'),
+          coefficients: z.string(),
+          numClasses: z.number().int().min(2),
+          multinomial: z.boolean(),
+          fitIntercept: z.boolean(),
+          featureScale: z.string().nullable(),
+        }),
+      ]),
+    })
+    .optional(),
   task: z.record(z.string(), z.unknown()).nullable(),
   taskUri: z.string().nullable(),
   shuffleRoot: z.string().min(1),
@@ -153,6 +238,13 @@ const responseSchema = z.object({
     z.object({ kind: z.literal('shuffle'), mapOutput: mapOutputSchema }),
     z.object({ kind: z.literal('result'), uri: z.string().nullable(), rows: nat, bytes: nat, inline: z.string().nullable() }),
     z.object({ kind: z.literal('sample'), sample: z.string(), rows: nat }),
+    z.object({
+      kind: z.literal('logistic'),
+      result: z.discriminatedUnion('kind', [
+        z.object({ kind: z.literal('summary'), maxLabel: z.number().int(), classWeights: z.array(z.number()), features: z.string().nullable() }),
+        z.object({ kind: z.literal('gradient'), values: z.string() }),
+      ]),
+    }),
   ]),
   keys: z.array(z.string()),
   metrics: z.object({
@@ -174,6 +266,11 @@ export function parseExecutorRequest(input: unknown): ExecutorRequest {
     if (r.task !== null || r.taskUri !== null) throw new AnalysisError('invalid executor request: a combine request carries no task');
     return r;
   }
+  if (r.mode === 'logistic') {
+    if (!r.logistic) throw new AnalysisError('invalid executor request: mode logistic needs `logistic`');
+    if (r.task !== null || r.taskUri !== null) throw new AnalysisError('invalid executor request: a logistic request carries no task');
+    return r;
+  }
   if ((r.task === null) === (r.taskUri === null)) throw new AnalysisError('invalid executor request: exactly one of task and taskUri must be set');
   return r;
 }
@@ -189,4 +286,19 @@ export function toBase64(bytes: Uint8Array): string {
 
 export function fromBase64(text: string): Uint8Array {
   return new Uint8Array(Buffer.from(text, 'base64'));
+}
+
+/** Doubles as base64 of their bytes (exact, NaN and infinities included; a third of JSON's size). */
+export function float64ToBase64(values: Float64Array): string {
+  return toBase64(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+}
+
+/** The inverse of float64ToBase64; `what` names the field in the error. */
+export function float64FromBase64(text: string, what: string): Float64Array {
+  const bytes = fromBase64(text);
+  if (bytes.length % 8 !== 0) throw new AnalysisError(`${what}: ${bytes.length} bytes is not a whole number of float64 values`);
+  // Copied: the decoded bytes need not be 8-byte aligned.
+  const out = new Float64Array(bytes.length / 8);
+  new Uint8Array(out.buffer).set(bytes);
+  return out;
 }

@@ -9,9 +9,12 @@
 //      — plain data in, plain data out — and the driver adds the losses, gradients and weights, divides by the
 //      total weight and adds the penalty ½·regParam·‖w‖² (intercepts are not penalized).
 //
-// In this version the partition tasks run in this process (`runPartitionTasks`); the coordinator will run them
-// as executor tasks over the partitions where they live, so the rows never gather on the coordinator — only
-// coefficients go out and (loss, gradient, count) come back. With `standardization` (default) the problem is
+// The driver (./logistic-training.ts) is the same wherever the partitions live. In a local session the
+// partitions are built here and their tasks run in this process (`runPartitionTasks`); in a remote session
+// (Session.connect) `fit` sends a fit job and the coordinator is the driver: the input lands in S3 as Parquet
+// parts, executors keep them decoded and compute each evaluation where they are, so the rows never gather on
+// the coordinator or the client — only coefficients go out and (loss, gradient, count) come back (./remote-fit.ts,
+// core/runtime/logistic-fit.ts). With `standardization` (default) the problem is
 // solved over features divided by their standard deviation, so the penalty applies to standardized weights (as
 // Spark); the model's coefficients are always in the original feature space. The model's transform is not lazy
 // (it produces vectors): it runs over the input's batches, and the same per-batch map is its `transformBatch`
@@ -23,21 +26,31 @@ import { AnalysisError, DataError } from '../../types/errors.ts';
 import { type Field, type Schema, field, schema as makeSchema } from '../../types/schema.ts';
 import { Estimator, Model, NUMERIC_TYPE, type StageState, VECTOR_TYPE, appendColumn, isVector, requireColumn } from '../base.ts';
 import type { BatchContext, BatchModel } from '../batch-model.ts';
-import { type BatchView, type ComputedColumns, computeBatch, float64Column, inputBatches, toNumber, vectorColumn, withComputedColumns } from '../batches.ts';
-import { minimizeLbfgs } from '../optim/lbfgs.ts';
+import { type BatchView, type ComputedColumns, computeBatch, float64Column, inputBatches, vectorColumn, withComputedColumns } from '../batches.ts';
 import { type ParamSpecs, param } from '../params.ts';
 import { type LoadOptions, loadStage, registerStage } from '../persistence.ts';
 import {
   type LogisticPartition,
   type LogisticSetup,
   type PartitionGradient,
-  coefficientCount,
-  featureStd,
   featureSummary,
   labelSummary,
   logisticLossAndGradient,
   sigmoid,
 } from './logistic-loss.ts';
+import {
+  type LogisticRegressionState,
+  type LogisticTrainingOptions,
+  type TrainingColumns,
+  type TrainingSource,
+  type TrainingSummary,
+  concatRows,
+  partitionFromView,
+  sliceBounds,
+  trainLogistic,
+} from './logistic-training.ts';
+
+export { MAX_CLASSES, type LogisticRegressionState, type TrainingSummary, combineGradients } from './logistic-training.ts';
 
 export interface LogisticRegressionParams {
   featuresCol: string;
@@ -73,70 +86,26 @@ const SPECS: ParamSpecs<LogisticRegressionParams> = {
   numPartitions: param.number('split the training rows into this many partitions (tasks); 0: one per input batch', 0, { min: 0, integer: true }),
 };
 
-/** The most classes a model may have: labels are dense class indices, and each class gets a coefficient row. */
-export const MAX_CLASSES = 10_000;
-
-/** What a training run did, as Spark's training summary. */
-export interface TrainingSummary {
-  readonly objectiveHistory: readonly number[];
-  readonly totalIterations: number;
-  readonly converged: boolean;
-  readonly numPartitions: number;
-}
-
 /**
  * Runs one loss-and-gradient task per partition and returns their results in partition order. Whoever runs the
  * tasks only needs the coefficients and the setup each time (the partitions can stay where they are).
  */
 export type PartitionTaskRunner = (partitions: readonly LogisticPartition[], coefficients: Float64Array, setup: LogisticSetup) => Promise<PartitionGradient[]>;
 
-/** The default runner: the tasks in this process, one after another; the coordinator will run them on executors. */
+/** The default runner: the tasks in this process, one after another. */
 export const runPartitionTasks: PartitionTaskRunner = async (partitions, coefficients, setup) =>
   partitions.map((p) => logisticLossAndGradient(p, coefficients, setup));
-
-/** Sums partition results: total loss, gradient and weight. */
-export function combineGradients(parts: readonly PartitionGradient[], size: number): PartitionGradient {
-  const gradient = new Float64Array(size);
-  let loss = 0;
-  let count = 0;
-  for (const p of parts) {
-    loss += p.loss;
-    count += p.count;
-    for (let j = 0; j < size; j++) gradient[j] = gradient[j]! + p.gradient[j]!;
-  }
-  return { loss, gradient, count };
-}
 
 /** Splits partitions' rows into `n` contiguous partitions of nearly equal size. */
 export function splitPartitions(parts: readonly LogisticPartition[], n: number): LogisticPartition[] {
   const d = parts[0]?.numFeatures ?? 0;
   const total = parts.reduce((a, p) => a + p.numRows, 0);
-  const features = new Float64Array(total * d);
-  const labels = new Float64Array(total);
-  const anyWeights = parts.some((p) => p.weights);
-  const weights = anyWeights ? new Float64Array(total).fill(1) : null;
-  let at = 0;
-  for (const p of parts) {
-    features.set(p.features.subarray(0, p.numRows * d), at * d);
-    labels.set(p.labels.subarray(0, p.numRows), at);
-    if (weights && p.weights) weights.set(p.weights.subarray(0, p.numRows), at);
-    at += p.numRows;
-  }
-  const count = Math.max(1, Math.min(n, total));
-  const out: LogisticPartition[] = [];
-  for (let k = 0; k < count; k++) {
-    const a = Math.floor((k * total) / count);
-    const b = Math.floor(((k + 1) * total) / count);
-    out.push({
-      numRows: b - a,
-      numFeatures: d,
-      features: features.slice(a * d, b * d),
-      labels: labels.slice(a, b),
-      weights: weights ? weights.slice(a, b) : null,
-    });
-  }
-  return out;
+  // Always copies (even one whole partition), so the slices own their rows as they always did.
+  return sliceBounds(total, n).map(({ start, end }) => concatRows([...parts, EMPTY(d)], d, start, end));
 }
+
+/** A partition of no rows: makes concatRows copy even when one input covers the whole range. */
+const EMPTY = (d: number): LogisticPartition => ({ numRows: 0, numFeatures: d, features: new Float64Array(0), labels: new Float64Array(0), weights: null });
 
 function vectorSize(t: DataType): number {
   return (t as { size: number }).size;
@@ -184,36 +153,12 @@ export class LogisticRegression extends Estimator<LogisticRegressionParams, Logi
     const d = vectorSize(requireColumn(this, df.schema, featuresCol, isVector, VECTOR_TYPE).type);
     const cols = weightCol ? [featuresCol, labelCol, weightCol] : [featuresCol, labelCol];
     const { views } = await inputBatches(df.select(...cols));
+    const columns: TrainingColumns = { uid: this.uid, featuresCol, labelCol, weightCol, numFeatures: d };
     let rowBase = 0;
     let parts = views.map((v): LogisticPartition => {
-      const n = v.numRows;
-      const feats = v.values(featuresCol) as (Float32Array | null)[];
-      const labs = v.values(labelCol);
-      const ws = weightCol ? v.values(weightCol) : null;
-      const features = new Float64Array(n * d);
-      const labels = new Float64Array(n);
-      const weights = ws ? new Float64Array(n) : null;
-      for (let i = 0; i < n; i++) {
-        const row = rowBase + i + 1;
-        const f = feats[i];
-        if (!f) throw new DataError(`${this.uid}: column '${featuresCol}' is NULL in row ${row}; drop or fill such rows first`);
-        for (let j = 0; j < d; j++) {
-          if (!Number.isFinite(f[j]!)) throw new DataError(`${this.uid}: column '${featuresCol}' has ${f[j]} in row ${row}`);
-          features[i * d + j] = f[j]!;
-        }
-        const y = toNumber(labs[i]);
-        if (y === null || !Number.isInteger(y) || y < 0) {
-          throw new DataError(`${this.uid}: column '${labelCol}' must hold class indices 0, 1, 2, …; row ${row} has ${y === null ? 'NULL' : y}`);
-        }
-        labels[i] = y;
-        if (weights) {
-          const w = toNumber(ws![i]);
-          if (w === null || !(w >= 0) || !Number.isFinite(w)) throw new DataError(`${this.uid}: column '${weightCol}' must hold weights ≥ 0; row ${row} has ${w}`);
-          weights[i] = w;
-        }
-      }
-      rowBase += n;
-      return { numRows: n, numFeatures: d, features, labels, weights };
+      const p = partitionFromView(v, columns, rowBase);
+      rowBase += v.numRows;
+      return p;
     });
     if (parts.length === 0) throw new DataError(`${this.uid}: cannot fit on an empty DataFrame`);
     const n = this.get('numPartitions');
@@ -221,113 +166,47 @@ export class LogisticRegression extends Estimator<LogisticRegressionParams, Logi
     return parts;
   }
 
+  /**
+   * Trains on `df`. In a remote session (Session.connect) the coordinator drives the training and executors
+   * compute each evaluation over the partitions where they live (./remote-fit.ts), so the rows never come to
+   * this process; in a local session the partitions are built and trained here.
+   */
   async fit(df: DataFrame): Promise<LogisticRegressionModel> {
+    if (df.session.remote) {
+      this.transformSchema(df.schema);
+      const { fitRemotely } = await import('./remote-fit.ts');
+      const { state, summary } = await fitRemotely(this, df, df.session.remote);
+      return new LogisticRegressionModel(this.paramMap(), state, this.uid, summary);
+    }
     const partitions = await this.partitions(df);
     return this.fitPartitions(partitions);
   }
 
+  /** What training reads of the estimator's parameters. */
+  trainingOptions(): LogisticTrainingOptions {
+    return {
+      uid: this.uid,
+      labelCol: this.get('labelCol'),
+      family: this.get('family'),
+      standardization: this.get('standardization'),
+      fitIntercept: this.get('fitIntercept'),
+      regParam: this.get('regParam'),
+      maxIter: this.get('maxIter'),
+      tol: this.get('tol'),
+    };
+  }
+
   /** Trains on partitions already built (see `partitions`), running each evaluation's tasks through `runTasks`. */
   async fitPartitions(partitions: readonly LogisticPartition[], runTasks: PartitionTaskRunner = runPartitionTasks): Promise<LogisticRegressionModel> {
-    const d = partitions[0]!.numFeatures;
-    // Pass 1 (one task per partition): label weights per class and feature sums.
-    const labelParts = partitions.map(labelSummary);
-    const maxLabel = Math.max(...labelParts.map((l) => l.maxLabel));
-    if (maxLabel >= MAX_CLASSES) {
-      throw new DataError(`${this.uid}: column '${this.get('labelCol')}' has the label ${maxLabel}; labels are class indices 0..K−1 with K ≤ ${MAX_CLASSES} (index string labels with StringIndexer)`);
-    }
-    const numClasses = Math.max(2, maxLabel + 1);
-    const classWeights = new Array<number>(numClasses).fill(0);
-    for (const l of labelParts) l.classWeights.forEach((w, k) => (classWeights[k] = classWeights[k]! + (w ?? 0)));
-    const family = this.get('family');
-    if (family === 'binomial' && numClasses > 2) {
-      throw new DataError(`${this.uid}: family 'binomial' needs labels 0 and 1, but column '${this.get('labelCol')}' has labels up to ${maxLabel}; use family 'multinomial' or 'auto'`);
-    }
-    const multinomial = family === 'multinomial' || (family === 'auto' && numClasses > 2);
-    let featureScale: Float64Array | null = null;
-    let std: Float64Array | null = null;
-    if (this.get('standardization')) {
-      std = featureStd(partitions.map(featureSummary), d);
-      featureScale = std.map((s) => (s > 0 ? 1 / s : 0));
-    }
-    const fitIntercept = this.get('fitIntercept');
-    const setup: LogisticSetup = { numClasses, multinomial, fitIntercept, featureScale };
-    const size = coefficientCount(setup, d);
-    const stride = d + (fitIntercept ? 1 : 0);
-    const rows = multinomial ? numClasses : 1;
-    const totalWeight = classWeights.reduce((a, b) => a + b, 0);
-    if (!(totalWeight > 0)) throw new DataError(`${this.uid}: the instance weights sum to 0`);
-
-    // Initial intercepts: the log odds (binomial) or centered log class frequencies (multinomial), as Spark.
-    const x0 = new Float64Array(size);
-    if (fitIntercept) {
-      if (!multinomial) {
-        const p = classWeights[1]! / totalWeight;
-        if (p > 0 && p < 1) x0[d] = Math.log(p / (1 - p));
-      } else if (classWeights.every((w) => w > 0)) {
-        const logs = classWeights.map((w) => Math.log(w));
-        const mean = logs.reduce((a, b) => a + b, 0) / numClasses;
-        for (let k = 0; k < numClasses; k++) x0[k * stride + d] = logs[k]! - mean;
-      }
-    }
-    const lambda = this.get('regParam');
-    const objective = async (beta: Float64Array) => {
-      const results = await runTasks(partitions, beta, setup);
-      if (results.length !== partitions.length) throw new Error(`internal: ${results.length} task results for ${partitions.length} partitions`);
-      const combined = combineGradients(results, size);
-      let value = combined.loss / totalWeight;
-      const gradient = combined.gradient.map((g) => g / totalWeight);
-      if (lambda > 0) {
-        for (let k = 0; k < rows; k++) {
-          for (let j = 0; j < d; j++) {
-            const b = beta[k * stride + j]!;
-            value += 0.5 * lambda * b * b;
-            gradient[k * stride + j] = gradient[k * stride + j]! + lambda * b;
-          }
-        }
-      }
-      return { value, gradient };
-    };
-    const result = await minimizeLbfgs(objective, x0, { maxIter: this.get('maxIter'), tol: this.get('tol') });
-
-    // Back to the original feature space.
-    const coefficients = new Float64Array(rows * d);
-    const intercepts = new Float64Array(rows);
-    for (let k = 0; k < rows; k++) {
-      for (let j = 0; j < d; j++) coefficients[k * d + j] = result.x[k * stride + j]! * (featureScale ? featureScale[j]! : 1);
-      intercepts[k] = fitIntercept ? result.x[k * stride + d]! : 0;
-    }
-    if (multinomial) {
-      // Softmax is unchanged by adding a constant per feature across classes: center the intercepts (never
-      // penalized), and without regularization the coefficients too, as Spark does.
-      center(intercepts, rows, 1);
-      if (lambda === 0) for (let j = 0; j < d; j++) center(coefficients.subarray(j), rows, d);
-    }
-    const summary: TrainingSummary = {
-      objectiveHistory: result.history,
-      totalIterations: result.iterations,
-      converged: result.converged,
+    const source: TrainingSource = {
       numPartitions: partitions.length,
+      numFeatures: partitions[0]!.numFeatures,
+      summaries: async (features) => partitions.map((p) => ({ labels: labelSummary(p), features: features ? featureSummary(p) : null })),
+      lossAndGradient: (coefficients, setup) => runTasks(partitions, coefficients, setup),
     };
-    return new LogisticRegressionModel(this.paramMap(), { numClasses, numFeatures: d, multinomial, coefficients, intercepts }, this.uid, summary);
+    const { state, summary } = await trainLogistic(source, this.trainingOptions());
+    return new LogisticRegressionModel(this.paramMap(), state, this.uid, summary);
   }
-}
-
-/** Subtracts the mean of values[0], values[step], … (count of them). */
-function center(values: Float64Array, count: number, step: number): void {
-  let mean = 0;
-  for (let k = 0; k < count; k++) mean += values[k * step]!;
-  mean /= count;
-  for (let k = 0; k < count; k++) values[k * step] = values[k * step]! - mean;
-}
-
-export interface LogisticRegressionState {
-  readonly numClasses: number;
-  readonly numFeatures: number;
-  readonly multinomial: boolean;
-  /** Row-major (multinomial ? numClasses : 1) × numFeatures, in the original feature space. */
-  readonly coefficients: Float64Array;
-  /** One per coefficient row. */
-  readonly intercepts: Float64Array;
 }
 
 export class LogisticRegressionModel extends Model<LogisticRegressionParams> implements BatchModel {
