@@ -7,7 +7,7 @@ import { ExecutionError } from '../types/errors.ts';
 import { parseValidated } from '../types/validate.ts';
 import { dataTypeSchema, exprSchema, joinTypeSchema, modelRefSchema, scanSourceSchema, schemaSchema } from '../plan/serialize.ts';
 import type { FileSplit } from '../io/file-split.ts';
-import type { Partitioning, PhysicalKind, PhysicalPlan } from './physical-plan.ts';
+import { type FileSource, type Partitioning, type PhysicalKind, type PhysicalPlan, physicalInputs, withPhysicalInputs } from './physical-plan.ts';
 import { STAGE_GRAPH_VERSION, type StageGraph, type StageOutput } from './stages.ts';
 
 export const TASK_VERSION = 1;
@@ -153,17 +153,43 @@ export function describeTask(graph: StageGraph, job: string, stageId: number, ta
     if (produced.kind === 'result') throw new ExecutionError(`internal: stage ${stageId} reads the result stage ${id}`);
     return { stage: id, partitioning: produced, partition: produced.kind === 'broadcast' ? null : taskIndex };
   });
+  const splits = stage.splits ? stage.splits[taskIndex]! : null;
   return {
     version: TASK_VERSION,
     job,
     stage: stageId,
     task: taskIndex,
     attempt,
-    plan: stage.plan,
-    splits: stage.splits ? stage.splits[taskIndex]! : null,
+    plan: splits ? withOwnFiles(stage.plan, new Set(splits.map((s) => s.path))) : stage.plan,
+    splits,
     inputs,
     output: stage.output,
   };
+}
+
+/**
+ * The stage's pipeline with its file scans listing only the files of this task's splits (what the scan reads
+ * anyway, see FileScanExec), so that a task's size does not grow with the whole input: a job over 100,000
+ * images would otherwise send every path (and an image source's sizes and versions) to each of its tasks.
+ */
+function withOwnFiles(p: PhysicalPlan, own: ReadonlySet<string>): PhysicalPlan {
+  if (p.kind === 'file_scan') return Object.freeze({ ...p, source: Object.freeze(ownFiles(p.source, own)) });
+  const kids = physicalInputs(p);
+  const next = kids.map((k) => withOwnFiles(k, own));
+  return next.some((k, i) => k !== kids[i]) ? withPhysicalInputs(p, next) : p;
+}
+
+function ownFiles(source: FileSource, own: ReadonlySet<string>): FileSource {
+  switch (source.format) {
+    case 'parquet':
+    case 'csv':
+    case 'json':
+      return { ...source, paths: source.paths.filter((f) => own.has(f)) };
+    case 'images': {
+      const kept = source.paths.flatMap((f, i) => (own.has(f) ? [i] : []));
+      return { ...source, paths: kept.map((i) => source.paths[i]!), sizes: kept.map((i) => source.sizes[i]!), versions: kept.map((i) => source.versions[i]!) };
+    }
+  }
 }
 
 /** JSON of a task, checked against Lambda's payload limit (a task never inlines data, so this is a guard). */

@@ -7,6 +7,7 @@ import { PNG } from 'pngjs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { Session, col } from '../../core/sdk/index.ts';
 import { deserializePlan, serializePlan } from '../../core/plan/serialize.ts';
+import { describeTask, deserializeTask, serializeTask } from '../../core/physical/task.ts';
 import { ImageToVector } from '../../core/ml/index.ts';
 import { decodeImage } from '../../core/io/images/decode-image.ts';
 import { resizeRgb } from '../../core/ml/image/resize.ts';
@@ -138,6 +139,25 @@ describe('session.read.images', () => {
     fs.writeFileSync(path.join(many, '07.png'), 'text');
     const df = await session.read.option('imagesPerBatch', 2).images(many);
     for (let k = 0; k < 3; k++) await expect(df.collect()).rejects.toThrow(/05\.png' is a corrupt PNG image/);
+  });
+
+  test("a task's description lists only its own files (with their listed sizes and versions)", async () => {
+    const df = await session.read.images(folder);
+    const source = df.plan.kind === 'scan' && df.plan.source.format === 'images' ? df.plan.source : null;
+    const graph = await Session.local().stageGraph(df.plan, 100);
+    expect(graph.stages[0]!.tasks).toBe(4);
+    const seen: string[] = [];
+    for (let t = 0; t < 4; t++) {
+      const task = deserializeTask(serializeTask(describeTask(graph, 'job', 0, t)));
+      const scan = task.plan.kind === 'file_scan' && task.plan.source.format === 'images' ? task.plan.source : null;
+      expect(scan!.paths).toEqual(task.splits!.map((s) => s.path));
+      scan!.paths.forEach((p, i) => {
+        const k = source!.paths.indexOf(p);
+        expect([scan!.sizes[i], scan!.versions[i]]).toEqual([source!.sizes[k], source!.versions[k]]);
+      });
+      seen.push(...scan!.paths);
+    }
+    expect(seen.sort()).toEqual([...source!.paths].sort());
   });
 
   test('staged runs split the files over tasks (on threads too); rows equal the one-pipeline read', async () => {
