@@ -66,7 +66,7 @@ export interface LogisticSegment {
   readonly end: number;
 }
 
-/** The columns a logistic task reads (./../ml/classification/logistic-training.ts TrainingColumns). */
+/** The columns a logistic task reads (TrainingColumns in core/ml/classification/logistic-training.ts). */
 export interface LogisticColumns {
   readonly uid: string;
   readonly featuresCol: string;
