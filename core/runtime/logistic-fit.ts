@@ -11,7 +11,7 @@
 //      ./logistic-task.ts) through the invoker with the scheduler's attempt machinery; each answers with a few
 //      numbers, which the shared driver (core/ml/classification/logistic-training.ts) combines in partition order.
 //   4. The model is the job's result: one row holding it as JSON (core/ml/classification/logistic-fit-result.ts).
-//      The training parts are removed once it is committed.
+//      The input sub-job and its training parts are removed once the job has finished.
 //
 // Cancellation (the job's cancel marker) stops the input pass and the training between attempts. A run that
 // reaches its time limit during the input pass suspends (the next run continues it); the optimizer's state is
@@ -235,8 +235,9 @@ class FitRun {
       store,
       invoker: this.p.invoker,
       ...(this.p.invokers ? { invokers: this.p.invokers } : {}),
-      // No rows inline: the training data must not come to the coordinator.
-      options: { ...this.p.options, inlineResultBytes: 0 },
+      // No rows inline: the training data must not come to the coordinator. Its events go to this job's log
+      // (forwarded below), where the API reads them.
+      options: { ...this.p.options, inlineResultBytes: 0, eventLog: false },
       onEvent: (e) => this.emit(e),
       signal: AbortSignal.any(signals),
       ...(this.p.deadline !== undefined ? { deadline: this.p.deadline } : {}),
@@ -324,6 +325,8 @@ class FitRun {
 
   /** One task per partition through the attempt machinery; results in partition order. */
   private async runTasks(segments: readonly LogisticSegment[][], columns: LogisticColumns, op: LogisticOp): Promise<LogisticResult[]> {
+    // One HEAD per pass (next to its N invocations): a cancel stops training at the next pass, not a poll later.
+    if (!this.cancelled && (await cancelRequested(this.p.store, this.p.paths))) this.cancelled = true;
     if (this.stopping()) return this.stopped();
     this.trainingTasks += segments.length;
     this.status.stages[this.trainingStage] = this.trainingStatus('running');
@@ -431,10 +434,14 @@ class FitRun {
     return { jobId, state: 'succeeded', resultUri: paths.resultRoot, files: [file], rows: 1, batches: [batch], schema: FIT_RESULT_SCHEMA, status: this.status };
   }
 
-  /** The training parts (a copy of the input) go once the job has finished, whatever the outcome. */
+  /**
+   * The input sub-job (its training parts are a copy of the input) goes once the job has finished, whatever the
+   * outcome: all of it, record and status included, so a later run of a failed job recomputes it instead of
+   * finding a sub-job that succeeded without its parts.
+   */
   private async removeInput(): Promise<void> {
     try {
-      const prefix = `${fitInputPaths(this.p.paths).resultRoot}/`;
+      const prefix = `${fitInputPaths(this.p.paths).jobRoot}/`;
       const keys: string[] = [];
       for await (const e of this.p.store.listAll(prefix)) keys.push(e.uri);
       for (let i = 0; i < keys.length; i += 1000) await this.p.store.delete(keys.slice(i, i + 1000));

@@ -27,7 +27,7 @@ import type { StoreResolver } from './task-runner.ts';
  * Decoded partitions by their rows (parts, ETags, ranges and columns), least recently used first. Bounded in
  * bytes: SQUALL_ML_CACHE_MB, or a quarter of the Lambda's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE), or 512 MB.
  */
-class PartitionCache {
+export class PartitionCache {
   private readonly entries = new Map<string, { partition: LogisticPartition; bytes: number }>();
   private used = 0;
 
