@@ -54,6 +54,8 @@ beforeAll(async () => {
   const multi = threeClassRows(450, 11).map((r, i) => ({ ...r, label: i % 7 === 0 ? (r.label + 1) % 3 : r.label }));
   const bad = binaryRows(60, 5).map((r, i) => ({ ...r, label: i === 41 ? 1.5 : r.label }));
   await Promise.all([
+    // Four warm executors: a training pass runs one task per partition at once (four here).
+    stack.lambda.prewarm('executor', 4),
     upload('binary', binaryRows(900, 7), 3, ['x1', 'x2', 'x3']),
     upload('multi', multi, 3, ['x1', 'x2']),
     upload('bad', bad, 2, ['x1', 'x2', 'x3']),
