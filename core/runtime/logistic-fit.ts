@@ -5,8 +5,10 @@
 //      speculation, resumable), with no rows returned inline; its result parts are the training data, Parquet
 //      in S3, in input order.
 //   2. The parts' row counts (Parquet footers) and ETags cut the training partitions: one per part, or
-//      `numPartitions` contiguous slices of the rows in order — the same partitions an in-process fit with
-//      the same `numPartitions` makes, so the models are bit-identical.
+//      `numPartitions` contiguous slices of the rows in the parts' order — what an in-process fit with the
+//      same `numPartitions` makes of rows in that order, so then the models are bit-identical. (A file scan
+//      packs files into tasks largest first, so files of unequal sizes may reach the parts in another order
+//      than a local read gives: the partitions then hold other rows and the models agree to rounding.)
 //   3. The summary pass and every L-BFGS evaluation run one executor task per partition (mode `logistic`,
 //      ./logistic-task.ts) through the invoker with the scheduler's attempt machinery; each answers with a few
 //      numbers, which the shared driver (core/ml/classification/logistic-training.ts) combines in partition order.
