@@ -495,14 +495,11 @@ class Utf8Builder {
   }
 }
 
-/** Writes `cents` as the unscaled value of a Decimal128 (4 little-endian uint32 words, two's complement). */
+/** Writes `cents` as the unscaled value of a Decimal64 (2 little-endian uint32 words, two's complement). */
 function setDecimal(words: Uint32Array, i: number, cents: number): void {
-  const j = i << 2;
+  const j = i << 1;
   words[j] = cents >>> 0;
   words[j + 1] = Math.floor(cents / 4294967296) >>> 0;
-  const sign = cents < 0 ? 0xffffffff : 0;
-  words[j + 2] = sign;
-  words[j + 3] = sign;
 }
 
 /** Writes a non-negative safe integer into an Int64 column viewed as uint32 pairs. */
@@ -511,13 +508,13 @@ function setInt64(words: Uint32Array, i: number, v: number): void {
   words[(i << 1) + 1] = Math.floor(v / 4294967296) >>> 0;
 }
 
-const DECIMAL_TYPE = new arrow.Decimal(2, 15, 128);
+const DECIMAL_TYPE = new arrow.Decimal(2, 15, 64);
 const int32Data = (a: Int32Array, n: number) => arrow.makeData({ type: new arrow.Int32(), length: n, nullCount: 0, data: a.subarray(0, n) });
 const dateData = (a: Int32Array, n: number) => arrow.makeData({ type: new arrow.DateDay(), length: n, nullCount: 0, data: a.subarray(0, n) });
 const int64Data = (a: Uint32Array, n: number) =>
   arrow.makeData({ type: new arrow.Int64(), length: n, nullCount: 0, data: new BigInt64Array(a.buffer, a.byteOffset, n) });
 const decimalData = (a: Uint32Array, n: number) =>
-  arrow.makeData({ type: DECIMAL_TYPE, length: n, nullCount: 0, data: a.subarray(0, 4 * n) });
+  arrow.makeData({ type: DECIMAL_TYPE, length: n, nullCount: 0, data: a.subarray(0, 2 * n) });
 
 const ARROW_SCHEMAS = Object.fromEntries(TPCH_TABLES.map((t) => [t, toArrowSchema(TPCH_SCHEMAS[t])])) as Record<
   TpchTableName,
@@ -640,7 +637,7 @@ function* supplierBatches(ctx: GenContext): Generator<arrow.RecordBatch> {
     const n = Math.min(CHUNK_ROWS, total - start);
     const key = new Int32Array(n);
     const nation = new Int32Array(n);
-    const acctbal = new Uint32Array(4 * n);
+    const acctbal = new Uint32Array(2 * n);
     const name = new Utf8Builder(n, 18);
     const address = new Utf8Builder(n, LEN.address[1]);
     const phone = new Utf8Builder(n, 15);
@@ -691,7 +688,7 @@ function* customerBatches(ctx: GenContext): Generator<arrow.RecordBatch> {
     const n = Math.min(CHUNK_ROWS, total - start);
     const key = new Int32Array(n);
     const nation = new Int32Array(n);
-    const acctbal = new Uint32Array(4 * n);
+    const acctbal = new Uint32Array(2 * n);
     const name = new Utf8Builder(n, 18);
     const address = new Utf8Builder(n, LEN.address[1]);
     const phone = new Utf8Builder(n, 15);
@@ -749,7 +746,7 @@ function* partBatches(ctx: GenContext): Generator<arrow.RecordBatch> {
     const n = Math.min(CHUNK_ROWS, total - start);
     const key = new Int32Array(n);
     const size = new Int32Array(n);
-    const price = new Uint32Array(4 * n);
+    const price = new Uint32Array(2 * n);
     const name = new Utf8Builder(n, 55);
     const mfgrB = new Utf8Builder(n, 14);
     const brandB = new Utf8Builder(n, 8);
@@ -809,7 +806,7 @@ function* partsuppBatches(ctx: GenContext): Generator<arrow.RecordBatch> {
     const partkey = new Int32Array(n);
     const suppkey = new Int32Array(n);
     const availqty = new Int32Array(n);
-    const cost = new Uint32Array(4 * n);
+    const cost = new Uint32Array(2 * n);
     const comment = new Utf8Builder(n, LEN.ps_comment[1]);
     let r = 0;
     for (let p = 0; p < np; p++) {
@@ -854,7 +851,7 @@ function* orderLineitemBatches(ctx: GenContext): Generator<OrderChunk> {
     const n = Math.min(ordersPerChunk, total - start);
     const oKey = new Uint32Array(2 * n);
     const oCust = new Int32Array(n);
-    const oTotal = new Uint32Array(4 * n);
+    const oTotal = new Uint32Array(2 * n);
     const oDate = new Int32Array(n);
     const oShipPrio = new Int32Array(n);
     const oStatus = new Utf8Builder(n, 1);
@@ -866,10 +863,10 @@ function* orderLineitemBatches(ctx: GenContext): Generator<OrderChunk> {
     const lPart = new Int32Array(m);
     const lSupp = new Int32Array(m);
     const lLine = new Int32Array(m);
-    const lQty = new Uint32Array(4 * m);
-    const lPrice = new Uint32Array(4 * m);
-    const lDisc = new Uint32Array(4 * m);
-    const lTax = new Uint32Array(4 * m);
+    const lQty = new Uint32Array(2 * m);
+    const lPrice = new Uint32Array(2 * m);
+    const lDisc = new Uint32Array(2 * m);
+    const lTax = new Uint32Array(2 * m);
     const lShip = new Int32Array(m);
     const lCommit = new Int32Array(m);
     const lReceipt = new Int32Array(m);

@@ -274,7 +274,7 @@ function takeWords(src: Int32Array, stride: number, indices: Int32Array): Int32A
         out[2 * (j + k) + 1] = src[2 * (start + k) + 1]!;
       }
     } else {
-      // Short runs word by word: a subarray per run costs more than the copy (Decimal128 is 4 words a value).
+      // Short runs word by word: a subarray per run costs more than the copy.
       for (let w = start * stride, o = j * stride, e = (start + len) * stride; w < e; w++, o++) out[o] = src[w]!;
     }
     j = end;

@@ -13,7 +13,7 @@ export function outputBatch(schema: Schema, columns: readonly ColumnData[], leng
   return makeBatch(new arrow.Schema(fields), columns, length);
 }
 
-/** The 32-bit words of a column's value buffer (little-endian; int64 = 2 words, decimal128 = 4 words). */
+/** The 32-bit words of a column's value buffer (little-endian; int64 and decimal (Decimal64) = 2 words). */
 export function wordsOf(data: ColumnData): Int32Array {
   const v = data.values as ArrayBufferView;
   return new Int32Array(v.buffer, v.byteOffset, v.byteLength >> 2);
@@ -44,7 +44,7 @@ export function numericValues(
     }
     case 'decimal': {
       const w = wordsOf(data);
-      for (let i = 0; i < n; i++) scratch[i] = w[4 * i + 1]! * TWO_32 + (w[4 * i]! >>> 0);
+      for (let i = 0; i < n; i++) scratch[i] = w[2 * i + 1]! * TWO_32 + (w[2 * i]! >>> 0);
       if (scaleDecimal && type.scale > 0) {
         const f = 10 ** type.scale;
         for (let i = 0; i < n; i++) scratch[i] = scratch[i]! / f;
@@ -120,15 +120,11 @@ export function columnFromNumbers(
       return makeColumn(type, n, out, validity);
     }
     case 'decimal': {
-      const out = new Uint32Array(4 * n);
+      const out = new Uint32Array(2 * n);
       const w = new Int32Array(out.buffer);
       for (let j = 0; j < n; j++) {
         const v = values[start + j]!;
-        if (v !== v) continue;
-        writeInt64Words(w, 4 * j, Math.round(v));
-        const sign = w[4 * j + 1]! < 0 ? -1 : 0;
-        w[4 * j + 2] = sign;
-        w[4 * j + 3] = sign;
+        if (v === v) writeInt64Words(w, 2 * j, Math.round(v));
       }
       return makeColumn(type, n, out, validity);
     }

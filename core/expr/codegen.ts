@@ -383,19 +383,16 @@ class Generator {
       case 'timestamp':
       case 'decimal': {
         this.bindOnce(c, `const ${c} = lib.words(cols[${j}]);`);
-        const stride = t.kind === 'decimal' ? 4 : 2;
         const h = this.tmp('h');
-        out.push(`const ${h} = ${c}[${stride} * i + 1];`);
+        out.push(`const ${h} = ${c}[2 * i + 1];`);
         // Values beyond ±2^53 would silently lose precision as doubles: refuse them (valid rows only).
         if (t.kind !== 'decimal' || t.precision > 15) {
-          const beyond = t.kind === 'decimal'
-            ? `${h} > 2097151 || ${h} < -2097152 || ${c}[4 * i + 3] !== (${h} >> 31)`
-            : `${h} > 2097151 || ${h} < -2097152`;
+          const beyond = `${h} > 2097151 || ${h} < -2097152`;
           // In a fused aggregation this hands the rows to the caller's exact path (which may not need doubles).
           this.failIf(out, beyond, valid, `value of ${typeToString(t)} column '${f.name}' is beyond ±2^53, which Squall computes exactly only within that range`, this.fused);
         }
         const v = this.tmp();
-        out.push(`const ${v} = ${h} * 4294967296 + (${c}[${stride} * i] >>> 0);`);
+        out.push(`const ${v} = ${h} * 4294967296 + (${c}[2 * i] >>> 0);`);
         return { code: v, valid, type: t };
       }
       case 'null':
@@ -1214,19 +1211,11 @@ function arrowWriter(t: DataType): Writer {
       return { alloc: 'const out = new Float64Array(n);', once: true, store: (v) => [`out[i] = ${v};`] };
     case 'int64':
     case 'timestamp':
-      // Written as [lo, hi] 32-bit words of the BigInt64Array buffer; no BigInt in the loop.
+    case 'decimal':
+      // Written as [lo, hi] 32-bit words of the int64 (or Decimal64) buffer; no BigInt in the loop.
       return {
         alloc: 'const out = new Int32Array(2 * n);',
         store: (v) => [`out[2 * i] = ${v} >>> 0;`, `out[2 * i + 1] = Math.floor(${v} / 4294967296);`],
-      };
-    case 'decimal':
-      // Decimal128: four little-endian words, the upper two the sign extension.
-      return {
-        alloc: 'const out = new Int32Array(4 * n);',
-        store: (v) => [
-          `const hi = Math.floor(${v} / 4294967296);`,
-          `out[4 * i] = ${v} >>> 0; out[4 * i + 1] = hi; out[4 * i + 2] = out[4 * i + 3] = hi < 0 ? -1 : 0;`,
-        ],
       };
     case 'bool':
       return { alloc: 'const out = lib.newBitmap(n);', once: true, store: (v) => [`if (${v}) out[i >> 3] |= 1 << (i & 7);`] };

@@ -116,7 +116,7 @@ function toData(type: DataType, n: number, r: { values: unknown; validity: Uint8
     case 'timestamp':
       return makeColumn(type, n, new BigInt64Array((v as Int32Array).buffer, 0, n), r.validity);
     case 'decimal':
-      return makeColumn(type, n, new Uint32Array((v as Int32Array).buffer, 0, 4 * n), r.validity);
+      return makeColumn(type, n, new Uint32Array((v as Int32Array).buffer, 0, 2 * n), r.validity);
     case 'utf8': {
       const strings = v as (string | null)[];
       const valid = r.validity;

@@ -85,7 +85,7 @@ class ExactEvaluator {
     const src = data.values as ArrayBufferView;
     const w = new Int32Array(src.buffer, src.byteOffset, src.byteLength >> 2);
     const scale = scaleOf(t)!;
-    const stride = t.kind === 'int32' ? 1 : t.kind === 'int64' ? 2 : 4;
+    const stride = t.kind === 'int32' ? 1 : 2;
     return (i) => {
       if (!isValidAt(valid, i)) return null;
       if (stride === 1) return { v: BigInt(w[i]!), scale };
@@ -186,8 +186,7 @@ export function evaluateExact(e: Expr, input: Schema, batch: arrow.RecordBatch, 
     return makeColumn(type, n, out, valid);
   }
   const limit = type.kind === 'decimal' ? 10n ** BigInt(type.precision) : type.kind === 'int32' ? 2n ** 31n : INT64_MAX + 1n;
-  const wide = type.kind === 'decimal';
-  const out = new BigInt64Array(wide ? 2 * n : n);
+  const out = new BigInt64Array(n);
   const int32 = type.kind === 'int32' ? new Int32Array(n) : null;
   for (let i = 0; i < n; i++) {
     const x = f(i);
@@ -197,11 +196,8 @@ export function evaluateExact(e: Expr, input: Schema, batch: arrow.RecordBatch, 
     }
     valid[i >> 3]! |= 1 << (i & 7);
     if (int32) int32[i] = Number(x.v);
-    else if (wide) {
-      out[2 * i] = x.v;
-      out[2 * i + 1] = x.v < 0n ? -1n : 0n;
-    } else out[i] = x.v;
+    else out[i] = x.v;
   }
   if (int32) return makeColumn(type, n, int32, valid);
-  return makeColumn(type, n, wide ? new Uint32Array(out.buffer) : out, valid);
+  return makeColumn(type, n, type.kind === 'decimal' ? new Uint32Array(out.buffer) : out, valid);
 }

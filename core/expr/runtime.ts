@@ -7,7 +7,7 @@ import { DataError } from '../types/errors.ts';
 import { castLib, divRoundHalfAway, roundDouble, roundHalfAway, roundHalfEven } from './cast.ts';
 import { dateDiffDays, dateDiffMicros, dayOf, extractFromDays, extractFromMicros, floorDiv, monthOf, yearOf } from './dates.ts';
 
-/** An Int32Array view of a Data's value buffer: int64 and timestamp as [lo, hi] pairs, Decimal128 as 4 words. */
+/** An Int32Array view of a Data's value buffer: int64, timestamp and decimal (Decimal64) as [lo, hi] pairs. */
 function words(data: arrow.Data): Int32Array {
   const v = data.values as ArrayBufferView & { length: number; BYTES_PER_ELEMENT: number };
   return new Int32Array(v.buffer, v.byteOffset, (v.length * v.BYTES_PER_ELEMENT) >> 2);

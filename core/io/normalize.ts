@@ -3,7 +3,7 @@
 // over typed arrays; columns that already have the right layout are passed through untouched.
 import * as arrow from 'apache-arrow';
 import { makeBatch, type ColumnData } from '../arrow/column.ts';
-import { toArrowType } from '../types/arrow-types.ts';
+import { DECIMAL_BIT_WIDTH, toArrowType } from '../types/arrow-types.ts';
 import { type DataType, typeToString } from '../types/data-type.ts';
 import { DataError } from '../types/errors.ts';
 import type { Schema } from '../types/schema.ts';
@@ -131,23 +131,10 @@ export function normalizeData(d: ColumnData, t: DataType, name: string, where = 
       if (id !== arrow.Type.Decimal) break;
       const dt = src as arrow.Decimal;
       if (dt.scale !== t.scale) break;
-      if (dt.bitWidth === 128) {
+      if (dt.bitWidth === DECIMAL_BIT_WIDTH) {
         return dt.precision === t.precision ? d : withValues(d, toArrowType(t), d.values as Uint32Array);
       }
-      // Decimal32/Decimal64 → Decimal128 by sign-extending each value to four 32-bit words.
-      const stride = dt.bitWidth / 32;
-      const values = d.values as Int32Array;
-      const out = new Uint32Array(n * 4);
-      for (let i = 0; i < n; i++) {
-        const lo = values[i * stride]!;
-        const hi = stride === 2 ? values[i * stride + 1]! : lo >> 31;
-        const sign = hi >> 31;
-        out[i * 4] = lo;
-        out[i * 4 + 1] = hi;
-        out[i * 4 + 2] = sign;
-        out[i * 4 + 3] = sign;
-      }
-      return withValues(d, toArrowType(t), out);
+      return withValues(d, toArrowType(t), decimalToInt64Words(d, name, where));
     }
     case 'utf8':
       if (id === arrow.Type.Null) return allNull(t, n);
@@ -220,7 +207,7 @@ function allNull(t: DataType, n: number): ColumnData {
     return arrow.makeData({ type: type as arrow.FixedSizeList, length: n, nullCount: n, nullBitmap: bitmap, child });
   }
   if (t.kind === 'bool') return arrow.makeData({ type: type as arrow.Bool, length: n, nullCount: n, nullBitmap: bitmap, data: new Uint8Array(bitmap.length) });
-  const stride = t.kind === 'decimal' ? 4 : t.kind === 'int64' || t.kind === 'timestamp' ? 2 : t.kind === 'float64' ? 2 : 1;
+  const stride = t.kind === 'decimal' || t.kind === 'int64' || t.kind === 'timestamp' || t.kind === 'float64' ? 2 : 1;
   const buf = new ArrayBuffer(n * stride * 4);
   const values =
     t.kind === 'float64' ? new Float64Array(buf) : t.kind === 'int64' || t.kind === 'timestamp' ? new BigInt64Array(buf) : t.kind === 'decimal' ? new Uint32Array(buf) : new Int32Array(buf);
@@ -280,6 +267,30 @@ function intToFloat(d: ColumnData): ColumnData {
     else for (let i = 0; i < n; i++) out[i] = (w[2 * i + 1]! >>> 0) * TWO32 + (w[2 * i]! >>> 0);
   }
   return withValues(d, new arrow.Float64(), out);
+}
+
+/**
+ * Decimal32/128/256 values as Decimal64 words: sign-extended from 32 bits, or narrowed from wider ones, whose
+ * upper words must then be the sign extension (precision ≤ 18 always fits; anything else is a corrupt value).
+ */
+function decimalToInt64Words(d: ColumnData, name: string, where: string): Uint32Array {
+  const n = d.length;
+  const stride = (d.type as arrow.Decimal).bitWidth / 32;
+  const values = new Int32Array(d.values.buffer, d.values.byteOffset, n * stride);
+  const out = new Int32Array(n * 2);
+  const valid = d.nullBitmap && d.nullCount > 0 ? d.nullBitmap : null;
+  for (let i = 0; i < n; i++) {
+    const lo = values[i * stride]!;
+    const hi = stride === 1 ? lo >> 31 : values[i * stride + 1]!;
+    out[i * 2] = lo;
+    out[i * 2 + 1] = hi;
+    for (let w = 2; w < stride; w++) {
+      if (values[i * stride + w] !== hi >> 31 && (valid === null || (valid[(d.offset + i) >> 3]! >> ((d.offset + i) & 7)) & 1)) {
+        throw new DataError(`${where}: column '${name}', row ${i}: the decimal value does not fit in 18 digits`);
+      }
+    }
+  }
+  return new Uint32Array(out.buffer);
 }
 
 /** Decimals too wide for Squall's scaled-int64 decimal become float64 (rounded, like DuckDB's DOUBLE cast). */

@@ -363,7 +363,7 @@ export function buildColumn(type: DataType, texts: ArrayLike<string | null>, n: 
       break;
     }
     case 'decimal': {
-      const out = new Uint32Array(n * 4);
+      const out = new Uint32Array(n * 2);
       for (let i = 0; i < n; i++) {
         const s = texts[i];
         if (s == null || s === '') setNull(i);
@@ -371,11 +371,8 @@ export function buildColumn(type: DataType, texts: ArrayLike<string | null>, n: 
           const v = parseDecimal(s, type.precision, type.scale);
           if (v === INVALID) return fail(i, s);
           const lo = BigInt.asUintN(64, v);
-          const sign = v < 0n ? 0xffffffff : 0;
-          out[i * 4] = Number(lo & 0xffffffffn);
-          out[i * 4 + 1] = Number(lo >> 32n);
-          out[i * 4 + 2] = sign;
-          out[i * 4 + 3] = sign;
+          out[i * 2] = Number(lo & 0xffffffffn);
+          out[i * 2 + 1] = Number(lo >> 32n);
           setValid(i);
         }
       }

@@ -459,11 +459,11 @@ function formatColumn(d: ColumnData, type: DataType, json: boolean): (string | n
       break;
     }
     case 'decimal': {
-      const w = new Int32Array(d.values.buffer, d.values.byteOffset, n * 4);
+      const w = new Int32Array(d.values.buffer, d.values.byteOffset, n * 2);
       const scale = type.scale;
       each((i) => {
-        const hi = w[4 * i + 1]!;
-        const unscaled = hi >= -2097152 && hi < 2097152 ? hi * TWO32 + (w[4 * i]! >>> 0) : (BigInt(hi) << 32n) | BigInt(w[4 * i]! >>> 0);
+        const hi = w[2 * i + 1]!;
+        const unscaled = hi >= -2097152 && hi < 2097152 ? hi * TWO32 + (w[2 * i]! >>> 0) : (BigInt(hi) << 32n) | BigInt(w[2 * i]! >>> 0);
         return scaled(unscaled, scale);
       });
       break;

@@ -46,8 +46,7 @@ function readValue(d: arrow.Data, t: DataType): LiteralValue | undefined {
     }
     case 'decimal': {
       const w = values as Uint32Array;
-      const lo = BigInt.asIntN(128, BigInt(w[0]!) | (BigInt(w[1]!) << 32n) | (BigInt(w[2]!) << 64n) | (BigInt(w[3]!) << 96n));
-      return safe(lo);
+      return safe(BigInt.asIntN(64, BigInt(w[0]!) | (BigInt(w[1]!) << 32n)));
     }
     case 'utf8':
       return stringValues(d)[0] ?? null;

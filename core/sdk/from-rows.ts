@@ -155,7 +155,7 @@ export function buildColumn(name: string, t: DataType, values: readonly unknown[
       return makeColumn(t, n, out, valid);
     }
     case 'decimal': {
-      const words = new Uint32Array(n * 4);
+      const words = new Uint32Array(n * 2);
       const scale = 10 ** t.scale;
       const limit = 10n ** BigInt(t.precision);
       values.forEach((v, i) => {
@@ -166,8 +166,9 @@ export function buildColumn(name: string, t: DataType, values: readonly unknown[
         else if (typeof v === 'string') unscaled = decimalStringUnscaled(v, t.scale) ?? bad(name, i, v, t);
         else bad(name, i, v, t);
         if (unscaled >= limit || unscaled <= -limit) bad(name, i, v, t);
-        const w = BigInt.asUintN(128, unscaled);
-        for (let k = 0; k < 4; k++) words[4 * i + k] = Number((w >> BigInt(32 * k)) & 0xffffffffn);
+        const w = BigInt.asUintN(64, unscaled);
+        words[2 * i] = Number(w & 0xffffffffn);
+        words[2 * i + 1] = Number(w >> 32n);
       });
       return makeColumn(t, n, words, valid);
     }

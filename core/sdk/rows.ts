@@ -61,8 +61,8 @@ export function columnValues(data: ColumnData, type: DataType): Value[] {
           out[i] = null;
           continue;
         }
-        const lo = words[4 * i]!;
-        const hi = words[4 * i + 1]! | 0;
+        const lo = words[2 * i]!;
+        const hi = words[2 * i + 1]! | 0;
         out[i] = (hi * TWO32 + lo) / scale;
       }
       return out;

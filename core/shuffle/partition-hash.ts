@@ -56,8 +56,7 @@ function hashColumn(data: ColumnData, type: DataType, acc: Int32Array): void {
     case 'decimal': {
       const src = data.values as ArrayBufferView;
       const w = new Int32Array(src.buffer, src.byteOffset, src.byteLength >> 2);
-      const stride = type.kind === 'decimal' ? 4 : 2;
-      for (let i = 0; i < n; i++) acc[i] = combine(acc[i]!, isValid(i) ? fmix(w[stride * i]! ^ fmix(w[stride * i + 1]!)) : NULL_HASH);
+      for (let i = 0; i < n; i++) acc[i] = combine(acc[i]!, isValid(i) ? fmix(w[2 * i]! ^ fmix(w[2 * i + 1]!)) : NULL_HASH);
       return;
     }
     case 'float64': {

@@ -6,6 +6,14 @@ import { type DataType, DataTypes } from './data-type.ts';
 import { UnsupportedError } from './errors.ts';
 import { type Field, type Schema, field, schema } from './schema.ts';
 
+/**
+ * Decimals are Arrow Decimal64: precision ≤ 18 always fits an int64, as in Spark's compact decimals and
+ * DuckDB's DECIMAL(18). Decimal128 would double the bytes every scan writes and every kernel reads.
+ */
+export const DECIMAL_BIT_WIDTH = 64;
+/** 32-bit words per decimal value (little-endian low word first), the same layout as an int64. */
+export const DECIMAL_WORDS = DECIMAL_BIT_WIDTH / 32;
+
 export function toArrowType(t: DataType): arrow.DataType {
   switch (t.kind) {
     case 'null':
@@ -19,7 +27,7 @@ export function toArrowType(t: DataType): arrow.DataType {
     case 'float64':
       return new arrow.Float64();
     case 'decimal':
-      return new arrow.Decimal(t.scale, t.precision, 128);
+      return new arrow.Decimal(t.scale, t.precision, DECIMAL_BIT_WIDTH);
     case 'utf8':
       return new arrow.Utf8();
     case 'date32':

@@ -7,7 +7,7 @@ export type DataType =
   | { readonly kind: 'int32' }
   | { readonly kind: 'int64' }
   | { readonly kind: 'float64' }
-  /** Fixed-point decimal, precision ≤ 18; stored as Arrow Decimal128, computed as a scaled integer. */
+  /** Fixed-point decimal, precision ≤ 18; stored as Arrow Decimal64 (an unscaled int64), computed as a scaled integer. */
   | { readonly kind: 'decimal'; readonly precision: number; readonly scale: number }
   /** UTF-8 string; a batch column may be plain Utf8 or Dictionary<Int32, Utf8>. */
   | { readonly kind: 'utf8' }

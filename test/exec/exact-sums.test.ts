@@ -10,8 +10,8 @@ function unscaledDecimal(t: import('apache-arrow').Table, column: number): bigin
   const words = data.values as Uint32Array;
   const out: bigint[] = [];
   for (let i = 0; i < data.length; i++) {
-    const lo = BigInt(words[4 * i]!);
-    const hi = BigInt.asIntN(32, BigInt(words[4 * i + 1]!));
+    const lo = BigInt(words[2 * i]!);
+    const hi = BigInt.asIntN(32, BigInt(words[2 * i + 1]!));
     out.push((hi << 32n) + lo);
   }
   return out;

@@ -72,12 +72,7 @@ export function makeData(spec: ColSpec, values: readonly Value[]): ColumnData {
     case 'timestamp':
       return makeColumn(t, n, BigInt64Array.from(values, (v) => BigInt(v === null ? 0 : (v as number))), validity);
     case 'decimal': {
-      const out = new BigInt64Array(2 * n);
-      values.forEach((v, i) => {
-        const x = BigInt(v === null ? 0 : (v as number));
-        out[2 * i] = x;
-        out[2 * i + 1] = x < 0n ? -1n : 0n;
-      });
+      const out = BigInt64Array.from(values, (v) => BigInt(v === null ? 0 : (v as number)));
       return makeColumn(t, n, new Uint32Array(out.buffer), validity);
     }
     case 'bool': {
@@ -131,7 +126,7 @@ function cell(data: ColumnData, type: DataType, i: number, strings: (string | nu
       return plain(new Date(Number((data.values as BigInt64Array)[i]!) / 1000));
     case 'decimal': {
       const w = data.values as Uint32Array;
-      const unscaled = (w[4 * i + 1]! | 0) * 4294967296 + w[4 * i]!;
+      const unscaled = (w[2 * i + 1]! | 0) * 4294967296 + w[2 * i]!;
       return unscaled / 10 ** type.scale;
     }
     case 'bool':

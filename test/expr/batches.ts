@@ -58,14 +58,8 @@ export function columnFrom(type: DataType, values: readonly Value[], opts: { dic
     case 'timestamp':
       return makeColumn(type, n, BigInt64Array.from(values, (v) => BigInt((v as number) ?? 0)), validity);
     case 'decimal': {
-      const words = new Uint32Array(4 * n);
-      const big = new BigInt64Array(words.buffer);
-      values.forEach((v, i) => {
-        const b = BigInt((v as number) ?? 0);
-        big[2 * i] = b;
-        big[2 * i + 1] = b < 0n ? -1n : 0n;
-      });
-      return makeColumn(type, n, words, validity);
+      const big = BigInt64Array.from(values, (v) => BigInt((v as number) ?? 0));
+      return makeColumn(type, n, new Uint32Array(big.buffer), validity);
     }
     default:
       throw new Error(`unsupported test column type ${type.kind}`);
@@ -100,8 +94,8 @@ export function valuesOf(data: arrow.Data, type: DataType): Value[] {
         break;
       case 'decimal': {
         const w = data.values as Uint32Array;
-        const big = new BigInt64Array(w.buffer, w.byteOffset, 2 * n);
-        out.push(Number(big[2 * i]!) / 10 ** type.scale);
+        const big = new BigInt64Array(w.buffer, w.byteOffset, n);
+        out.push(Number(big[i]!) / 10 ** type.scale);
         break;
       }
       case 'null':

@@ -86,8 +86,7 @@ export function valueAt(d: arrow.Data, type: DataType, i: number): unknown {
       return (d.values as BigInt64Array)[i]!.toString();
     case 'decimal': {
       const w = d.values as Uint32Array;
-      const lo = BigInt(w[i * 4]!) | (BigInt(w[i * 4 + 1]!) << 32n) | (BigInt(w[i * 4 + 2]!) << 64n) | (BigInt(w[i * 4 + 3]!) << 96n);
-      const v = BigInt.asIntN(128, lo);
+      const v = BigInt.asIntN(64, BigInt(w[i * 2]!) | (BigInt(w[i * 2 + 1]!) << 32n));
       const neg = v < 0n;
       const s = (neg ? -v : v).toString().padStart(type.scale + 1, '0');
       const body = type.scale ? `${s.slice(0, s.length - type.scale)}.${s.slice(s.length - type.scale)}` : s;

@@ -44,10 +44,10 @@ export function allTypesBatch(start: number, n: number, options: { dictionary?: 
   const k = Int32Array.from({ length: n }, (_, i) => (id(i) * 7919) % keys);
   const i64 = BigInt64Array.from({ length: n }, (_, i) => BigInt(id(i)) * 3_000_000_007n - 5n);
   const f = Float64Array.from({ length: n }, (_, i) => (id(i) % 13 === 0 ? NaN : id(i) / 8 - 100));
-  const dec = new Uint32Array(n * 4);
+  const dec = new Uint32Array(n * 2);
   for (let i = 0; i < n; i++) {
-    dec[4 * i] = (id(i) * 101) >>> 0;
-    dec[4 * i + 1] = id(i) % 3;
+    dec[2 * i] = (id(i) * 101) >>> 0;
+    dec[2 * i + 1] = id(i) % 3;
   }
   const s = Array.from({ length: n }, (_, i) => (id(i) % 9 === 0 ? null : `${WORDS[id(i) % WORDS.length]}-${id(i)}`));
   const dv = Array.from({ length: n }, (_, i) => (id(i) % 10 === 0 ? null : WORDS[id(i) % WORDS.length]!));
@@ -96,8 +96,8 @@ export function renderRows(batch: arrow.RecordBatch): string[] {
         case arrow.Type.Bool:
           return void row.push(((d.values as Uint8Array)[i >> 3]! >> (i & 7)) & 1);
         case arrow.Type.Decimal: {
-          const w = new Uint32Array((d.values as Uint32Array).buffer, (d.values as Uint32Array).byteOffset, n * 4);
-          return void row.push(Array.from(w.subarray(4 * i, 4 * i + 4)).join(':'));
+          const w = new Uint32Array((d.values as Uint32Array).buffer, (d.values as Uint32Array).byteOffset, n * 2);
+          return void row.push(Array.from(w.subarray(2 * i, 2 * i + 2)).join(':'));
         }
         case arrow.Type.FixedSizeList: {
           const size = (d.type as arrow.FixedSizeList).listSize;

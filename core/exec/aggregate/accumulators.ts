@@ -189,7 +189,7 @@ const CARRY_AT = 2 ** 52;
  * Exact sums of integers (int32, int64, decimal unscaled values) without BigInt per row: each value is split
  * into its signed high and unsigned low 32-bit words, which are summed separately in float64 (exact), with the
  * low sum carried into the high one when it grows large. `stride` is the number of 32-bit words per value:
- * 1 for int32 (sign-extended), 2 for int64, 4 for Decimal128 (precision ≤ 18 fits in the low two words).
+ * 1 for int32 (sign-extended), 2 for int64 and decimals (Decimal64).
  */
 function exactSumInto(
   gids: Int32Array,
@@ -318,7 +318,7 @@ class SumAvgAcc implements Accumulator {
   private add(gids: Int32Array, n: number, data: ColumnData, type: DataType, counts: Float64Array): void {
     if (type.kind === 'null') return;
     if (this.exact) {
-      const stride = type.kind === 'int32' ? 1 : type.kind === 'int64' ? 2 : 4;
+      const stride = type.kind === 'int32' ? 1 : 2;
       exactSumInto(gids, n, wordsOf(data), stride, rowValidity(data), this.his, this.sums, counts);
     } else {
       sumInto(gids, n, numericValues(data, type, n, this.scratch.get(n)) as Float64Array, rowValidity(data), this.sums, counts);
@@ -354,8 +354,7 @@ class SumAvgAcc implements Accumulator {
     const has = this.hasValue(end);
     if (!this.exact) return columnFromNumbers(t, this.sums, start, end, has);
     const n = end - start;
-    const stride = t.kind === 'decimal' ? 2 : 1;
-    const out = new BigInt64Array(n * stride);
+    const out = new BigInt64Array(n);
     const limit = t.kind === 'decimal' ? 10n ** BigInt(t.precision) : null;
     for (let j = 0; j < n; j++) {
       if (!has[start + j]) continue;
@@ -363,8 +362,7 @@ class SumAvgAcc implements Accumulator {
       if (limit !== null ? v >= limit || v <= -limit : v < INT64_MIN || v > INT64_MAX) {
         throw new DataError(`sum overflows ${typeToString(t)}: the sum of a group is ${v}${t.kind === 'decimal' ? ` (unscaled)` : ''}`);
       }
-      out[j * stride] = v;
-      if (stride === 2) out[j * stride + 1] = v < 0n ? -1n : 0n;
+      out[j] = v;
     }
     const values = t.kind === 'decimal' ? new Uint32Array(out.buffer) : out;
     return makeColumn(t, n, values, bitmapFromFlags(has, start, end));
@@ -514,9 +512,6 @@ class WordStore implements ValueStore {
       case 'int32':
       case 'date32':
         this.stride = 1;
-        break;
-      case 'decimal':
-        this.stride = 4;
         break;
       case 'vector':
         this.stride = type.size;

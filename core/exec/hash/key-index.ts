@@ -46,25 +46,21 @@ class Int32Key implements KeyColumn {
   }
 }
 
-/** int64, timestamp (2 words as stored) and decimal (the low 2 of its 4 words: p ≤ 18 fits in 64 bits). */
+/** int64, timestamp and decimal (Decimal64): 2 words as stored. */
 class WideKey implements KeyColumn {
   readonly width = 2;
-  private readonly srcWords: number;
-  constructor(private readonly type: DataType) {
-    this.srcWords = type.kind === 'decimal' ? 4 : 2;
-  }
+  constructor(private readonly type: DataType) {}
   direct(data: ColumnData): Int32Array | null {
-    return this.srcWords === 2 ? wordsOf(data) : null;
+    return wordsOf(data);
   }
   encode(data: ColumnData, n: number, words: Int32Array, stride: number, at: number): void {
     const v = wordsOf(data);
     const valid = rowValidity(data);
-    const sw = this.srcWords;
     for (let i = 0; i < n; i++) {
       const o = i * stride + at;
       if (isValid(valid, i)) {
-        words[o] = v[i * sw]!;
-        words[o + 1] = v[i * sw + 1]!;
+        words[o] = v[i * 2]!;
+        words[o + 1] = v[i * 2 + 1]!;
       } else {
         words[o] = 0;
         words[o + 1] = 0;
@@ -73,20 +69,14 @@ class WideKey implements KeyColumn {
   }
   decode(keys: Int32Array, stride: number, at: number, start: number, end: number, validity: Uint8Array | null): ColumnData {
     const n = end - start;
-    const sw = this.srcWords;
-    const buf = new ArrayBuffer(n * sw * 4);
+    const buf = new ArrayBuffer(n * 8);
     const w = new Int32Array(buf);
     for (let g = start; g < end; g++) {
-      const o = (g - start) * sw;
+      const o = (g - start) * 2;
       w[o] = keys[g * stride + at]!;
       w[o + 1] = keys[g * stride + at + 1]!;
-      if (sw === 4) {
-        const sign = w[o + 1]! < 0 ? -1 : 0;
-        w[o + 2] = sign;
-        w[o + 3] = sign;
-      }
     }
-    const values = sw === 4 ? new Uint32Array(buf) : new BigInt64Array(buf);
+    const values = this.type.kind === 'decimal' ? new Uint32Array(buf) : new BigInt64Array(buf);
     return makeColumn(this.type, n, values, validity);
   }
 }

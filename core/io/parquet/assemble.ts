@@ -21,7 +21,8 @@ function naturalArrowType(plan: LeafPlan): arrow.DataType {
     case 'timestamp':
       return new arrow.Timestamp(t.unit === 'ms' ? arrow.TimeUnit.MILLISECOND : t.unit === 'us' ? arrow.TimeUnit.MICROSECOND : arrow.TimeUnit.NANOSECOND, null);
     case 'decimal':
-      return new arrow.Decimal(t.scale, t.precision, 128);
+      // INT32/INT64 decimals decode as Decimal64, byte-array ones (possibly wider than 18 digits) as Decimal128.
+      return new arrow.Decimal(t.scale, t.precision, wordsPerValue(plan.kind) * 32);
     case 'utf8':
       return new arrow.Utf8();
   }
@@ -43,7 +44,7 @@ function typedValues(type: arrow.DataType, bytes: Uint8Array, length: number): A
     case arrow.Type.Timestamp:
       return new BigInt64Array(b, o, length);
     case arrow.Type.Decimal:
-      return new Uint32Array(b, o, length * 4);
+      return new Uint32Array(b, o, length * ((type as arrow.Decimal).bitWidth / 32));
     default:
       return bytes;
   }

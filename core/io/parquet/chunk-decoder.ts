@@ -55,9 +55,9 @@ export function wordsPerValue(kind: ValueKind): number {
       return 1;
     case 'i64':
     case 'f16':
-      return 2;
     case 'i32dec':
     case 'i64dec':
+      return 2;
     case 'bytesdec':
       return 4;
     default:
@@ -248,7 +248,7 @@ class ChunkDecoder {
     if (kind === 'i32dec') {
       let neg = 0;
       for (let e = 0; e < count; e++) neg |= src[e]!;
-      used = neg < 0 ? 4 : 1;
+      used = neg < 0 ? 2 : 1;
       if (used === 1) words = src.slice(0, count);
     } else {
       // One pass copies the low words and ORs the high ones together (all zero for most dictionaries). The
@@ -259,12 +259,11 @@ class ChunkDecoder {
         low[e] = src[2 * e]!;
         hiBits |= src[2 * e + 1]!;
       }
-      used = hiBits === 0 ? 1 : kind === 'i64' || hiBits >= 0 ? 2 : 4;
-      if (used === 1) words = low;
-      else if (used === 2) words = src.slice(0, 2 * count);
+      used = hiBits === 0 ? 1 : 2;
+      words = used === 1 ? low : src.slice(0, 2 * count);
     }
     if (!words) {
-      words = new Int32Array(Math.max(1, count * 4));
+      words = new Int32Array(Math.max(1, count * 2));
       this.plainFixed(data, 0, data.length, count, new Uint8Array(words.buffer), words, 0);
     }
     this.dictWords = words;
@@ -456,33 +455,16 @@ class ChunkDecoder {
     switch (kind) {
       case 'i32':
       case 'i64':
+      case 'i64dec':
         out8.set(src.subarray(pos, pos + n * width), at * width);
         return;
-      case 'i32dec':
-      case 'i64dec': {
+      case 'i32dec': {
         const words = aligned(src, pos, n * width);
-        const o0 = at * 4;
-        if (kind === 'i32dec') {
-          for (let i = 0, o = o0; i < n; i++, o += 4) {
-            const v = words[i]!;
-            out32[o] = v;
-            if (v < 0) {
-              out32[o + 1] = -1;
-              out32[o + 2] = -1;
-              out32[o + 3] = -1;
-            }
-          }
-        } else {
-          // The output starts zeroed: the sign words are written for negative values only.
-          for (let i = 0, o = o0; i < n; i++, o += 4) {
-            const hi = words[2 * i + 1]!;
-            out32[o] = words[2 * i]!;
-            out32[o + 1] = hi;
-            if (hi < 0) {
-              out32[o + 2] = -1;
-              out32[o + 3] = -1;
-            }
-          }
+        // The output starts zeroed: the sign word is written for negative values only.
+        for (let i = 0, o = at * 2; i < n; i++, o += 2) {
+          const v = words[i]!;
+          out32[o] = v;
+          if (v < 0) out32[o + 1] = -1;
         }
         return;
       }
@@ -562,7 +544,10 @@ function aligned(src: Uint8Array, pos: number, len: number): Int32Array {
   return new Int32Array(copy.buffer, 0, len >> 2);
 }
 
-/** A big-endian two's complement integer of `len` ≤ 16 bytes as four little-endian 32-bit words. */
+/**
+ * A big-endian two's complement integer of `len` ≤ 16 bytes as four little-endian 32-bit words (Decimal128: such
+ * decimals may be wider than 18 digits; normalize narrows or converts them).
+ */
 function bigEndianToWords(src: Uint8Array, pos: number, len: number, out: Int32Array, o: number): void {
   const neg = len > 0 && src[pos]! & 0x80 ? -1 : 0;
   for (let w = 0; w < 4; w++) {

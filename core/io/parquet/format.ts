@@ -23,7 +23,7 @@ export const PageType = { DATA_PAGE: 0, INDEX_PAGE: 1, DICTIONARY_PAGE: 2, DATA_
  * How the decoder turns a leaf's physical values into the Arrow layout of its Squall type:
  *  - i32 / i64: 4 or 8 byte little-endian values kept as they are (int32, date32, uint32, float32 bits;
  *    int64, uint64, timestamps in any unit, float64 bits); a final normalize step widens or rescales;
- *  - i32dec / i64dec / bytesdec: decimals widened to Decimal128 (four 32-bit words per value);
+ *  - i32dec / i64dec: decimals as Decimal64 (two 32-bit words per value); bytesdec: as Decimal128 (four words);
  *  - f16: half floats to float64; bool: a bitmap; str: Utf8 bytes (dictionary pages stay a dictionary).
  */
 export type ValueKind = 'bool' | 'i32' | 'i64' | 'i32dec' | 'i64dec' | 'bytesdec' | 'f16' | 'str';
