@@ -15,9 +15,11 @@
 //   4. The model is the job's result: one row holding it as JSON (core/ml/classification/logistic-fit-result.ts).
 //      The input sub-job and its training parts are removed once the job has finished.
 //
-// Cancellation (the job's cancel marker) stops the input pass and the training between attempts. A run that
-// reaches its time limit during the input pass suspends (the next run continues it); the optimizer's state is
-// not checkpointed, so a run that reaches it during training fails, naming the limit.
+// Cancellation (the job's cancel marker) stops the input pass and the training between passes. A run that reaches
+// its time limit suspends, as other jobs do: during the input pass the sub-job keeps what it committed; during
+// training the optimizer's state after its last iteration is saved (`<jobRoot>/fit/lbfgs.json`), and the next
+// run recomputes the summary pass and continues the same iterations, so the model is the one an uninterrupted
+// run gives.
 import type { ObjectStore } from '../io/object-store.ts';
 import { mapBounded } from '../io/object-store/ranged-reads.ts';
 import { manifestText, OUTPUT_MARKERS } from '../io/output-manifest.ts';
@@ -26,6 +28,8 @@ import { encodeParquet } from '../io/writers.ts';
 import { FIT_RESULT_COLUMN, encodeLogisticFit } from '../ml/classification/logistic-fit-result.ts';
 import type { LogisticSetup, PartitionGradient } from '../ml/classification/logistic-loss.ts';
 import { type PartitionSummary, type TrainingSource, sliceBounds, trainLogistic } from '../ml/classification/logistic-training.ts';
+import type { LbfgsState } from '../ml/optim/lbfgs.ts';
+import { z } from 'zod';
 import { VECTOR_TYPE, isVector } from '../ml/base.ts';
 import type { LogisticRegression } from '../ml/classification/logistic-regression.ts';
 import { physicalSchema } from '../physical/physical-plan.ts';
@@ -124,6 +128,8 @@ class FitRun {
   private training = false;
   private deadlineHit = false;
   private readonly semaphore: Semaphore;
+  /** The optimizer's state after its last iteration (saved when the run suspends). */
+  private latest: LbfgsState | null = null;
   private attempts = 0;
   private evaluations = 0;
   private trainingTasks = 0;
@@ -221,7 +227,8 @@ class FitRun {
     if (this.stopping()) throw new Stopped();
     this.training = true;
     const source = this.source(segments);
-    const fitted = await trainLogistic(source, this.estimator.trainingOptions());
+    const start = await this.loadCheckpoint();
+    const fitted = await trainLogistic(source, this.estimator.trainingOptions(), { start, onIteration: (state) => (this.latest = state) });
     return this.commit(encodeLogisticFit(fitted));
   }
 
@@ -329,7 +336,7 @@ class FitRun {
   private async runTasks(segments: readonly LogisticSegment[][], columns: LogisticColumns, op: LogisticOp): Promise<LogisticResult[]> {
     // One HEAD per pass (next to its N invocations): a cancel stops training at the next pass, not a poll later.
     if (!this.cancelled && (await cancelRequested(this.p.store, this.p.paths))) this.cancelled = true;
-    if (this.stopping()) return this.stopped();
+    if (this.stopping()) return this.stop();
     this.trainingTasks += segments.length;
     this.status.stages[this.trainingStage] = this.trainingStatus('running');
     const evaluation = this.evaluations;
@@ -338,17 +345,31 @@ class FitRun {
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
     const results = settled.map((s) => (s as PromiseFulfilledResult<LogisticResult | null>).value);
-    if (results.some((r) => r === null)) return this.stopped();
+    if (results.some((r) => r === null)) return this.stop();
     this.status.stages[this.trainingStage] = this.trainingStatus('running');
     await this.writeStatus();
     return results as LogisticResult[];
   }
 
-  private stopped(): never {
-    if (this.cancelled || this.p.signal?.aborted || !this.training) throw new Stopped();
-    throw new ExecutionError(
-      `training did not finish within the coordinator's time limit (${this.evaluations} evaluations over ${this.status.stages[this.trainingStage]!.tasks} tasks); the optimizer's state is not kept across coordinator runs: lower maxIter or raise the coordinator's timeout`,
-    );
+  /**
+   * Stops this run: a cancelled job ends; otherwise (time limit, host shutting down) the optimizer's state after
+   * its last iteration is saved and the job suspends, and the next run continues the same iterations from there.
+   */
+  private async stop(): Promise<never> {
+    if (this.training && !this.cancelled && this.latest) {
+      await this.p.store.put(this.checkpointUri(), encodeCheckpoint(this.latest), { contentType: 'application/json' });
+    }
+    throw new Stopped();
+  }
+
+  private checkpointUri(): string {
+    return `${this.p.paths.jobRoot}/fit/lbfgs.json`;
+  }
+
+  private async loadCheckpoint(): Promise<LbfgsState | null> {
+    const uri = this.checkpointUri();
+    if (!(await this.p.store.head(uri))) return null;
+    return decodeCheckpoint(new TextDecoder().decode(await this.p.store.get(uri)), uri);
   }
 
   private runTask(partition: number, segments: readonly LogisticSegment[], columns: LogisticColumns, op: LogisticOp, evaluation: number): Promise<LogisticResult | null> {
@@ -437,18 +458,65 @@ class FitRun {
   }
 
   /**
-   * The input sub-job (its training parts are a copy of the input) goes once the job has finished, whatever the
-   * outcome: all of it, record and status included, so a later run of a failed job recomputes it instead of
-   * finding a sub-job that succeeded without its parts.
+   * The input sub-job (its training parts are a copy of the input) and the optimizer's checkpoint go once the job
+   * has finished, whatever the outcome: all of it, record and status included, so a later run of a failed job
+   * recomputes it instead of finding a sub-job that succeeded without its parts.
    */
   private async removeInput(): Promise<void> {
     try {
-      const prefix = `${fitInputPaths(this.p.paths).jobRoot}/`;
       const keys: string[] = [];
-      for await (const e of this.p.store.listAll(prefix)) keys.push(e.uri);
+      for (const prefix of [`${fitInputPaths(this.p.paths).jobRoot}/`, `${this.p.paths.jobRoot}/fit/`]) {
+        for await (const e of this.p.store.listAll(prefix)) keys.push(e.uri);
+      }
       for (let i = 0; i < keys.length; i += 1000) await this.p.store.delete(keys.slice(i, i + 1000));
     } catch {
       // Best effort: the bucket's lifecycle rule expires job data anyway.
     }
   }
+}
+
+const checkpointSchema = z
+  .object({
+    version: z.literal(1),
+    x: z.string(),
+    value: z.number(),
+    gradient: z.string(),
+    s: z.array(z.string()),
+    y: z.array(z.string()),
+    rho: z.string(),
+    history: z.string(),
+    iterations: z.number().int().nonnegative(),
+  })
+  .strict();
+
+/** The optimizer's state as JSON, every double as base64 float64 bytes (exact). */
+function encodeCheckpoint(state: LbfgsState): string {
+  return JSON.stringify({
+    version: 1,
+    x: float64ToBase64(state.x),
+    value: state.value,
+    gradient: float64ToBase64(state.gradient),
+    s: state.s.map(float64ToBase64),
+    y: state.y.map(float64ToBase64),
+    rho: float64ToBase64(Float64Array.from(state.rho)),
+    history: float64ToBase64(Float64Array.from(state.history)),
+    iterations: state.iterations,
+  });
+}
+
+function decodeCheckpoint(text: string, uri: string): LbfgsState {
+  const r = checkpointSchema.safeParse(JSON.parse(text));
+  if (!r.success) throw new ExecutionError(`${uri}: not an optimizer checkpoint (${r.error.issues[0]?.message ?? 'invalid'} at '${r.error.issues[0]?.path.join('.') ?? ''}')`);
+  const c = r.data;
+  const f = (t: string, what: string) => float64FromBase64(t, `${uri} ${what}`);
+  return {
+    x: f(c.x, 'x'),
+    value: c.value,
+    gradient: f(c.gradient, 'gradient'),
+    s: c.s.map((t) => f(t, 's')),
+    y: c.y.map((t) => f(t, 'y')),
+    rho: Array.from(f(c.rho, 'rho')),
+    history: Array.from(f(c.history, 'history')),
+    iterations: c.iterations,
+  };
 }

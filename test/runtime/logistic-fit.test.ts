@@ -3,7 +3,8 @@
 // equals the in-process fit (to 1e-9: parts of unequal size come in the scan's order), with instance weights and
 // partitions that span Parquet parts; each partition's parts
 // are read once (later passes hit the executor's cache); a cancel marker stops training and removes the input
-// sub-job; the partition cache keeps to its byte budget; bad fit specs and requests are refused naming the field.
+// sub-job; a run stopped during training (time limit) suspends with the optimizer's state saved and the next run
+// ends with the model of an uninterrupted run; the partition cache keeps to its byte budget; bad fit specs and requests are refused naming the field.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,7 +14,7 @@ import { encodeParquet } from '../../core/io/writers.ts';
 import { LogisticRegression, VectorAssembler } from '../../core/ml/index.ts';
 import { decodeLogisticFit } from '../../core/ml/classification/logistic-fit-result.ts';
 import { serializePlan } from '../../core/plan/serialize.ts';
-import { pathsForJob, submitJob } from '../../core/runtime/coordinator.ts';
+import { pathsForJob, resumeJob, submitJob } from '../../core/runtime/coordinator.ts';
 import type { JobEvent } from '../../core/runtime/scheduler.ts';
 import { InProcessInvoker } from '../../core/runtime/invoker.ts';
 import { parseJobSpec } from '../../core/runtime/job-spec.ts';
@@ -62,14 +63,14 @@ function filesUnder(root: string): string[] {
   return fs.readdirSync(root, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
 }
 
-async function fitJob(lr: LogisticRegression, onEvent?: (e: JobEvent, jobId: string) => void) {
+async function fitJob(lr: LogisticRegression, onEvent?: (e: JobEvent, jobId: string) => void, signal?: AbortSignal) {
   const df = (await Session.local().read.parquet(path.join(dir, 'data'))).select('features', 'label', 'w');
   // Small tasks: one part per file, so partitions cut across parts.
   const spec = parseJobSpec({ plan: JSON.parse(serializePlan(df.plan)), options: { targetBytesPerTask: 1024 }, fit: { kind: 'logistic_regression', uid: lr.uid, params: lr.paramMap() } });
   const jobId = `fit-${++seq}`;
   const jobsRoot = path.join(dir, 'jobs');
   const events: JobEvent[] = [];
-  const result = await submitJob(spec, { store, invoker, jobsRoot, scheduler: { concurrency: 2, eventLog: false }, onEvent: (e) => (events.push(e), onEvent?.(e, jobId)) }, jobId);
+  const result = await submitJob(spec, { store, invoker, jobsRoot, scheduler: { concurrency: 2, eventLog: false }, onEvent: (e) => (events.push(e), onEvent?.(e, jobId)), ...(signal ? { signal } : {}) }, jobId);
   return { result, events, paths: pathsForJob(jobsRoot, jobId) };
 }
 
@@ -115,6 +116,32 @@ describe('fit jobs', () => {
     expect(result.state).toBe('cancelled');
     expect(events.filter((e) => e.type === 'task_finished' && e.reported?.['op'] === 'gradient').length).toBeLessThan(100);
     expect(filesUnder(path.join(paths.jobRoot, 'input'))).toEqual([]);
+  }, 30_000);
+
+  test('a run stopped during training suspends; the next run continues the same iterations to the same model', async () => {
+    const lr = new LogisticRegression({ regParam: 0.01, numPartitions: 3, maxIter: 40, tol: 1e-12, weightCol: 'w' });
+    const whole = await fitJob(lr);
+    const expected = decodeLogisticFit(String(whole.result.batches![0]!.getChildAt(0)!.get(0)), 'uninterrupted');
+    expect(expected.summary.totalIterations).toBeGreaterThan(6);
+    // The coordinator's host stops it after the fifth evaluation (as at its time limit).
+    const stop = new AbortController();
+    let gradients = 0;
+    const first = await fitJob(
+      lr,
+      (e) => {
+        if (e.type === 'task_finished' && e.reported?.['op'] === 'gradient' && ++gradients === 5 * 3) stop.abort();
+      },
+      stop.signal,
+    );
+    expect(first.result.state).toBe('suspended');
+    expect(filesUnder(path.join(first.paths.jobRoot, 'fit'))).toEqual(['lbfgs.json']);
+    const resumed = await resumeJob(path.basename(first.paths.jobRoot), { store, invoker, jobsRoot: path.join(dir, 'jobs'), scheduler: { concurrency: 2, eventLog: false } });
+    expect(resumed.state).toBe('succeeded');
+    const fit = decodeLogisticFit(String(resumed.batches![0]!.getChildAt(0)!.get(0)), 'resumed');
+    expect([...fit.state.coefficients]).toEqual([...expected.state.coefficients]);
+    expect([...fit.state.intercepts]).toEqual([...expected.state.intercepts]);
+    expect(fit.summary).toEqual(expected.summary);
+    expect(filesUnder(path.join(first.paths.jobRoot, 'fit'))).toEqual([]);
   }, 30_000);
 
   test('the partition cache keeps to its byte budget, least recently used out first', () => {

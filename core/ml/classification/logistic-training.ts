@@ -9,7 +9,7 @@
 import { DataError } from '../../types/errors.ts';
 import type { BatchView } from '../batches.ts';
 import { toNumber } from '../batches.ts';
-import { minimizeLbfgs } from '../optim/lbfgs.ts';
+import { type LbfgsState, minimizeLbfgs } from '../optim/lbfgs.ts';
 import {
   type LogisticPartition,
   type LogisticSetup,
@@ -91,8 +91,14 @@ export function combineGradients(parts: readonly PartitionGradient[], size: numb
   return { loss, gradient, count };
 }
 
-/** Trains on the partitions of `source` (see the file comment). */
-export async function trainLogistic(source: TrainingSource, o: LogisticTrainingOptions): Promise<LogisticFit> {
+/** Where the optimizer continues from, and who keeps its state after each iteration (a driver that may stop). */
+export interface TrainingCheckpoint {
+  readonly start: LbfgsState | null;
+  onIteration(state: LbfgsState): void;
+}
+
+/** Trains on the partitions of `source` (see the file comment); with `checkpoint`, continues a stopped run. */
+export async function trainLogistic(source: TrainingSource, o: LogisticTrainingOptions, checkpoint?: TrainingCheckpoint): Promise<LogisticFit> {
   const d = source.numFeatures;
   const n = source.numPartitions;
   // Pass 1 (one task per partition): label weights per class and feature sums.
@@ -158,7 +164,11 @@ export async function trainLogistic(source: TrainingSource, o: LogisticTrainingO
     }
     return { value, gradient };
   };
-  const result = await minimizeLbfgs(objective, x0, { maxIter: o.maxIter, tol: o.tol });
+  const result = await minimizeLbfgs(objective, x0, {
+    maxIter: o.maxIter,
+    tol: o.tol,
+    ...(checkpoint ? { start: checkpoint.start, onIteration: (state: LbfgsState) => checkpoint.onIteration(state) } : {}),
+  });
 
   // Back to the original feature space.
   const coefficients = new Float64Array(rows * d);

@@ -2,7 +2,8 @@
 // Armijo condition, stepping back by safeguarded quadratic interpolation. Written here (no optimizer in the
 // dependency list fits: the numeric npm packages are unmaintained or pull in large frameworks). The objective
 // is async because each evaluation is a distributed step: per-partition tasks computing loss and gradient,
-// combined by the caller.
+// combined by the caller. A run can stop after any iteration and continue from its state (`onIteration`,
+// `start`), taking the same steps: a coordinator near its time limit hands the optimizer to its next run.
 
 export interface Evaluation {
   readonly value: number;
@@ -11,12 +12,30 @@ export interface Evaluation {
 
 export type DiffFunction = (x: Float64Array) => Promise<Evaluation>;
 
+/** Where a run stands after an iteration: enough to continue it exactly (the same iterates follow). */
+export interface LbfgsState {
+  readonly x: Float64Array;
+  readonly value: number;
+  readonly gradient: Float64Array;
+  /** Correction pairs, oldest first, and their 1/(sᵀy). */
+  readonly s: readonly Float64Array[];
+  readonly y: readonly Float64Array[];
+  readonly rho: readonly number[];
+  readonly history: readonly number[];
+  /** Iterations done. */
+  readonly iterations: number;
+}
+
 export interface LbfgsOptions {
   readonly maxIter: number;
   /** Convergence: stop when the relative decrease of the objective in an iteration is below tol, or the gradient's norm is below tol·max(1, |f|). */
   readonly tol: number;
   /** Correction pairs kept (Spark's default 10). */
   readonly memory?: number;
+  /** Continue a run from its state after an iteration (x0 is then ignored). */
+  readonly start?: LbfgsState | null;
+  /** Called after every iteration that does not end the run (a driver keeps it to continue elsewhere). */
+  readonly onIteration?: (state: LbfgsState) => void;
 }
 
 export interface LbfgsResult {
@@ -40,17 +59,33 @@ const norm = (a: Float64Array): number => Math.sqrt(dot(a, a));
 export async function minimizeLbfgs(f: DiffFunction, x0: Float64Array, options: LbfgsOptions): Promise<LbfgsResult> {
   const m = options.memory ?? 10;
   const n = x0.length;
-  let x: Float64Array = Float64Array.from(x0);
-  const first = await f(x);
-  let fx = first.value;
-  let g: Float64Array = first.gradient;
-  const history = [fx];
+  const start = options.start ?? null;
+  let x: Float64Array;
+  let fx: number;
+  let g: Float64Array;
+  let history: number[];
   const S: Float64Array[] = [];
   const Y: Float64Array[] = [];
   const RHO: number[] = [];
   const gradientSmall = (v: number, grad: Float64Array) => norm(grad) <= Math.max(options.tol * Math.max(1, Math.abs(v)), 1e-14);
-  if (gradientSmall(fx, g)) return { x, value: fx, gradient: g, iterations: 0, converged: true, reason: 'gradient', history };
-  for (let iter = 1; iter <= options.maxIter; iter++) {
+  if (start) {
+    if (start.x.length !== n || start.gradient.length !== n) throw new RangeError(`the state to continue from has ${start.x.length} values; expected ${n}`);
+    x = Float64Array.from(start.x);
+    fx = start.value;
+    g = Float64Array.from(start.gradient);
+    history = [...start.history];
+    S.push(...start.s.map((v) => Float64Array.from(v)));
+    Y.push(...start.y.map((v) => Float64Array.from(v)));
+    RHO.push(...start.rho);
+  } else {
+    x = Float64Array.from(x0);
+    const first = await f(x);
+    fx = first.value;
+    g = first.gradient;
+    history = [fx];
+    if (gradientSmall(fx, g)) return { x, value: fx, gradient: g, iterations: 0, converged: true, reason: 'gradient', history };
+  }
+  for (let iter = (start?.iterations ?? 0) + 1; iter <= options.maxIter; iter++) {
     // Two-loop recursion: d = −H·g.
     const q = Float64Array.from(g);
     const alpha = new Array<number>(S.length);
@@ -118,6 +153,7 @@ export async function minimizeLbfgs(f: DiffFunction, x0: Float64Array, options: 
     if (Math.abs(previous - fx) <= options.tol * Math.max(Math.abs(fx), Math.abs(previous), 1e-300)) {
       return { x, value: fx, gradient: g, iterations: iter, converged: true, reason: 'objective', history };
     }
+    options.onIteration?.({ x, value: fx, gradient: g, s: [...S], y: [...Y], rho: [...RHO], history: [...history], iterations: iter });
   }
   return { x, value: fx, gradient: g, iterations: options.maxIter, converged: false, reason: 'maxIter', history };
 }
