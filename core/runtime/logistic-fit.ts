@@ -124,7 +124,7 @@ class FitRun {
   private readonly started = Date.now();
   private readonly cancel = new AbortController();
   private cancelled = false;
-  /** Set once training started: the time limit then fails the job instead of suspending it. */
+  /** Set once training started: a stop (time limit, host shutdown) then saves the optimizer's state first. */
   private training = false;
   private deadlineHit = false;
   private readonly semaphore: Semaphore;

@@ -186,7 +186,8 @@ describe('LogisticRegression trained on the executors (local stack)', () => {
     const session = connect();
     const remote: PipelineModel = await new Pipeline({ stages: stages() }).fit(await session.read.parquet(`s3://${stack.bucket}/ml/raw/`));
     const local: PipelineModel = await new Pipeline({ stages: stages() }).fit(await Session.local().read.parquet(join(dir, 'raw')));
-    // The fit job's input ran the assembler on the executors (an ApplyModel step), not in this process.
+    // The fit job's input ran the assembler on the executors (an ApplyModel step), not in this process: a
+    // transform here would have made an in-memory DataFrame, which a remote session cannot send.
     const info = await session.remote!.client.status(session.remote!.lastJobId!);
     expect(info.stages.length).toBeGreaterThanOrEqual(2);
     expectSameModel(remote.stages[1] as LogisticRegressionModel, local.stages[1] as LogisticRegressionModel);
