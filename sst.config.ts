@@ -35,6 +35,8 @@ export default $config({
     const inf = await import('./infra/aws/inference.ts');
     const settings = w.deploySettings(process.env);
     const inference = inf.inferenceSettings(process.env);
+    // The Parquet decoder's worker thread as one self-contained module, shipped beside the executor's bundle.
+    const workers = await (await import('./infra/build/worker-bundles.ts')).buildWorkerBundles(w.WORKER_BUNDLE_DIR);
 
     const partition = aws.getPartitionOutput({}).partition;
     const region = aws.getRegionOutput({}).id;
@@ -73,10 +75,11 @@ export default $config({
       description: 'Squall executor: one task of one stage',
       memory: `${settings.executorMemoryMb} MB`,
       timeout: '15 minutes',
+      // Decoder threads, one per vCPU (the default): an executor of 1,769 MB or more has several.
+      copyFiles: [{ from: workers['parquet-decode-worker.mjs'], to: w.LAMBDA_PARQUET_WORKER }],
       environment: {
         ...env,
-        // The decoder's worker threads load a file next to the module, which the bundle does not carry.
-        [w.FUNCTION_ENV.parquetThreads]: '0',
+        [w.FUNCTION_ENV.parquetWorker]: `${w.LAMBDA_TASK_ROOT}/${w.LAMBDA_PARQUET_WORKER}`,
       },
       permissions: [...w.s3Read(bucket.arn, objects), w.s3Write(objects), ...dataBucketReads],
     });

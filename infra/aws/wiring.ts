@@ -92,7 +92,16 @@ export const FUNCTION_ENV = {
   /** Trigger rules inline (JSON), from SQUALL_TRIGGER_RULES_FILE at deploy time. */
   triggerRulesJson: 'SQUALL_TRIGGER_RULES_JSON',
   parquetThreads: 'SQUALL_PARQUET_THREADS',
+  /** The Parquet decoder's worker-thread bundle (core/io/parquet/decode-pool.ts). */
+  parquetWorker: 'SQUALL_PARQUET_WORKER',
 } as const;
+
+/** Where deploys build the worker-thread bundles (infra/build/worker-bundles.ts), relative to the project. */
+export const WORKER_BUNDLE_DIR = '.build/workers';
+/** Lambda unpacks a function's code here. */
+export const LAMBDA_TASK_ROOT = '/var/task';
+/** The decoder bundle's name inside the executor's code. */
+export const LAMBDA_PARQUET_WORKER = 'parquet-decode-worker.mjs';
 
 const MB_MIN = 128;
 const MB_MAX = 10_240;

@@ -333,7 +333,11 @@ describe('sst.config.ts', () => {
       timeout: '15 minutes',
     });
     expect(['nodejs20.x', 'nodejs22.x']).toContain(e.args.runtime);
-    expect(e.args.environment).toMatchObject({ SQUALL_BUCKET: bucket.name, SQUALL_PARQUET_THREADS: '0' });
+    // Decoder threads on every vCPU: the worker bundle is built and shipped, and the decoder pointed at it.
+    expect(e.args.environment).toMatchObject({ SQUALL_BUCKET: bucket.name, SQUALL_PARQUET_WORKER: '/var/task/parquet-decode-worker.mjs' });
+    expect(e.args.environment.SQUALL_PARQUET_THREADS).toBeUndefined();
+    expect(e.args.copyFiles).toEqual([{ from: '.build/workers/parquet-decode-worker.mjs', to: 'parquet-decode-worker.mjs' }]);
+    expect(existsSync(join(ROOT, '.build/workers/parquet-decode-worker.mjs'))).toBe(true);
   });
 
   it('takes the executor memory from SQUALL_EXECUTOR_MEMORY_MB and rejects a bad value naming the variable', async () => {

@@ -4,6 +4,7 @@
 // transferred back, so nothing is copied between threads.
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { ThreadPool } from '../../threads/thread-pool.ts';
 import { type ChunkTask, type DecodedChunk, decodeChunks } from './chunk-decoder.ts';
@@ -15,6 +16,8 @@ export { FileReadError } from './file-read.ts';
 export interface ChunkDecoderPool {
   /** Worker threads in use; 0 decodes on the calling thread. */
   readonly threads: number;
+  /** Requests a worker thread answered (the rest ran on the calling thread, e.g. when no thread could start). */
+  readonly decodedOnThreads: number;
   /** Decodes the chunks `tasks` locates inside `bytes` (whose buffer may be transferred away). */
   decode(bytes: Uint8Array, tasks: readonly ChunkTask[]): Promise<DecodedChunk[]>;
   /**
@@ -60,6 +63,7 @@ async function readFileRange(path: string, start: number, end: number, buf: Uint
 
 const inThread: ChunkDecoderPool = {
   threads: 0,
+  decodedOnThreads: 0,
   async decode(bytes, tasks) {
     return decodeChunks(bytes, tasks);
   },
@@ -89,7 +93,11 @@ class WorkerPool implements ChunkDecoderPool {
   private readonly pool: ThreadPool<DecodedChunk[], DecodeErrorData>;
 
   constructor(readonly threads: number) {
-    this.pool = new ThreadPool({ script: new URL('./decode-worker.mjs', import.meta.url), threads, rebuildError, what: 'Parquet decoder' });
+    this.pool = new ThreadPool({ script: decoderScript(), threads, rebuildError, what: 'Parquet decoder' });
+  }
+
+  get decodedOnThreads(): number {
+    return this.pool.completed;
   }
 
   decode(bytes: Uint8Array, tasks: readonly ChunkTask[]): Promise<DecodedChunk[]> {
@@ -113,6 +121,15 @@ class WorkerPool implements ChunkDecoderPool {
       () => inThread.decodeFile(path, start, end, tasks),
     );
   }
+}
+
+/**
+ * The worker script: SQUALL_PARQUET_WORKER names a self-contained bundle (infra/build/worker-bundles.ts) where
+ * the code is deployed bundled, as on Lambda; otherwise the loader beside this module.
+ */
+function decoderScript(): URL {
+  const bundle = process.env.SQUALL_PARQUET_WORKER;
+  return bundle ? pathToFileURL(bundle) : new URL('./decode-worker.mjs', import.meta.url);
 }
 
 const pools = new Map<number, ChunkDecoderPool>();
