@@ -17,7 +17,7 @@ import { serializePlan } from '../../core/plan/serialize.ts';
 import { pathsForJob, resumeJob, submitJob } from '../../core/runtime/coordinator.ts';
 import type { JobEvent } from '../../core/runtime/scheduler.ts';
 import { InProcessInvoker } from '../../core/runtime/invoker.ts';
-import { parseJobSpec } from '../../core/runtime/job-spec.ts';
+import { compileJob, parseJobSpec } from '../../core/runtime/job-spec.ts';
 import { requestCancel } from '../../core/runtime/job-store.ts';
 import { PartitionCache, clearLogisticPartitionCache } from '../../core/runtime/logistic-task.ts';
 import { EXECUTOR_PROTOCOL_VERSION, parseExecutorRequest } from '../../core/runtime/protocol.ts';
@@ -158,6 +158,12 @@ describe('fit jobs', () => {
     c.set('huge', part(200));
     expect(c.get('huge')).toBeNull();
     expect(c.bytes).toBe(80 * 16);
+  });
+
+  test('a fit job over an input without the label column is refused when compiled, naming the column', async () => {
+    const df = (await Session.local().read.parquet(path.join(dir, 'data'))).select('features');
+    const spec = parseJobSpec({ plan: JSON.parse(serializePlan(df.plan)), fit: { kind: 'logistic_regression', uid: 'lr_1', params: { labelCol: 'y' } } });
+    await expect(compileJob(spec)).rejects.toThrow("lr_1: input column 'y' is missing");
   });
 
   test('bad fit specs and logistic requests are refused, naming the field', () => {
