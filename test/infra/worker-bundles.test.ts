@@ -58,7 +58,7 @@ async function runBundled(env: Record<string, string>): Promise<{ rows: number; 
 describe('worker bundles', () => {
   test('a bundled executor decodes on worker threads from SQUALL_PARQUET_WORKER, with every value as DuckDB reads it', async () => {
     const db = await duck();
-    let want: Record<string, unknown>;
+    let want: Record<string, unknown> | undefined;
     try {
       [want] = await duckRows(db.c, `SELECT count(*)::DOUBLE AS rows, sum(id)::DOUBLE AS id, (sum(d) * 100)::DOUBLE AS d, sum(length(s))::DOUBLE AS s FROM '${file}'`);
     } finally {
