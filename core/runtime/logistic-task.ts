@@ -26,6 +26,7 @@ import type { StoreResolver } from './task-runner.ts';
 /**
  * Decoded partitions by their rows (parts, ETags, ranges and columns), least recently used first. Bounded in
  * bytes: SQUALL_ML_CACHE_MB, or a quarter of the Lambda's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE), or 512 MB.
+ * Exported for its test; executors use the one process-wide instance.
  */
 export class PartitionCache {
   private readonly entries = new Map<string, { partition: LogisticPartition; bytes: number }>();
@@ -194,7 +195,7 @@ export async function runLogisticTask(request: ExecutorRequest, stores: StoreRes
         durationMs: performance.now() - t0,
         peakMemoryBytes: process.memoryUsage.rss(),
         // What the tests (and operators) read to see that the data stays on the executors: rows processed here,
-        // parts read from S3 (0 on a cache hit) and the cache's size.
+        // parts read from S3 (0 on a cache hit), the cache's size, and which process (warm environment) it was.
         reported: { rowsProcessed: partition.numRows, partsRead, cacheHits: cacheHit ? 1 : 0, cachedBytes: partitionCache().bytes, pid: process.pid },
       },
     };
