@@ -152,7 +152,8 @@ describe('LogisticRegression trained on the executors (local stack)', () => {
     const cacheHits = tasks.filter((t) => t.reported['cacheHits'] === 1).length;
     expect(cacheHits).toBe(tasks.length - reads.size);
     expect(reads.size).toBeLessThanOrEqual(pids * 4);
-    expect(tasks.length).toBeGreaterThan(3 * reads.size);
+    // However many warm workers served it (each reads a partition once), the passes outnumber the reads.
+    expect(tasks.length).toBeGreaterThan(2 * reads.size);
     // S3 agrees: the parts' GETs do not grow with the evaluations (a read is a footer and a body GET at most).
     const gets = partGets.get(jobId) ?? 0;
     expect(gets).toBeGreaterThan(0);
