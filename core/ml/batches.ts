@@ -82,9 +82,12 @@ export async function withComputedColumns(df: DataFrame, added: readonly Field[]
 
 /**
  * `model` applied to every batch of `df` in this process, one batch after another: the in-process `transform`
- * of stages whose work is asynchronous (inference). The result is an in-memory DataFrame.
+ * of stages whose work is asynchronous (inference). The result is an in-memory DataFrame. In a remote session
+ * the rows stay where they are: the model becomes a lazy ApplyModel step that the executors (or inference
+ * workers) run, as df.applyModel does.
  */
 export async function transformBatches(df: DataFrame, model: BatchModel, context: BatchContext = localBatchContext()): Promise<DataFrame> {
+  if (df.session.remote) return df.applyModel(model);
   const outSchema = model.transformSchema(df.schema);
   const table = await df.toArrow();
   const out: arrow.RecordBatch[] = [];

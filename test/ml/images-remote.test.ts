@@ -78,7 +78,7 @@ describe('read.images on a remote session', () => {
     expect((await remote.select('path', 'width').orderBy('path').collect()).map((x) => [x.path, x.width])).toEqual(l.map((x) => [x.path, x.width]));
   }, 180_000);
 
-  test('an ImageFeaturizer applied on the executors (df.applyModel) equals transform in-process', async () => {
+  test('an ImageFeaturizer applied on the executors (df.applyModel, or transform in a remote session) equals transform in-process', async () => {
     const featurizer = new ImageFeaturizer({ modelUri: `${bucket}/models/conv.onnx`, cutTensor: 'r', embeddingSize: 2, imageWidth: 6, imageHeight: 6 });
     const session = connect();
     const images = await session.read.images(`${bucket}/images/`);
@@ -93,6 +93,11 @@ describe('read.images on a remote session', () => {
       got.forEach((v, k) => expect(v).toBeCloseTo(want[k]!, 5));
     });
     expect(await featurized.explainStages()).toMatch(/ImageScan/);
+    // transform() in a remote session is the same lazy step: the images never come to this process.
+    const transformed = await featurizer.transform(images);
+    expect(await transformed.explainStages()).toMatch(/ImageScan/);
+    const viaTransform = await transformed.select('path', 'features').orderBy('path').collect();
+    expect(viaTransform.map((x) => [x.path, Array.from(x.features as Float32Array)])).toEqual(remote.map((x) => [x.path, Array.from(x.features as Float32Array)]));
   }, 240_000);
 
   test('a corrupt file fails the job naming it; dropInvalid leaves it (and the text file) out', async () => {
