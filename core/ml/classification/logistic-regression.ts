@@ -100,12 +100,8 @@ export const runPartitionTasks: PartitionTaskRunner = async (partitions, coeffic
 export function splitPartitions(parts: readonly LogisticPartition[], n: number): LogisticPartition[] {
   const d = parts[0]?.numFeatures ?? 0;
   const total = parts.reduce((a, p) => a + p.numRows, 0);
-  // Always copies (even one whole partition), so the slices own their rows as they always did.
-  return sliceBounds(total, n).map(({ start, end }) => concatRows([...parts, EMPTY(d)], d, start, end));
+  return sliceBounds(total, n).map(({ start, end }) => concatRows(parts, d, start, end));
 }
-
-/** A partition of no rows: makes concatRows copy even when one input covers the whole range. */
-const EMPTY = (d: number): LogisticPartition => ({ numRows: 0, numFeatures: d, features: new Float64Array(0), labels: new Float64Array(0), weights: null });
 
 function vectorSize(t: DataType): number {
   return (t as { size: number }).size;
