@@ -130,6 +130,8 @@ async function submit(event: HttpApiEvent, deps: ApiDeps, caller: string): Promi
     ...(spec.sql !== undefined ? { sql: spec.sql } : {}),
     // A fit job trains after its graph ran; the coordinator finds what to train in the record.
     ...(spec.fit !== undefined ? { fit: spec.fit } : {}),
+    // The coordinator is started with 'resume': it finds the job's scheduler options here.
+    ...(spec.options?.scheduler !== undefined ? { scheduler: spec.options.scheduler } : {}),
   });
   await writeJobStatus(deps.store, paths, initialJobStatus(jobId, graph, 'queued', -1, now));
   const index = `${ownerIndexPrefix(deps, caller)}${jobId}`;

@@ -8,7 +8,8 @@ import { batchesToTable } from '../sdk/rows.ts';
 import { ExecutionError } from '../types/errors.ts';
 import type { TaskInvoker } from './invoker.ts';
 import type { WorkerKind } from '../physical/physical-plan.ts';
-import { type JobPaths, type JobStatus, jobPaths, readJobRecord } from './job-store.ts';
+import { type JobPaths, type JobRecord, type JobStatus, jobPaths, readJobRecord, writeJobRecord } from './job-store.ts';
+import { withJobOptions } from './job-scheduler-options.ts';
 import { type JobSpec, compileJob } from './job-spec.ts';
 import { toBase64 } from './protocol.ts';
 import { runFitJob } from './logistic-fit.ts';
@@ -47,23 +48,23 @@ export interface CoordinatorDeps {
 /** Compiles and runs a new job (or continues it, when a job with this id was already started). */
 export async function submitJob(spec: JobSpec, deps: CoordinatorDeps, jobId = newJobId()): Promise<JobResult> {
   const paths = pathsForJob(deps.jobsRoot, jobId, spec.options?.resultUri);
-  const existing = await readJobRecord(deps.store, paths);
-  const graph = existing ? undefined : await compileJob(spec);
-  // A fit job: the graph computes the training input; the coordinator then drives the training.
-  const fit = existing ? existing.fit : spec.fit;
-  if (fit) return runFitJob({ ...runParams(jobId, paths, deps, { ...deps.scheduler, ...spec.options?.scheduler, speculation: { ...deps.scheduler?.speculation, ...spec.options?.scheduler?.speculation } }), ...(graph ? { graph } : {}), fit });
-  return runJob({
-    jobId,
-    paths,
-    graph,
-    store: deps.store,
-    invoker: deps.invoker,
-    ...(deps.invokers ? { invokers: deps.invokers } : {}),
-    options: { ...deps.scheduler, ...spec.options?.scheduler, speculation: { ...deps.scheduler?.speculation, ...spec.options?.scheduler?.speculation } },
-    onEvent: deps.onEvent,
-    signal: deps.signal,
-    deadline: deps.deadline,
-  });
+  let record = await readJobRecord(deps.store, paths);
+  if (!record) {
+    const graph = await compileJob(spec);
+    // Written before the first run, with the job's scheduler options, so that any later run (a resume after a
+    // crash or at the time limit) runs the job as it was submitted.
+    record = {
+      version: 1,
+      jobId,
+      createdAt: new Date().toISOString(),
+      graph,
+      resultRoot: paths.resultRoot,
+      ...(spec.fit !== undefined ? { fit: spec.fit } : {}),
+      ...(spec.options?.scheduler !== undefined ? { scheduler: spec.options.scheduler } : {}),
+    };
+    await writeJobRecord(deps.store, paths, record);
+  }
+  return runRecorded(jobId, paths, record, deps);
 }
 
 /** Continues a job from its committed state (after a coordinator died or ran out of time). */
@@ -71,18 +72,13 @@ export async function resumeJob(jobId: string, deps: CoordinatorDeps): Promise<J
   const probe = pathsForJob(deps.jobsRoot, jobId);
   const record = await readJobRecord(deps.store, probe);
   if (!record) throw new ExecutionError(`job ${jobId} does not exist under ${deps.jobsRoot}`);
-  if (record.fit) return runFitJob(runParams(jobId, jobPaths(probe.jobRoot, record.resultRoot), deps, deps.scheduler));
-  return runJob({
-    jobId,
-    paths: jobPaths(probe.jobRoot, record.resultRoot),
-    store: deps.store,
-    invoker: deps.invoker,
-    ...(deps.invokers ? { invokers: deps.invokers } : {}),
-    options: deps.scheduler,
-    onEvent: deps.onEvent,
-    signal: deps.signal,
-    deadline: deps.deadline,
-  });
+  return runRecorded(jobId, jobPaths(probe.jobRoot, record.resultRoot), record, deps);
+}
+
+/** Runs (or continues) the job `record` describes: a fit job trains after its graph ran, any other job runs its graph. */
+function runRecorded(jobId: string, paths: JobPaths, record: JobRecord, deps: CoordinatorDeps): Promise<JobResult> {
+  const params = runParams(jobId, paths, deps, withJobOptions(deps.scheduler, record.scheduler));
+  return record.fit ? runFitJob(params) : runJob(params);
 }
 
 /** What both kinds of run take from the coordinator's dependencies. */

@@ -10,7 +10,7 @@ import type { StageGraph } from '../physical/stages.ts';
 import { Session } from '../sdk/session.ts';
 import { AnalysisError } from '../types/errors.ts';
 import { issuePath } from '../types/validate.ts';
-import type { SchedulerOverrides } from './scheduler.ts';
+import { type JobSchedulerOptions, jobSchedulerOptionsSchema } from './job-scheduler-options.ts';
 import { compileRddJob } from '../rdd/remote-stages.ts';
 import { LogisticRegression } from '../ml/classification/logistic-regression.ts';
 import { type FitSpec, fitSpecSchema } from './fit-spec.ts';
@@ -33,7 +33,7 @@ export interface JobOptions {
   readonly broadcastThreshold?: number;
   /** Where the result is written (a folder URI); `<jobRoot>/result` by default. */
   readonly resultUri?: string;
-  readonly scheduler?: Omit<SchedulerOverrides, 'faults'>;
+  readonly scheduler?: JobSchedulerOptions;
   /** Model stages: `gpu` runs them on GPU container workers; `partitions` sets their task count; models above `largeModelBytes` go to GPU containers. */
   readonly inference?: { readonly gpu?: boolean; readonly partitions?: number; readonly largeModelBytes?: number };
 }
@@ -74,24 +74,7 @@ export const jobSpecSchema = z
           .object({ gpu: z.boolean().optional(), partitions: z.number().int().positive().optional(), largeModelBytes: nat.optional() })
           .strict()
           .optional(),
-        scheduler: z
-          .object({
-            concurrency: z.number().int().positive().optional(),
-            maxAttempts: z.number().int().positive().optional(),
-            retryBaseMs: nat.optional(),
-            retryMaxMs: nat.optional(),
-            maxThrottles: nat.optional(),
-            taskTimeoutMs: z.number().int().positive().optional(),
-            speculation: z
-              .object({ enabled: z.boolean(), quantile: z.number().min(0).max(1), multiplier: z.number().min(1), minMs: nat })
-              .partial()
-              .optional(),
-            inlineResultBytes: nat.optional(),
-            samplePerPartition: z.number().int().positive().optional(),
-            cleanupShuffle: z.boolean().optional(),
-          })
-          .strict()
-          .optional(),
+        scheduler: jobSchedulerOptionsSchema.optional(),
       })
       .strict()
       .optional(),

@@ -21,6 +21,7 @@ import type { StageGraph } from '../physical/stages.ts';
 import { stageUri } from '../shuffle/map-output.ts';
 import { ExecutionError } from '../types/errors.ts';
 import { type FitSpec, fitSpecSchema } from './fit-spec.ts';
+import { type JobSchedulerOptions, jobSchedulerOptionsSchema } from './job-scheduler-options.ts';
 
 export const JOB_RECORD_VERSION = 1;
 
@@ -47,6 +48,8 @@ export interface JobRecord {
   readonly sql?: string;
   /** A fit job: the graph computes the training input, the coordinator then trains (./logistic-fit.ts). */
   readonly fit?: FitSpec;
+  /** The job's own scheduler options, for every run of it (./job-scheduler-options.ts). */
+  readonly scheduler?: JobSchedulerOptions;
 }
 
 const recordSchema = z.object({
@@ -58,6 +61,7 @@ const recordSchema = z.object({
   owner: z.string().optional(),
   sql: z.string().optional(),
   fit: fitSpecSchema.optional(),
+  scheduler: jobSchedulerOptionsSchema.optional(),
 });
 
 const jobJson = (p: JobPaths) => `${p.jobRoot}/job.json`;

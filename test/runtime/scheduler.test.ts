@@ -338,6 +338,19 @@ describe('failures', () => {
     expectSameRows(rowsOf(second), await duckRows(Q_JOIN_AGG), { ordered: true });
   });
 
+  it("a resumed run keeps the job's own scheduler options (they live in the job record)", async () => {
+    const jobId = newJobId();
+    const own = { ...spec(Q_JOIN_AGG), options: { ...spec(Q_JOIN_AGG).options, scheduler: { ...FAST_RETRY, maxAttempts: 2 } } };
+    const first = await submitJob(own, { store: stores.local, invoker: executor, jobsRoot: jobsRoot(), deadline: Date.now() - 1 }, jobId);
+    expect(first.state).toBe('suspended');
+    // The resuming coordinator knows nothing of the job's options (as after the API started the job, or a crash).
+    const inv = faulty((req) => {
+      if (req.task?.stage === 1) throw new TaskFailure('error', 'DataError', 'bad value in column l_quantity');
+    });
+    await expect(resumeJob(jobId, { store: stores.local, invoker: inv, jobsRoot: jobsRoot(), scheduler: { maxAttempts: 5 } })).rejects.toThrow(/failed after 2 attempts/);
+    expect(Math.max(...[...inv.calls.entries()].filter(([k]) => k.startsWith('1.')).map(([, n]) => n))).toBe(2);
+  });
+
   it('rejects a job that reads an in-memory table or a missing file, naming it', async () => {
     await expect(run('SELECT * FROM nope')).rejects.toThrow(/table 'nope' does not exist/);
     await expect(
