@@ -82,7 +82,9 @@ export class PipelineModel extends Model<PipelineParams> implements BatchModel {
   async transform(df: DataFrame): Promise<DataFrame> {
     this.transformSchema(df.schema);
     let current = df;
-    for (const stage of this.stages) current = await stage.transform(current);
+    // As in Pipeline.fit: in a remote session a per-batch stage is a lazy ApplyModel step run on the executors,
+    // since a stage's in-process transform would gather the rows into an in-memory table the session cannot send.
+    for (const stage of this.stages) current = current.session.remote && isBatchModel(stage) ? await current.applyModel(stage) : await stage.transform(current);
     return current;
   }
 

@@ -7,7 +7,7 @@ import { type DataType, DataTypes } from '../../types/data-type.ts';
 import { type Schema, field } from '../../types/schema.ts';
 import { Transformer, appendColumn, requireColumn } from '../base.ts';
 import type { BatchContext, BatchModel } from '../batch-model.ts';
-import { type BatchView, type ComputedColumns, computeBatch, vectorColumn, withComputedColumns } from '../batches.ts';
+import { type BatchView, type ComputedColumns, computeBatch, transformBatches, vectorColumn } from '../batches.ts';
 import { type ParamSpecs, param } from '../params.ts';
 import { registerStage } from '../persistence.ts';
 import { decodeImageCell, imageCellName, pathsOf } from './image-tensor.ts';
@@ -45,7 +45,9 @@ export class ImageToVector extends Transformer<ImageToVectorParams> implements B
 
   async transform(df: DataFrame): Promise<DataFrame> {
     this.transformSchema(df.schema);
-    return withComputedColumns(df, [this.outputField()], (b) => this.compute(b, df.schema));
+    // Through transformBatch, like the inference stages: in a remote session that is a lazy ApplyModel step run
+    // on the executors, where the image bytes are, instead of an in-memory table a remote session cannot send.
+    return transformBatches(df, this);
   }
 
   async transformBatch(batch: arrow.RecordBatch, schema: Schema, _context?: BatchContext): Promise<arrow.RecordBatch> {
