@@ -177,6 +177,7 @@ async function describeJob(deps: ApiDeps, paths: JobPaths, id: string) {
     },
     stages: status.stages,
     error: status.error,
+    ...(status.errorType !== undefined ? { errorType: status.errorType } : {}),
     result: status.result,
     links: links(id),
   };

@@ -19,7 +19,7 @@ import { OUTPUT_MARKERS, type OutputManifest, manifestFromText } from '../io/out
 import { deserializeStageGraph, serializeStageGraph } from '../physical/task.ts';
 import type { StageGraph } from '../physical/stages.ts';
 import { stageUri } from '../shuffle/map-output.ts';
-import { ExecutionError } from '../types/errors.ts';
+import { ExecutionError, type SquallErrorType } from '../types/errors.ts';
 import { type FitSpec, fitSpecSchema } from './fit-spec.ts';
 import { type JobSchedulerOptions, jobSchedulerOptionsSchema } from './job-scheduler-options.ts';
 
@@ -262,6 +262,11 @@ export interface JobStatus {
   /** Executor invocations so far. */
   attempts: number;
   error: string | null;
+  /**
+   * The class of the error that failed the job where it is one of Squall's (`DataError`, `AnalysisError`,
+   * `UnsupportedError`), so clients raise what a local run raises; absent otherwise.
+   */
+  errorType?: SquallErrorType;
   /** The result folder, once committed. */
   result: string | null;
 }

@@ -69,7 +69,7 @@ import {
 } from './protocol.ts';
 import { DEFAULT_SCHEDULER_OPTIONS, type JobEvent, JobFailedError, type JobResult, type SchedulerOptions, type SchedulerOverrides, runJob } from './scheduler.ts';
 import { Semaphore } from './semaphore.ts';
-import { type AttemptHost, runAttempts } from './task-attempts.ts';
+import { type AttemptHost, jobErrorType, runAttempts } from './task-attempts.ts';
 import type { WorkerKind } from '../physical/physical-plan.ts';
 
 export interface FitJobParams {
@@ -204,6 +204,8 @@ class FitRun {
       await this.removeInput();
       this.status.state = 'failed';
       this.status.error = message;
+      const errorType = jobErrorType(e);
+      if (errorType) this.status.errorType = errorType;
       await this.writeStatus();
       this.emit({ type: 'job_finished', state: 'failed', durationMs: Date.now() - this.started, error: message });
       throw e instanceof JobFailedError ? e : new JobFailedError(`job ${this.p.jobId} failed: ${message}`, { cause: e });

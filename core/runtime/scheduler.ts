@@ -28,7 +28,7 @@ import type { Schema } from '../types/schema.ts';
 import type { TaskInvoker } from './invoker.ts';
 import type { WorkerKind } from '../physical/physical-plan.ts';
 import { publishDeadLetters } from './dead-letters.ts';
-import { type AttemptHost, type AttemptPolicy, JobFailedError, type SpeculationOptions, runAttempts } from './task-attempts.ts';
+import { type AttemptHost, type AttemptPolicy, JobFailedError, type SpeculationOptions, jobErrorType, runAttempts } from './task-attempts.ts';
 
 export { JobFailedError, type SpeculationOptions };
 import {
@@ -287,6 +287,8 @@ class JobRun {
       await this.removePartialOutput();
       this.status.state = 'failed';
       this.status.error = message;
+      const errorType = jobErrorType(e);
+      if (errorType) this.status.errorType = errorType;
       await this.flushStatus(true);
       this.emit({ type: 'job_finished', state: 'failed', durationMs: Date.now() - this.started, error: message });
       throw e instanceof JobFailedError ? e : new JobFailedError(`job ${this.p.jobId} failed: ${message}`, { cause: e });

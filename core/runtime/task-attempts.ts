@@ -6,7 +6,7 @@
 import type { ExecutorRequest, ExecutorResponse } from './protocol.ts';
 import { type TaskInvoker, TaskFailure } from './invoker.ts';
 import { type Semaphore, sleep } from './semaphore.ts';
-import { SquallError } from '../types/errors.ts';
+import { SquallError, type SquallErrorType, isSquallErrorType } from '../types/errors.ts';
 
 export interface SpeculationOptions {
   readonly enabled: boolean;
@@ -36,6 +36,23 @@ export interface AttemptPolicy {
 /** A job failed; the message names the stage, task and cause. */
 export class JobFailedError extends SquallError {
   override readonly name = 'JobFailedError';
+  constructor(
+    message: string,
+    options?: ErrorOptions & {
+      /** The class of the error that failed the job (`DataError`, `AnalysisError`, ...), as the executor reported it. */
+      readonly errorType?: string;
+    },
+  ) {
+    super(message, options);
+    this.errorType = options?.errorType;
+  }
+  readonly errorType: string | undefined;
+}
+
+/** The Squall error class that failed a job (what its status records for clients), if it is one. */
+export function jobErrorType(e: unknown): SquallErrorType | undefined {
+  const type = e instanceof JobFailedError ? e.errorType : e instanceof Error ? e.name : undefined;
+  return type !== undefined && isSquallErrorType(type) ? type : undefined;
 }
 
 export interface AttemptHost {
@@ -141,7 +158,7 @@ export function runAttempts(host: AttemptHost, policy: AttemptPolicy): Promise<E
       const failure = asFailure(outcome.error);
       if (failure.kind === 'fatal') {
         host.failed(attempt, failure, null);
-        settle(() => reject(new JobFailedError(`${host.label} cannot run: ${failure.message}`)));
+        settle(() => reject(new JobFailedError(`${host.label} cannot run: ${failure.message}`, { errorType: failure.errorType })));
         return;
       }
       if (running.size > 0) {
@@ -164,7 +181,7 @@ export function runAttempts(host: AttemptHost, policy: AttemptPolicy): Promise<E
         failures++;
         if (failures >= policy.maxAttempts) {
           host.failed(attempt, failure, null);
-          settle(() => reject(new JobFailedError(`${host.label} failed after ${failures} attempt${failures === 1 ? '' : 's'}: ${failure.message}`)));
+          settle(() => reject(new JobFailedError(`${host.label} failed after ${failures} attempt${failures === 1 ? '' : 's'}: ${failure.message}`, { errorType: failure.errorType })));
           return;
         }
         host.retried();

@@ -9,7 +9,7 @@ import type { LogicalPlan } from '../plan/logical-plan.ts';
 import { serializePlan } from '../plan/serialize.ts';
 import type { JobOptions, JobSpec, TableRef } from '../runtime/job-spec.ts';
 import { type DataType, typeEquals } from '../types/data-type.ts';
-import { AnalysisError, DataError, ExecutionError, SquallError, UnsupportedError } from '../types/errors.ts';
+import { AnalysisError, DataError, ExecutionError, SquallError, UnsupportedError, errorOfType } from '../types/errors.ts';
 import { toDataType } from '../types/parse-type.ts';
 import { type Schema, field, schema as makeSchema } from '../types/schema.ts';
 import { isRemotePath, storeFor } from '../io/file-store.ts';
@@ -49,6 +49,8 @@ export interface JobInfo {
   readonly cost: { readonly executorGbSeconds: number; readonly invocations: number; readonly usd: number };
   readonly stages: readonly StageProgress[];
   readonly error: string | null;
+  /** The class of the error that failed the job, when it is one of Squall's (DataError, AnalysisError, …). */
+  readonly errorType?: string;
   readonly result: string | null;
 }
 
@@ -265,9 +267,10 @@ export class SquallClient {
 }
 
 /** The error a finished, unsuccessful job is reported with. */
-export function jobFailure(info: JobInfo): ExecutionError {
+export function jobFailure(info: JobInfo): SquallError {
   if (info.state === 'cancelled') return new ExecutionError(`job ${info.jobId} was cancelled`);
-  return new ExecutionError(`job ${info.jobId} ${info.state}: ${info.error ?? 'no error message'}`);
+  // Raised as the class a local run raises (a bad value is a DataError either way).
+  return errorOfType(info.errorType, `job ${info.jobId} ${info.state}: ${info.error ?? 'no error message'}`);
 }
 
 /** A JSON cell of the API back as the value `rowsToBatch` takes for `type`. */

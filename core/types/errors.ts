@@ -19,3 +19,17 @@ export class UnsupportedError extends SquallError {}
 
 /** A problem while running a plan that is not the input's fault. */
 export class ExecutionError extends SquallError {}
+
+/** The user-facing error classes by name: what a remote job's failure is raised as in the client. */
+const BY_TYPE = { AnalysisError, DataError, UnsupportedError, ExecutionError } as const;
+
+export type SquallErrorType = keyof typeof BY_TYPE;
+
+export function isSquallErrorType(name: string): name is SquallErrorType {
+  return Object.hasOwn(BY_TYPE, name);
+}
+
+/** An error of the class named `type` (ExecutionError for any other name), so remote failures raise what local runs do. */
+export function errorOfType(type: string | undefined, message: string): SquallError {
+  return new (type !== undefined && isSquallErrorType(type) ? BY_TYPE[type] : ExecutionError)(message);
+}

@@ -14,7 +14,7 @@ import { S3ObjectStore } from '../../core/io/object-store.ts';
 import { setS3Store } from '../../core/io/s3-file-store.ts';
 import { encodeParquet } from '../../core/io/writers.ts';
 import { LogisticRegression, type LogisticRegressionModel, Pipeline, type PipelineModel, VectorAssembler } from '../../core/ml/index.ts';
-import type { DataFrame } from '../../core/sdk/index.ts';
+import { DataError, type DataFrame } from '../../core/sdk/index.ts';
 import { Session } from '../../core/sdk/index.ts';
 import type { JobEvent } from '../../core/sdk/remote.ts';
 import type { LocalStack } from '../../infra/local-stack/index.ts';
@@ -180,6 +180,9 @@ describe('LogisticRegression trained on the executors (local stack)', () => {
     const session = connect();
     const remoteError = await lr.fit(await session.read.parquet(`s3://${stack.bucket}/ml/bad/`)).then(() => null, (e: Error) => e);
     expect(remoteError?.message).toContain(localError!.message);
+    // The same class too: a bad value is a DataError wherever it is found.
+    expect(localError).toBeInstanceOf(DataError);
+    expect(remoteError).toBeInstanceOf(DataError);
   }, 60_000);
 
   test('Pipeline([VectorAssembler, LogisticRegression]) fits remotely', async () => {

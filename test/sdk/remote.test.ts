@@ -11,7 +11,7 @@ import { S3ObjectStore } from '../../core/io/object-store.ts';
 import { setS3Store } from '../../core/io/s3-file-store.ts';
 import type { LocalStack } from '../../infra/local-stack/index.ts';
 import { startApiStack } from '../support/api-stack.ts';
-import { AnalysisError, ExecutionError, Session, UnsupportedError, col, functions as F } from '../../core/sdk/index.ts';
+import { AnalysisError, DataError, ExecutionError, Session, UnsupportedError, col, functions as F } from '../../core/sdk/index.ts';
 import type { JobInfo } from '../../core/sdk/index.ts';
 import '../infra/support.ts';
 
@@ -121,13 +121,16 @@ describe('Session.connect', () => {
     await expect((await wrongKey.read.parquet(s3Path('nation'))).collect()).rejects.toThrow(/API key/);
   }, 120_000);
 
-  it('collect on a failed job throws the job error', async () => {
+  it('collect on a failed job throws the job error, of the class a local run throws', async () => {
     const session = connect();
-    // Compiles, but overflows int64 while it runs.
-    const df = (await session.read.parquet(s3Path('orders'))).select(col('o_orderkey').multiply(F.lit(2 ** 50)).multiply(F.lit(2 ** 50)).alias('big'));
-    const err = await df.collect().then(() => null, (e: unknown) => e as Error);
-    expect(err).toBeInstanceOf(ExecutionError);
+    // Compiles, but overflows int64 while it runs: a DataError in this process, and so through the API.
+    const big = (s: Session, p: (t: string) => string) => s.read.parquet(p('orders')).then((o) => o.select(col('o_orderkey').multiply(F.lit(2 ** 50)).multiply(F.lit(2 ** 50)).alias('big')));
+    const local = await (await big(Session.local(), localPath)).collect().then(() => null, (e: unknown) => e as Error);
+    expect(local).toBeInstanceOf(DataError);
+    const err = await (await big(session, s3Path)).collect().then(() => null, (e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(DataError);
     expect(err!.message).toMatch(/failed: .*overflow/);
+    expect((await session.remote!.client.status(session.remote!.lastJobId!)).errorType).toBe('DataError');
   }, 120_000);
 
   it('writes Parquet to s3:// from the job itself (resultUri), with save modes', async () => {
