@@ -4,12 +4,12 @@ import type * as arrow from 'apache-arrow';
 import { type Expr, exprToString } from '../expr/expr.ts';
 import { type Schema, resolveField, schema as makeSchema } from '../types/schema.ts';
 import type { ScanSource } from '../plan/logical-plan.ts';
-import { DEFAULT_PARQUET_BATCH_SIZE, type RowGroupInfo, scanParquet } from '../io/parquet-reader.ts';
+import { DEFAULT_PARQUET_BATCH_SIZE, type PageFilter, type RowGroupInfo, scanParquet } from '../io/parquet-reader.ts';
 import { type FileSplit, rowGroupInSplits } from '../io/file-split.ts';
 import { scanCsv } from '../io/csv-reader.ts';
 import { scanJson } from '../io/json-reader.ts';
 import { type ListedImage, scanImages } from '../io/images/read-images.ts';
-import { rowGroupMightMatch } from './row-group-pruning.ts';
+import { prunableColumns, rowGroupMightMatch } from './row-group-pruning.ts';
 import { type ExecContext, type PhysicalOperator, checkCancelled } from './operator.ts';
 
 /** The operator's name for a file format, as plans print it. */
@@ -82,12 +82,20 @@ export class FileScanExec implements PhysicalOperator {
         const filters = this.filters;
         const splits = this.splits;
         const statsMatch = (rg: RowGroupInfo) => filters.every((f) => rowGroupMightMatch(f, rg.columns, this.fileSchema));
+        // The same predicate over the page index's statistics skips pages inside the row groups kept.
+        const pageFilter: PageFilter | undefined = filters.length
+          ? {
+              columns: [...new Set(filters.flatMap(prunableColumns))],
+              mightMatch: (stats) => filters.every((f) => rowGroupMightMatch(f, stats, this.fileSchema)),
+            }
+          : undefined;
         // One file at a time, so the row-group choice can depend on which file (this task's splits).
         for (const file of this.files()) {
           const batches = scanParquet([file], {
             columns,
             schema: this.fileSchema,
             reuseBuffers: this.consumedInPlace,
+            ...(pageFilter ? { pageFilter } : {}),
             batchSize: Math.max(ctx.batchSize, DEFAULT_PARQUET_BATCH_SIZE),
             rowGroups:
               splits === null

@@ -12,10 +12,22 @@ import { type Field, type Schema, field as makeField, schema as makeSchema } fro
 import { localPath, storeFor } from './file-store.ts';
 import { normalizeBatch } from './normalize.ts';
 import { chunkToData, sliceChunk } from './parquet/assemble.ts';
-import { type ChunkSpec, type DecodedChunk, recycleValueBuffers } from './parquet/chunk-decoder.ts';
+import { type ChunkSpec, type ChunkTask, type DecodedChunk, recycleValueBuffers } from './parquet/chunk-decoder.ts';
+import { type FileRange, rangesLength } from './parquet/file-read.ts';
 import { FileReadError, decoderPool } from './parquet/decode-pool.ts';
 import { ParquetUnsupportedError } from './parquet/encodings.ts';
 import { type FileMeta, type LeafColumn, type LeafPlan, fileMeta, leafPlan } from './parquet/format.ts';
+import {
+  type ColumnIndex,
+  type OffsetIndex,
+  PageIndexError,
+  type RowRange,
+  keptRowRanges,
+  pageEnd,
+  pagesFor,
+  parseColumnIndex,
+  parseOffsetIndex,
+} from './parquet/page-index.ts';
 import { type ThriftStruct, ThriftReader, type ThriftValue } from './thrift-compact.ts';
 
 /** parquet-wasm decodes this many rows per batch; its default of 1,024 is 3–4× slower. */
@@ -29,6 +41,8 @@ export interface ColumnStats {
   readonly min?: StatValue;
   readonly max?: StatValue;
   readonly nullCount?: number;
+  /** Every value is null (min/max absent for that reason, so no comparison can be TRUE). */
+  readonly allNull?: boolean;
 }
 
 export interface RowGroupInfo {
@@ -71,6 +85,27 @@ export interface ParquetScanOptions {
    * the calling thread (threads 0), where the buffers are.
    */
   readonly reuseBuffers?: boolean;
+  /**
+   * Page-level pruning with the Parquet page index: in row groups that `rowGroups` keeps, rows whose pages of
+   * the `columns` (the predicate's columns) have statistics for which `mightMatch` is false are not decoded
+   * and not returned. `mightMatch` is the row-group keep-predicate applied to one segment's page statistics
+   * (a column without a page index is absent: unknown). Files without a page index are read as without it.
+   */
+  readonly pageFilter?: PageFilter;
+  /** Counters the scan adds to (page skipping). */
+  readonly metrics?: ParquetScanMetrics;
+}
+
+export interface PageFilter {
+  readonly columns: readonly string[];
+  readonly mightMatch: (stats: ReadonlyMap<string, ColumnStats>) => boolean;
+}
+
+export interface ParquetScanMetrics {
+  /** Pages of the scanned columns that the page index let the scan leave unread and undecoded. */
+  pagesSkipped: number;
+  /** Rows of row groups kept by row-group statistics that the page index showed cannot match. */
+  rowsSkipped: number;
 }
 
 function describe(e: unknown): string {
@@ -316,7 +351,8 @@ function asNumber(v: ThriftValue | undefined): number {
   return typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : 0;
 }
 
-function decodeMetadata(path: string, fm: ThriftStruct): Omit<ParquetMetadata, 'fileSize'> {
+/** What the statistics of each leaf column mean, by its dotted path. */
+function leafInfos(fm: ThriftStruct): Map<string, LeafInfo> {
   const elements = (fm[2] as ThriftStruct[] | undefined) ?? [];
   // Leaf columns by their dotted path; only top-level leaves are columns Squall reads.
   const leaves = new Map<string, LeafInfo>();
@@ -331,6 +367,11 @@ function decodeMetadata(path: string, fm: ThriftStruct): Omit<ParquetMetadata, '
     }
   };
   walk([], asNumber(elements[0]?.[5]));
+  return leaves;
+}
+
+function decodeMetadata(path: string, fm: ThriftStruct): Omit<ParquetMetadata, 'fileSize'> {
+  const leaves = leafInfos(fm);
   const rowGroups: RowGroupInfo[] = [];
   const rgs = (fm[4] as ThriftStruct[] | undefined) ?? [];
   rgs.forEach((rg, index) => {
@@ -360,9 +401,11 @@ function decodeMetadata(path: string, fm: ThriftStruct): Omit<ParquetMetadata, '
       const min = minB ? decodeStat(minB, info) : undefined;
       const max = maxB ? decodeStat(maxB, info) : undefined;
       const nullCount = st[3] === undefined ? undefined : asNumber(st[3]);
+      const numRows = asNumber(rg[3]);
       columns.set(name, {
         ...(min !== undefined && max !== undefined ? { min, max } : {}),
         ...(nullCount !== undefined ? { nullCount } : {}),
+        ...(nullCount !== undefined && numRows > 0 && nullCount === numRows ? { allNull: true } : {}),
       });
     }
     if (start === Infinity) start = end = 0;
@@ -370,6 +413,178 @@ function decodeMetadata(path: string, fm: ThriftStruct): Omit<ParquetMetadata, '
   });
   const createdBy = fm[6] instanceof Uint8Array ? utf8.decode(fm[6]) : undefined;
   return { path, numRows: asNumber(fm[3]), ...(createdBy !== undefined ? { createdBy } : {}), rowGroups };
+}
+
+// ---- page index -----------------------------------------------------------------------------------------
+
+/** A chunk's parsed page index: its offset index, and its column index when the chunk is a predicate's. */
+interface ChunkPageIndex {
+  readonly offsets: OffsetIndex;
+  readonly index?: ColumnIndex<StatValue>;
+}
+
+/** Parsed page indexes by footer, keyed `${rowGroup}:${leaf}` (only those some scan asked for). */
+const pageIndexCache = new WeakMap<ThriftStruct, Map<string, ChunkPageIndex | null>>();
+const leafInfoCache = new WeakMap<ThriftStruct, Map<string, LeafInfo>>();
+
+/**
+ * The page indexes of chunks (`want`: row group, leaf, whether its column index is needed) that have one,
+ * read with one coalesced request for all of them (writers put every index together before the footer) and
+ * cached with the footer. A page index that does not parse or contradicts the footer raises DataError naming
+ * the file: it is written with the data it describes, so trusting the pages it locates would be unsafe.
+ */
+async function loadPageIndexes(
+  path: string,
+  fm: ThriftStruct,
+  meta: FileMeta,
+  want: readonly { rowGroup: number; leaf: LeafColumn; withStats: boolean }[],
+): Promise<Map<string, ChunkPageIndex | null>> {
+  let cache = pageIndexCache.get(fm);
+  if (!cache) pageIndexCache.set(fm, (cache = new Map()));
+  let infos = leafInfoCache.get(fm);
+  if (!infos) leafInfoCache.set(fm, (infos = leafInfos(fm)));
+  type Need = { key: string; rowGroup: number; leaf: LeafColumn; which: 'oi' | 'ci'; start: number; length: number };
+  const needs: Need[] = [];
+  const asked = new Set<string>();
+  for (const w of want) {
+    const key = `${w.rowGroup}:${w.leaf.index}`;
+    const ch = meta.rowGroups[w.rowGroup]!.chunks[w.leaf.index];
+    const withStats = w.withStats && ch?.columnIndex !== undefined;
+    const known = cache.get(key);
+    if (known === null || (known && (known.index || !withStats))) continue;
+    if (!ch?.offsetIndex) {
+      cache.set(key, null);
+      continue;
+    }
+    for (const which of withStats ? (['oi', 'ci'] as const) : (['oi'] as const)) {
+      if (asked.has(`${key}:${which}`)) continue;
+      asked.add(`${key}:${which}`);
+      const at = which === 'oi' ? ch.offsetIndex : ch.columnIndex!;
+      needs.push({ key, rowGroup: w.rowGroup, leaf: w.leaf, which, start: at.offset, length: at.length });
+    }
+  }
+  if (needs.length === 0) return cache;
+  const reads = coalesceRanges(needs);
+  const bufs = await storeFor(path).readRanges(localPath(path), reads);
+  const found = new Map<string, { oi?: Uint8Array; ci?: Uint8Array; rowGroup: number; leaf: LeafColumn }>();
+  reads.forEach((r, k) => {
+    const buf = bufs[k]!;
+    for (const m of r.members) {
+      const from = m.start - r.start;
+      if (from + m.length > buf.length) throw new DataError(`file '${path}' is truncated: its page index runs past the end of the file`);
+      const e = found.get(m.key) ?? { rowGroup: m.rowGroup, leaf: m.leaf };
+      e[m.which] = buf.subarray(from, from + m.length);
+      found.set(m.key, e);
+    }
+  });
+  for (const [key, e] of found) {
+    const ch = meta.rowGroups[e.rowGroup]!.chunks[e.leaf.index]!;
+    const numRows = meta.rowGroups[e.rowGroup]!.numRows;
+    try {
+      const offsets = parseOffsetIndex(e.oi!, numRows, ch);
+      const info = infos.get(e.leaf.name);
+      // A column index is only usable where the row-group statistics are: decoded the same way, in the same units.
+      const index = e.ci && info ? parseColumnIndex(e.ci, offsets.pages.length, (b) => decodeStat(b, info)) : undefined;
+      cache.set(key, { offsets, ...(index ? { index } : {}) });
+    } catch (err) {
+      if (!(err instanceof PageIndexError)) throw err;
+      throw new DataError(`file '${path}' has a corrupt page index (row group ${e.rowGroup}, column '${e.leaf.name}'): ${err.message}`, { cause: err });
+    }
+  }
+  return cache;
+}
+
+/** Which rows of a row group a scan returns and which pages of each scanned column it decodes for them. */
+interface PageSelection {
+  readonly kept: readonly RowRange[];
+  /** Per scanned column: its selected pages, or undefined when it has no offset index (decoded whole). */
+  readonly columns: readonly (SelectedPages | undefined)[];
+}
+
+interface SelectedPages {
+  readonly offsets: OffsetIndex;
+  readonly pages: readonly number[];
+  /** Row of the decoded (partial) chunk where each selected page starts. */
+  readonly localStart: readonly number[];
+  readonly rows: number;
+}
+
+/** The decoded row of row-group row `row`, which lies in a selected page. */
+function localRow(sel: SelectedPages, row: number): number {
+  let lo = 0;
+  let hi = sel.pages.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (sel.offsets.pages[sel.pages[mid]!]!.firstRow <= row) lo = mid;
+    else hi = mid - 1;
+  }
+  return sel.localStart[lo]! + row - sel.offsets.pages[sel.pages[lo]!]!.firstRow;
+}
+
+interface ScanGroup {
+  readonly index: number;
+  readonly numRows: number;
+  /** Present when the page index showed that only some rows can match. */
+  readonly selection?: PageSelection;
+}
+
+/**
+ * Row groups after page-level pruning: those whose every row is ruled out are dropped, those partly ruled out
+ * carry a PageSelection. Reads nothing when the file has no column index for a predicate column.
+ */
+async function selectPages(
+  path: string,
+  fm: ThriftStruct,
+  meta: FileMeta,
+  columns: readonly PlannedColumn[],
+  groups: readonly ScanGroup[],
+  filter: PageFilter,
+  metrics: ParquetScanMetrics | undefined,
+): Promise<ScanGroup[]> {
+  const leaves = new Map(meta.leaves.map((l) => [l.name, l]));
+  const predicate = filter.columns.map((n) => leaves.get(n)).filter((l): l is LeafColumn => l !== undefined && l.flat);
+  const hasIndex = (g: ScanGroup) => predicate.some((l) => meta.rowGroups[g.index]!.chunks[l.index]?.columnIndex);
+  if (!groups.some(hasIndex)) return [...groups];
+  const want = groups.filter(hasIndex).flatMap((g) => [
+    ...predicate.map((leaf) => ({ rowGroup: g.index, leaf, withStats: true })),
+    ...columns.map(({ leaf }) => ({ rowGroup: g.index, leaf, withStats: false })),
+  ]);
+  const cache = await loadPageIndexes(path, fm, meta, want);
+  const out: ScanGroup[] = [];
+  for (const g of groups) {
+    const at = (leaf: LeafColumn) => cache.get(`${g.index}:${leaf.index}`) ?? undefined;
+    const indexed = predicate.flatMap((leaf) => {
+      const pi = at(leaf);
+      return pi?.index ? [{ name: leaf.name, offsets: pi.offsets, index: pi.index }] : [];
+    });
+    if (indexed.length === 0) {
+      out.push(g);
+      continue;
+    }
+    const kept = keptRowRanges(g.numRows, indexed, filter.mightMatch);
+    let keptRows = 0;
+    for (const r of kept) keptRows += r.end - r.start;
+    if (keptRows === g.numRows) {
+      out.push(g);
+      continue;
+    }
+    const selected = columns.map(({ leaf }): SelectedPages | undefined => {
+      const offsets = at(leaf)?.offsets;
+      if (!offsets) return undefined;
+      const pages = pagesFor(offsets, g.numRows, kept);
+      const localStart: number[] = [];
+      let rows = 0;
+      for (const p of pages) {
+        localStart.push(rows);
+        rows += pageEnd(offsets, p, g.numRows) - offsets.pages[p]!.firstRow;
+      }
+      if (metrics) metrics.pagesSkipped += offsets.pages.length - pages.length;
+      return { offsets, pages, localStart, rows };
+    });
+    if (metrics) metrics.rowsSkipped += g.numRows - keptRows;
+    if (keptRows > 0) out.push({ ...g, selection: { kept, columns: selected } });
+  }
+  return out;
 }
 
 // ---- panics ---------------------------------------------------------------------------------------------
@@ -480,6 +695,42 @@ export function coalesceRanges<R extends ByteRange>(ranges: readonly R[], maxGap
   return out;
 }
 
+/** The file ranges of a chunk's selected pages: the dictionary page (before the first data page), then runs of adjacent pages. */
+function selectedRanges(ch: { start: number }, sel: SelectedPages): ByteRange[] {
+  const out: { start: number; length: number }[] = [];
+  const first = sel.offsets.pages[0]!.offset;
+  if (ch.start < first) out.push({ start: ch.start, length: first - ch.start });
+  for (const p of sel.pages) {
+    const loc = sel.offsets.pages[p]!;
+    const last = out[out.length - 1];
+    if (last && last.start + last.length === loc.offset) last.length += loc.length;
+    else out.push({ start: loc.offset, length: loc.length });
+  }
+  return out;
+}
+
+/** Where file offset `at` lands in a buffer holding `ranges` one after the other. */
+function bufferOffset(ranges: readonly FileRange[], at: number): number {
+  let base = 0;
+  for (const r of ranges) {
+    if (at >= r.start && at < r.end) return base + at - r.start;
+    base += r.end - r.start;
+  }
+  throw new DataError(`internal: offset ${at} is outside the ranges read`);
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 /** On remote stores, the needed chunks of consecutive row groups are fetched together in windows of this size. */
 const REMOTE_WINDOW_BYTES = 32 << 20;
 
@@ -507,10 +758,13 @@ export async function* scanParquet(files: readonly string[], options: ParquetSca
       yield* scanFileWithParquetWasm(path, options, batchSize);
       continue;
     }
-    let groups = meta.rowGroups.map((rg, index) => ({ index, numRows: rg.numRows }));
+    let groups: ScanGroup[] = meta.rowGroups.map((rg, index) => ({ index, numRows: rg.numRows }));
     if (options.rowGroups) {
       const md = statisticsOf(path, footer.fm);
       groups = groups.filter((g) => options.rowGroups!(md.rowGroups[g.index]!));
+    }
+    if (options.pageFilter && planned.columns.length > 0) {
+      groups = await selectPages(path, footer.fm, meta, planned.columns, groups, options.pageFilter, options.metrics);
     }
     if (planned.columns.length === 0) {
       // No columns needed (count(*)): batches of the right lengths, without decoding anything.
@@ -551,7 +805,7 @@ async function* scanFileWithDecoder(
   meta: FileMeta,
   columns: readonly PlannedColumn[],
   outSchema: Schema,
-  groups: readonly { index: number; numRows: number }[],
+  groups: readonly ScanGroup[],
   options: ParquetScanOptions,
   batchSize: number,
 ): AsyncGenerator<arrow.RecordBatch> {
@@ -560,25 +814,38 @@ async function* scanFileWithDecoder(
   const pool = decoderPool(options.threads);
   const reuse = options.reuseBuffers === true && pool.threads === 0;
   const where = `file '${path}'`;
-  type Unit = ReturnType<typeof coalesceRanges<{ col: number; start: number; length: number; spec: ChunkSpec }>>[number];
+  /**
+   * Column `col`'s bytes [start, start + length) of the file; `pages`, when the page index selected some pages,
+   * the file ranges of those pages (the dictionary page first) inside it.
+   */
+  type Member = { col: number; start: number; length: number; spec: ChunkSpec; pages?: readonly ByteRange[] };
+  /** A decode unit: file ranges read one after the other into one buffer, and the chunks decoded from it. */
+  type Unit = { ranges: readonly FileRange[]; members: Member[] };
   /** A row group's decode units: its needed chunks, those within 1 MB of each other joined. */
-  const unitsOf = (g: { index: number; numRows: number }): Unit[] => {
+  const unitsOf = (g: ScanGroup): Unit[] => {
     const rg = meta.rowGroups[g.index]!;
-    const ranges = columns.map(({ leaf, plan }, col) => {
+    const members = columns.map(({ leaf, plan }, col): Member => {
       const ch = rg.chunks[leaf.index];
       if (!ch) throw new DataError(`${where}, row group ${g.index}: no chunk for column '${leaf.name}'`);
+      const sel = g.selection?.columns[col];
       const spec: ChunkSpec = {
         codec: ch.codec,
         physical: leaf.physical,
         typeLength: leaf.typeLength,
         maxDef: leaf.maxDef,
         kind: plan.kind,
-        numRows: rg.numRows,
-        numValues: ch.numValues,
+        // Flat columns: a page's values, nulls included, are its rows.
+        numRows: sel ? sel.rows : rg.numRows,
+        numValues: sel ? sel.rows : ch.numValues,
       };
-      return { col, start: ch.start, length: ch.length, spec };
+      if (!sel) return { col, start: ch.start, length: ch.length, spec };
+      return { col, start: ch.start, length: ch.length, spec, pages: selectedRanges(ch, sel) };
     });
-    return coalesceRanges(ranges);
+    if (!g.selection) return coalesceRanges(members).map((u) => ({ ranges: [{ start: u.start, end: u.end }], members: u.members }));
+    // Only the selected pages (and whole chunks of columns without an offset index) are read: one unit for
+    // the row group whose ranges are those pieces, neighbours within 1 MB joined as for whole chunks.
+    const pieces = members.flatMap((m) => m.pages ?? [{ start: m.start, length: m.length }]);
+    return [{ ranges: coalesceRanges(pieces).map((r) => ({ start: r.start, end: r.end })), members }];
   };
   // Remote stores: the units of consecutive row groups are fetched together, a window of about
   // REMOTE_WINDOW_BYTES at a time, so the store can coalesce them into few large ranged requests.
@@ -596,10 +863,20 @@ async function* scanFileWithDecoder(
     let bytes = 0;
     for (let j = i; j < groups.length && (members.length === 0 || bytes < REMOTE_WINDOW_BYTES); j++) {
       members.push(j);
-      for (const u of units(j)) bytes += u.end - u.start;
+      for (const u of units(j)) bytes += rangesLength(u.ranges);
     }
     const all = members.flatMap((j) => units(j));
-    const p = store.readRanges(local, all).then((bufs) => new Map(all.map((u, k) => [u, bufs[k]!])));
+    const p = store.readRanges(local, all.flatMap((u) => u.ranges)).then((bufs) => {
+      const out = new Map<Unit, Uint8Array>();
+      let k = 0;
+      for (const u of all) {
+        const parts = bufs.slice(k, (k += u.ranges.length));
+        // One range (every unit without page skipping) stays a view of its request's buffer, as before. A short
+        // part makes the whole shorter than the ranges, which decodeGroup reports as truncation.
+        out.set(u, parts.length === 1 ? parts[0]! : concatBytes(parts));
+      }
+      return out;
+    });
     p.catch(() => {}); // awaited by each member row group
     for (const j of members) windowOf.set(j, p);
     return p;
@@ -615,16 +892,21 @@ async function* scanFileWithDecoder(
       await Promise.all(
         groupUnits.map(async (group) => {
           const truncated = () => new DataError(`${where} is truncated: row group ${g.index} runs past the end of the file`);
-          const tasks = group.members.map((m) => ({ offset: m.start - group.start, length: m.length, spec: m.spec }));
+          const tasks = group.members.map((m): ChunkTask => {
+            const offset = bufferOffset(group.ranges, m.pages ? m.pages[0]!.start : m.start);
+            if (!m.pages) return { offset, length: m.length, spec: m.spec };
+            const pages = m.pages.map((r) => ({ offset: bufferOffset(group.ranges, r.start), length: r.length }));
+            return { offset, length: 0, spec: m.spec, pages };
+          });
           let chunks: DecodedChunk[];
           try {
             if (fetched) {
               const bytes = fetched.get(group)!;
-              if (bytes.length !== group.end - group.start) throw truncated();
+              if (bytes.length !== rangesLength(group.ranges)) throw truncated();
               chunks = await pool.decode(bytes, tasks);
             } else {
               // Local files are read by the decoding thread, into a buffer it reuses.
-              chunks = await pool.decodeFile(local, group.start, group.end, tasks);
+              chunks = await pool.decodeFile(local, group.ranges, tasks);
             }
           } catch (e) {
             if (e instanceof FileReadError) {
@@ -668,14 +950,21 @@ async function* scanFileWithDecoder(
         yield* readRowGroupWithParquetWasm(wasm, path, outSchema, g.index, batchSize);
         continue;
       }
-      for (let start = 0; start < g.numRows; start += batchSize) {
-        const n = Math.min(batchSize, g.numRows - start);
-        const cols = chunks.map((c, i) => {
-          const col = columns[i]!;
-          return chunkToData(sliceChunk(c, col.plan, start, n), col.plan, col.field.type, col.field.name, where);
-        });
-        const arrowFields = cols.map((d, i) => new arrow.Field(fields[i]!.name, d.type, fields[i]!.nullable));
-        yield makeBatch(new arrow.Schema(arrowFields), cols, n);
+      // Without page skipping the row group is one range; with it, only the kept ranges are returned, and each
+      // column maps a row-group row to its own decoded row (pages of different columns do not align). Within a
+      // kept range every overlapping page was decoded, so a column's decoded rows there are consecutive.
+      for (const range of g.selection?.kept ?? [{ start: 0, end: g.numRows }]) {
+        for (let start = range.start; start < range.end; start += batchSize) {
+          const n = Math.min(batchSize, range.end - start);
+          const cols = chunks.map((c, i) => {
+            const col = columns[i]!;
+            const sel = g.selection?.columns[i];
+            const from = sel ? localRow(sel, start) : start;
+            return chunkToData(sliceChunk(c, col.plan, from, n), col.plan, col.field.type, col.field.name, where);
+          });
+          const arrowFields = cols.map((d, i) => new arrow.Field(fields[i]!.name, d.type, fields[i]!.nullable));
+          yield makeBatch(new arrow.Schema(arrowFields), cols, n);
+        }
       }
       // The consumer has asked for more: this row group's batches are done with.
       if (reuse) recycleValueBuffers(chunks);

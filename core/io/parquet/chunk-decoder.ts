@@ -611,11 +611,43 @@ const PAGE_HEADER_MAX = 64 << 20;
 export function decodeChunk(buf: Uint8Array, spec: ChunkSpec): DecodedChunk {
   if (spec.maxDef > 1) throw new ParquetUnsupportedError('nested columns');
   const dec = new ChunkDecoder(spec);
-  const end = buf.length;
-  let pos = 0;
+  const values = decodePages(dec, buf, 0, buf.length, spec.numValues, false);
+  if (values < spec.numValues) throw new ParquetFormatError(`column chunk ends after ${values} of ${spec.numValues} values`);
+  return dec.finish();
+}
+
+/**
+ * Decodes only some pages of a chunk: `segments` of `buf`, in order, each holding whole pages (the dictionary
+ * page first when the chunk has one, then runs of the data pages the page index selected). The spec's numRows
+ * and numValues count the rows of those pages only; the caller maps row-group rows onto them.
+ */
+export function decodeChunkPages(buf: Uint8Array, spec: ChunkSpec, segments: readonly ByteSegment[]): DecodedChunk {
+  if (spec.maxDef > 1) throw new ParquetUnsupportedError('nested columns');
+  const dec = new ChunkDecoder(spec);
   let values = 0;
-  while (values < spec.numValues) {
-    if (pos >= end) throw new ParquetFormatError(`column chunk ends after ${values} of ${spec.numValues} values`);
+  for (const s of segments) {
+    if (s.offset < 0 || s.length < 0 || s.offset + s.length > buf.length) throw new ParquetFormatError('page outside the bytes read');
+    values += decodePages(dec, buf, s.offset, s.offset + s.length, spec.numValues - values, true);
+  }
+  if (values !== spec.numValues) throw new ParquetFormatError(`selected pages hold ${values} values, the page index ${spec.numValues}`);
+  return dec.finish();
+}
+
+/** Bytes [offset, offset + length) of a buffer. */
+export interface ByteSegment {
+  readonly offset: number;
+  readonly length: number;
+}
+
+/**
+ * Decodes the pages in buf[pos, end) into `dec` until `want` values are read or, when `toEnd`, until the end
+ * (a segment of whole pages). Returns the values read.
+ */
+function decodePages(dec: ChunkDecoder, buf: Uint8Array, pos: number, end: number, want: number, toEnd: boolean): number {
+  const spec = dec.spec;
+  let values = 0;
+  while (toEnd ? pos < end : values < want) {
+    if (pos >= end) return values;
     const reader = new ThriftReader(buf.subarray(pos, Math.min(end, pos + PAGE_HEADER_MAX)));
     let h: ThriftStruct;
     try {
@@ -672,7 +704,8 @@ export function decodeChunk(buf: Uint8Array, spec: ChunkSpec): DecodedChunk {
     }
     // Index pages and unknown page types are skipped.
   }
-  return dec.finish();
+  if (values > want) throw new ParquetFormatError(`pages hold more than the ${spec.numValues} values declared`);
+  return values;
 }
 
 /** A chunk inside a larger read: its bytes are buf[offset, offset + length). */
@@ -680,11 +713,14 @@ export interface ChunkTask {
   readonly offset: number;
   readonly length: number;
   readonly spec: ChunkSpec;
+  /** Only these segments of buf are decoded, as whole pages (page skipping; see decodeChunkPages). */
+  readonly pages?: readonly ByteSegment[];
 }
 
 /** Decodes several chunks read together (one coalesced byte range). */
 export function decodeChunks(buf: Uint8Array, tasks: readonly ChunkTask[]): DecodedChunk[] {
   return tasks.map((t) => {
+    if (t.pages) return decodeChunkPages(buf, t.spec, t.pages);
     if (t.offset < 0 || t.offset + t.length > buf.length) throw new ParquetFormatError('column chunk outside the bytes read');
     return decodeChunk(buf.subarray(t.offset, t.offset + t.length), t.spec);
   });

@@ -9,7 +9,7 @@ import { isMainThread } from 'node:worker_threads';
 import { ThreadPool } from '../../threads/thread-pool.ts';
 import { type ChunkTask, type DecodedChunk, decodeChunks } from './chunk-decoder.ts';
 import { ParquetFormatError, ParquetUnsupportedError } from './encodings.ts';
-import { FileReadError, ReadBuffers, readFileRangeSync } from './file-read.ts';
+import { FileReadError, type FileRange, ReadBuffers, rangesLength, readFileRangeSync } from './file-read.ts';
 
 export { FileReadError } from './file-read.ts';
 
@@ -21,11 +21,11 @@ export interface ChunkDecoderPool {
   /** Decodes the chunks `tasks` locates inside `bytes` (whose buffer may be transferred away). */
   decode(bytes: Uint8Array, tasks: readonly ChunkTask[]): Promise<DecodedChunk[]>;
   /**
-   * Reads bytes [start, end) of the local file `path` and decodes the chunks `tasks` locates in them. The
-   * bytes go to a buffer the decoding thread reuses, so no read allocates (or crosses threads). Raises
-   * FileReadError when the file cannot be read or ends before `end`.
+   * Reads the byte `ranges` of the local file `path`, one after the other into one buffer, and decodes the
+   * chunks `tasks` locates in it. The bytes go to a buffer the decoding thread reuses, so no read allocates
+   * (or crosses threads). Raises FileReadError when the file cannot be read or ends before a range does.
    */
-  decodeFile(path: string, start: number, end: number, tasks: readonly ChunkTask[]): Promise<DecodedChunk[]>;
+  decodeFile(path: string, ranges: readonly FileRange[], tasks: readonly ChunkTask[]): Promise<DecodedChunk[]>;
 }
 
 /** Rebuilds the decoder's error classes from a worker's message, so callers can tell them apart. */
@@ -39,7 +39,7 @@ function rebuildError(e: DecodeErrorData): Error {
 /** Read buffers of the calling thread: one per read in flight (the scan keeps two row groups going). */
 const localBuffers = new ReadBuffers(2);
 
-async function readFileRange(path: string, start: number, end: number, buf: Uint8Array): Promise<void> {
+async function readFileRanges(path: string, ranges: readonly FileRange[], buf: Uint8Array): Promise<void> {
   let fh: fsp.FileHandle;
   try {
     fh = await fsp.open(path, 'r');
@@ -47,13 +47,18 @@ async function readFileRange(path: string, start: number, end: number, buf: Uint
     throw FileReadError.of(e);
   }
   try {
-    let got = 0;
-    while (got < buf.length) {
-      const { bytesRead } = await fh.read(buf, got, buf.length - got, start + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
+    let at = 0;
+    for (const { start, end } of ranges) {
+      const want = end - start;
+      let got = 0;
+      while (got < want) {
+        const { bytesRead } = await fh.read(buf, at + got, want - got, start + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      if (got < want) throw new FileReadError(`only ${got} of ${want} bytes at offset ${start}`, true);
+      at += want;
     }
-    if (got < end - start) throw new FileReadError(`only ${got} of ${end - start} bytes at offset ${start}`, true);
   } catch (e) {
     throw FileReadError.of(e);
   } finally {
@@ -67,13 +72,13 @@ const inThread: ChunkDecoderPool = {
   async decode(bytes, tasks) {
     return decodeChunks(bytes, tasks);
   },
-  async decodeFile(path, start, end, tasks) {
-    const buf = localBuffers.take(end - start);
+  async decodeFile(path, ranges, tasks) {
+    const buf = localBuffers.take(rangesLength(ranges));
     try {
       // A worker thread (a task of the parallel local runner) has no event loop to keep responsive: a
       // synchronous read costs less than the asynchronous open/read/close round trips.
-      if (isMainThread) await readFileRange(path, start, end, buf);
-      else readFileRangeSync(path, start, end, buf);
+      if (isMainThread) await readFileRanges(path, ranges, buf);
+      else readFileRangeSync(path, ranges, buf);
       return decodeChunks(buf, tasks);
     } finally {
       localBuffers.give(buf);
@@ -115,10 +120,10 @@ class WorkerPool implements ChunkDecoderPool {
     );
   }
 
-  decodeFile(path: string, start: number, end: number, tasks: readonly ChunkTask[]): Promise<DecodedChunk[]> {
+  decodeFile(path: string, ranges: readonly FileRange[], tasks: readonly ChunkTask[]): Promise<DecodedChunk[]> {
     return this.pool.run(
-      () => ({ message: { file: { path, start, end }, tasks }, transfer: [] }),
-      () => inThread.decodeFile(path, start, end, tasks),
+      () => ({ message: { file: { path, ranges }, tasks }, transfer: [] }),
+      () => inThread.decodeFile(path, ranges, tasks),
     );
   }
 }

@@ -2,12 +2,12 @@
 // range of a local file that this thread reads into a buffer it reuses — and transfers the buffers back.
 import { parentPort } from 'node:worker_threads';
 import { type ChunkTask, chunkBuffers, decodeChunks } from './chunk-decoder.ts';
-import { FileReadError, ReadBuffers, readFileRangeSync } from './file-read.ts';
+import { FileReadError, type FileRange, ReadBuffers, rangesLength, readFileRangeSync } from './file-read.ts';
 
 interface Request {
   readonly id: number;
   readonly bytes?: Uint8Array;
-  readonly file?: { readonly path: string; readonly start: number; readonly end: number };
+  readonly file?: { readonly path: string; readonly ranges: readonly FileRange[] };
   readonly tasks: readonly ChunkTask[];
 }
 
@@ -16,10 +16,10 @@ const buffers = new ReadBuffers(1);
 
 function decode(msg: Request) {
   if (msg.bytes) return decodeChunks(msg.bytes, msg.tasks);
-  const { path, start, end } = msg.file!;
-  const buf = buffers.take(end - start);
+  const { path, ranges } = msg.file!;
+  const buf = buffers.take(rangesLength(ranges));
   try {
-    readFileRangeSync(path, start, end, buf);
+    readFileRangeSync(path, ranges, buf);
     return decodeChunks(buf, msg.tasks);
   } finally {
     buffers.give(buf);

@@ -52,8 +52,24 @@ export class ReadBuffers {
   }
 }
 
-/** Bytes [start, end) of a local file into `buf` (its first end - start bytes), synchronously. */
-export function readFileRangeSync(path: string, start: number, end: number, buf: Uint8Array): void {
+/** Byte range [start, end) of a file. */
+export interface FileRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Total bytes of some ranges (the size of the buffer they are read into, one after the other). */
+export function rangesLength(ranges: readonly FileRange[]): number {
+  let n = 0;
+  for (const r of ranges) n += r.end - r.start;
+  return n;
+}
+
+/**
+ * The `ranges` of a local file into `buf`, one after the other, synchronously. One range is a row group's
+ * decode unit; several are the pages a page index selected (see parquet-reader.ts).
+ */
+export function readFileRangeSync(path: string, ranges: readonly FileRange[], buf: Uint8Array): void {
   let fd: number;
   try {
     fd = fs.openSync(path, 'r');
@@ -61,14 +77,18 @@ export function readFileRangeSync(path: string, start: number, end: number, buf:
     throw FileReadError.of(e);
   }
   try {
-    const want = end - start;
-    let got = 0;
-    while (got < want) {
-      const n = fs.readSync(fd, buf, got, want - got, start + got);
-      if (n === 0) break;
-      got += n;
+    let at = 0;
+    for (const { start, end } of ranges) {
+      const want = end - start;
+      let got = 0;
+      while (got < want) {
+        const n = fs.readSync(fd, buf, at + got, want - got, start + got);
+        if (n === 0) break;
+        got += n;
+      }
+      if (got < want) throw new FileReadError(`only ${got} of ${want} bytes at offset ${start}`, true);
+      at += want;
     }
-    if (got < want) throw new FileReadError(`only ${got} of ${want} bytes at offset ${start}`, true);
   } catch (e) {
     throw FileReadError.of(e);
   } finally {
