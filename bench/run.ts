@@ -4,12 +4,16 @@
 //   scan (Parquet decoding alone: Squall's decoder vs parquet-wasm vs DuckDB, then Q1 and Q6 end to end),
 //   tpch (all 22 TPC-H queries through session.sql() vs DuckDB, with the geometric mean; --queries 1,3,5),
 //   inference (a model stage through the local stack vs onnxruntime-node directly: bench/inference.ts [rows] [sizes])
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { type DataFrame, Session, col, functions as F } from '../core/sdk/index.ts';
-import { parquetFileMeta, scanParquet } from '../core/io/parquet-reader.ts';
+import { type ParquetScanMetrics, parquetFileMeta, readParquetSchema, scanParquet } from '../core/io/parquet-reader.ts';
+import { rowGroupMightMatch } from '../core/exec/row-group-pruning.ts';
+import { between, column, literal } from '../core/expr/expr.ts';
+import { DataTypes } from '../core/types/data-type.ts';
+import { Table as WasmTable, WriterPropertiesBuilder, readParquet, writeParquet } from 'parquet-wasm';
 import { generateTpch } from './tpch/generate.ts';
 import { runTpchBenchmark } from './tpch-bench.ts';
 import { q1, q6 } from './tpch/dataframe-queries.ts';
@@ -156,6 +160,50 @@ async function scanBenchmark(lineitem: string, duck: DuckDBConnection, session: 
     const duckMs = await time(() => duck.run(w.duckdb), 3);
     console.log(`${(w.name === 'aggregate' ? 'Q1' : 'Q6').padEnd(10)} ${squallMs.toFixed(0).padStart(10)} ${duckMs.toFixed(0).padStart(10)} ${(squallMs / duckMs).toFixed(1).padStart(6)}x`);
   }
+  await pageSkippingBenchmark(lineitem, duck, session);
+}
+
+/**
+ * A selective filter on l_orderkey (lineitem is sorted by it) over a copy of two lineitem columns written by
+ * arrow-rs, which writes a page index (DuckDB does not): the scan with and without page skipping, and the
+ * whole query against DuckDB's on the same file.
+ */
+async function pageSkippingBenchmark(lineitem: string, duck: DuckDBConnection, session: Session): Promise<void> {
+  const copy = lineitem.replace(/(\.parquet)?$/, '-page-index.parquet');
+  if (!existsSync(copy)) {
+    // Once per data set (about 10 s): DuckDB selects the columns, parquet-wasm writes them with its defaults
+    // (page index on, pages of at most 20,000 rows) in row groups of DuckDB's size.
+    const tmp = `${copy}.tmp`;
+    await duck.run(`COPY (SELECT l_orderkey, l_extendedprice FROM read_parquet('${lineitem}')) TO '${tmp}' (FORMAT parquet, ROW_GROUP_SIZE 122880)`);
+    const table = readParquet(readFileSync(tmp));
+    writeFileSync(tmp, writeParquet(WasmTable.fromIPCStream(table.intoIPCStream()), new WriterPropertiesBuilder().setMaxRowGroupSize(122880).build()));
+    renameSync(tmp, copy);
+  }
+  const [lo, hi] = [3_000_000, 3_010_000];
+  const schema = await readParquetSchema(copy);
+  const pushed = between(column('l_orderkey'), literal(lo, DataTypes.int64), literal(hi, DataTypes.int64));
+  const metrics: ParquetScanMetrics = { pagesSkipped: 0, rowsSkipped: 0 };
+  const scan = (pages: boolean) => async () => {
+    let n = 0;
+    for await (const b of scanParquet([copy], {
+      columns: ['l_orderkey', 'l_extendedprice'],
+      rowGroups: (rg) => rowGroupMightMatch(pushed, rg.columns, schema),
+      ...(pages ? { pageFilter: { columns: ['l_orderkey'], mightMatch: (stats) => rowGroupMightMatch(pushed, stats, schema) }, metrics } : {}),
+    })) n += b.numRows;
+    return n;
+  };
+  const rowsWith = await scan(true)();
+  const rowsWithout = await scan(false)();
+  const skipped = { ...metrics };
+  const withMs = await time(scan(true), 5);
+  const withoutMs = await time(scan(false), 5);
+  const df = (await session.read.parquet(copy)).filter(col('l_orderkey').geq(lo).and(col('l_orderkey').leq(hi))).agg(F.sum('l_extendedprice'));
+  const squallMs = await time(() => session.execute(df.plan), 5);
+  const duckMs = await time(() => duck.run(`SELECT sum(l_extendedprice) FROM read_parquet('${copy}') WHERE l_orderkey BETWEEN ${lo} AND ${hi}`), 5);
+  console.log(`\npage skipping: l_orderkey BETWEEN ${lo} AND ${hi} on a page-indexed copy of lineitem (l_orderkey, l_extendedprice)`);
+  console.log(`scan of the row groups kept: ${rowsWithout.toLocaleString()} rows in ${withoutMs.toFixed(1)} ms; with the page index ${rowsWith.toLocaleString()} rows in ${withMs.toFixed(1)} ms (${skipped.pagesSkipped} pages, ${skipped.rowsSkipped.toLocaleString()} rows skipped)`);
+  console.log(`${'query'.padEnd(10)} ${'squall ms'.padStart(10)} ${'duckdb ms'.padStart(10)} ${'ratio'.padStart(7)}  (sum over the filter, DuckDB on 2 threads)`);
+  console.log(`${'selective'.padEnd(10)} ${squallMs.toFixed(1).padStart(10)} ${duckMs.toFixed(1).padStart(10)} ${(squallMs / duckMs).toFixed(1).padStart(6)}x`);
 }
 
 async function main(): Promise<void> {

@@ -1,5 +1,5 @@
-// File scans: Parquet (only the needed columns, and only row groups whose statistics can match the scan's
-// pushed filters), CSV, NDJSON and image files.
+// File scans: Parquet (only the needed columns, only row groups whose statistics can match the scan's pushed
+// filters and, where the file has a page index, only their pages that can), CSV, NDJSON and image files.
 import type * as arrow from 'apache-arrow';
 import { type Expr, exprToString } from '../expr/expr.ts';
 import { type Schema, resolveField, schema as makeSchema } from '../types/schema.ts';
