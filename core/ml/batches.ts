@@ -68,6 +68,28 @@ export function computeBatch(b: arrow.RecordBatch, schema: Schema, added: readon
   return appendComputed(appendedArrowSchema(b.schema, added), b, compute(batchView(b, schema)));
 }
 
+/** The columns a stage adds and the per-batch map that computes them, for one input schema. */
+export interface BatchComputation {
+  readonly fields: readonly Field[];
+  readonly compute: (batch: BatchView) => ComputedColumns;
+}
+
+/**
+ * `transform` of a stage that computes its columns batch by batch (`computation`): over the batches in this
+ * process, or in a remote session the lazy ApplyModel step the executors run, so the rows never come here.
+ */
+export async function transformComputed(df: DataFrame, model: BatchModel, computation: (schema: Schema) => BatchComputation): Promise<DataFrame> {
+  if (df.session.remote) return df.applyModel(model);
+  const { fields, compute } = computation(df.schema);
+  return withComputedColumns(df, fields, compute);
+}
+
+/** `transformBatch` of the same stage: one batch's map. */
+export function transformBatchComputed(batch: arrow.RecordBatch, schema: Schema, computation: (schema: Schema) => BatchComputation): arrow.RecordBatch {
+  const { fields, compute } = computation(schema);
+  return computeBatch(batch, schema, fields, compute);
+}
+
 /** `df` with the fields `added`, computed batch by batch by `compute` (see the file comment). */
 export async function withComputedColumns(df: DataFrame, added: readonly Field[], compute: (batch: BatchView, index: number) => ComputedColumns): Promise<DataFrame> {
   const { table, views } = await inputBatches(df);

@@ -195,5 +195,14 @@ describe('LogisticRegression trained on the executors (local stack)', () => {
     const info = await session.remote!.client.status(session.remote!.lastJobId!);
     expect(info.stages.length).toBeGreaterThanOrEqual(2);
     expectSameModel(remote.stages[1] as LogisticRegressionModel, local.stages[1] as LogisticRegressionModel);
-  }, 60_000);
+    // Each fitted stage's own transform of a remote DataFrame is lazy too (an ApplyModel step on the executors)
+    // and predicts what the same stage predicts in-process.
+    const assembled = await remote.stages[0]!.transform(await session.read.parquet(`s3://${stack.bucket}/ml/raw/`));
+    expect(assembled.plan.kind).toBe('apply_model');
+    const predicted = await remote.stages[1]!.transform(assembled);
+    expect(predicted.plan.kind).toBe('apply_model');
+    const predictions = (df: DataFrame) => df.select('x1', 'x2', 'x3', 'prediction').orderBy('x1', 'x2', 'x3').collect();
+    const localPredicted = await remote.stages[1]!.transform(await remote.stages[0]!.transform(await Session.local().read.parquet(join(dir, 'raw'))));
+    expect(await predictions(predicted)).toEqual(await predictions(localPredicted));
+  }, 90_000);
 });

@@ -26,7 +26,7 @@ import { AnalysisError, DataError } from '../../types/errors.ts';
 import { type Field, type Schema, field, schema as makeSchema } from '../../types/schema.ts';
 import { Estimator, Model, NUMERIC_TYPE, type StageState, VECTOR_TYPE, appendColumn, isVector, requireColumn } from '../base.ts';
 import type { BatchContext, BatchModel } from '../batch-model.ts';
-import { type BatchView, type ComputedColumns, computeBatch, float64Column, inputBatches, vectorColumn, withComputedColumns } from '../batches.ts';
+import { type BatchView, type ComputedColumns, float64Column, inputBatches, transformBatchComputed, transformComputed, vectorColumn } from '../batches.ts';
 import { type ParamSpecs, param } from '../params.ts';
 import { type LoadOptions, loadStage, registerStage } from '../persistence.ts';
 import {
@@ -298,13 +298,11 @@ export class LogisticRegressionModel extends Model<LogisticRegressionParams> imp
   }
 
   async transform(df: DataFrame): Promise<DataFrame> {
-    const { fields, compute } = this.batchComputation(df.schema);
-    return withComputedColumns(df, fields, compute);
+    return transformComputed(df, this, (s) => this.batchComputation(s));
   }
 
   async transformBatch(batch: arrow.RecordBatch, schema: Schema, _context?: BatchContext): Promise<arrow.RecordBatch> {
-    const { fields, compute } = this.batchComputation(schema);
-    return computeBatch(batch, schema, fields, compute);
+    return transformBatchComputed(batch, schema, (s) => this.batchComputation(s));
   }
 
   /** The prediction columns and the per-batch map that computes them, for input `schema`. */

@@ -12,7 +12,7 @@ import { AnalysisError } from '../../types/errors.ts';
 import { type Field, type Schema, field, schema as makeSchema } from '../../types/schema.ts';
 import { Estimator, Model, type StageState, VECTOR_TYPE, appendColumn, isVector, requireColumn } from '../base.ts';
 import type { BatchContext, BatchModel } from '../batch-model.ts';
-import { type BatchView, type ComputedColumns, computeBatch, inputBatches, vectorColumn, withComputedColumns } from '../batches.ts';
+import { type BatchView, type ComputedColumns, inputBatches, transformBatchComputed, transformComputed, vectorColumn } from '../batches.ts';
 import { type ParamSpecs, param } from '../params.ts';
 import { type DataTable, type LoadOptions, loadStage, registerStage } from '../persistence.ts';
 
@@ -141,13 +141,11 @@ export class StandardScalerModel extends Model<StandardScalerParams> implements 
   }
 
   async transform(df: DataFrame): Promise<DataFrame> {
-    const { fields, compute } = this.batchComputation(df.schema);
-    return withComputedColumns(df, fields, compute);
+    return transformComputed(df, this, (s) => this.batchComputation(s));
   }
 
   async transformBatch(batch: arrow.RecordBatch, schema: Schema, _context?: BatchContext): Promise<arrow.RecordBatch> {
-    const { fields, compute } = this.batchComputation(schema);
-    return computeBatch(batch, schema, fields, compute);
+    return transformBatchComputed(batch, schema, (s) => this.batchComputation(s));
   }
 
   /** The column added and the per-batch map that computes it, for input `schema`. */

@@ -8,7 +8,7 @@ import { AnalysisError, DataError } from '../../types/errors.ts';
 import { type Field, type Schema, field } from '../../types/schema.ts';
 import { Transformer, appendColumn, requireColumn } from '../base.ts';
 import type { BatchContext, BatchModel } from '../batch-model.ts';
-import { type BatchView, type ComputedColumns, computeBatch, toNumber, vectorColumn, withComputedColumns } from '../batches.ts';
+import { type BatchView, type ComputedColumns, toNumber, transformBatchComputed, transformComputed, vectorColumn } from '../batches.ts';
 import { type ParamSpecs, param } from '../params.ts';
 import { registerStage } from '../persistence.ts';
 
@@ -56,13 +56,11 @@ export class VectorAssembler extends Transformer<VectorAssemblerParams> implemen
   }
 
   async transform(df: DataFrame): Promise<DataFrame> {
-    const { fields, compute } = this.batchComputation(df.schema);
-    return withComputedColumns(df, fields, compute);
+    return transformComputed(df, this, (s) => this.batchComputation(s));
   }
 
   async transformBatch(batch: arrow.RecordBatch, schema: Schema, _context?: BatchContext): Promise<arrow.RecordBatch> {
-    const { fields, compute } = this.batchComputation(schema);
-    return computeBatch(batch, schema, fields, compute);
+    return transformBatchComputed(batch, schema, (s) => this.batchComputation(s));
   }
 
   /** The column added and the per-batch map that computes it, for input `schema`. */
