@@ -9,14 +9,15 @@ import { Table as WasmTable, WriterPropertiesBuilder, WriterVersion, readParquet
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prunableColumns, rowGroupMightMatch } from '../../core/exec/row-group-pruning.ts';
 import { type Expr, between, binary, column, inList, isNull, literal } from '../../core/expr/expr.ts';
-import { type ParquetScanMetrics, parquetFileMeta, readParquetSchema, scanParquet } from '../../core/io/parquet-reader.ts';
+import { type ColumnStats, type ParquetScanMetrics, type StatValue, parquetFileMeta, readParquetSchema, scanParquet } from '../../core/io/parquet-reader.ts';
+import { type IndexedColumn, type OffsetIndex, keptRowRanges, pagesFor } from '../../core/io/parquet/page-index.ts';
 import { Session, col } from '../../core/sdk/index.ts';
 import { rowKeys } from '../../core/sdk/rows.ts';
 import { LocalObjectStore } from '../../core/io/object-store/local-object-store.ts';
 import { setS3Store } from '../../core/io/s3-file-store.ts';
 import { DataTypes } from '../../core/types/data-type.ts';
 import { DataError } from '../../core/types/errors.ts';
-import type { Schema } from '../../core/types/schema.ts';
+import { type Schema, field, schema as makeSchema } from '../../core/types/schema.ts';
 import { type Plain, expectSameRows, plain } from '../support/compare.ts';
 import { duck, tempDir } from './helpers.ts';
 
@@ -181,6 +182,58 @@ class CountingStore extends LocalObjectStore {
   }
 }
 
+describe('page-level pruning', () => {
+  // Two predicate columns whose pages do not align: a (pages at rows 0, 100, 200) and b (0, 150).
+  const oi = (...firstRows: number[]): OffsetIndex => ({ pages: firstRows.map((firstRow, i) => ({ offset: 1000 * i, length: 10, firstRow })) });
+  const a: IndexedColumn<StatValue> = {
+    name: 'a',
+    offsets: oi(0, 100, 200),
+    index: { nullPages: [false, true, false], min: [0, undefined, 200], max: [99, undefined, 299], boundaryOrder: 'ascending', nullCounts: [0, 100, 0] },
+  };
+  const b: IndexedColumn<StatValue> = {
+    name: 'b',
+    offsets: oi(0, 150),
+    index: { nullPages: [false, false], min: ['a', 'm'], max: ['l', 'z'], boundaryOrder: 'ascending' },
+  };
+  const schema = makeSchema([field('a', DataTypes.int32, true), field('b', DataTypes.utf8, true), field('c', DataTypes.int32, true)]);
+  const keep = (pred: Expr) => (stats: ReadonlyMap<string, ColumnStats>) => rowGroupMightMatch(pred, stats, schema);
+
+  it('cuts the row group at every page boundary of the predicate columns and merges kept segments', () => {
+    const pred = binary('and', binary('>=', column('a'), int(50)), binary('>=', column('b'), str('n')));
+    // Segments [0,100) [100,150) [150,200) [200,300): a ≥ 50 rules out none but the all-null page [100,200);
+    // b ≥ 'n' rules out [0,150).
+    expect(keptRowRanges(300, [a, b], keep(pred))).toEqual([{ start: 200, end: 300 }]);
+    expect(keptRowRanges(300, [a, b], keep(binary('<', column('b'), str('b'))))).toEqual([{ start: 0, end: 150 }]);
+    // A column without a page index is unknown: only a's pages decide.
+    expect(keptRowRanges(300, [a], keep(binary('and', binary('<', column('a'), int(10)), binary('=', column('c'), int(1)))))).toEqual([{ start: 0, end: 100 }]);
+    // IS NULL keeps only pages with nulls; IS NOT NULL drops the all-null page.
+    expect(keptRowRanges(300, [a], keep(isNull(column('a'))))).toEqual([{ start: 100, end: 200 }]);
+    expect(keptRowRanges(300, [a], keep(isNull(column('a'), true)))).toEqual([
+      { start: 0, end: 100 },
+      { start: 200, end: 300 },
+    ]);
+  });
+
+  it('selects the pages of a column that overlap the kept ranges', () => {
+    const ranges = [
+      { start: 90, end: 110 },
+      { start: 250, end: 260 },
+    ];
+    expect(pagesFor(a.offsets, 300, ranges)).toEqual([0, 1, 2]);
+    expect(pagesFor(b.offsets, 300, ranges)).toEqual([0, 1]);
+    expect(pagesFor(a.offsets, 300, [{ start: 120, end: 130 }])).toEqual([1]);
+    expect(pagesFor(a.offsets, 300, [])).toEqual([]);
+  });
+
+  it('an all-null row group cannot match a comparison', () => {
+    const s = new Map<string, ColumnStats>([['a', { nullCount: 10, allNull: true }]]);
+    expect(rowGroupMightMatch(binary('=', column('a'), int(1)), s, schema)).toBe(false);
+    expect(rowGroupMightMatch(between(column('a'), int(1), int(2)), s, schema)).toBe(false);
+    expect(rowGroupMightMatch(inList(column('a'), [int(1)]), s, schema)).toBe(false);
+    expect(rowGroupMightMatch(isNull(column('a')), s, schema)).toBe(true);
+  });
+});
+
 describe('page index', () => {
   it('is written by parquet-wasm and read for the predicate columns', async () => {
     const meta = await parquetFileMeta(files.v1);
@@ -310,13 +363,13 @@ describe('page index', () => {
     }
   });
 
-  it('a corrupt offset index fails with an error naming the file', async () => {
+  it.each(['offsetIndex', 'columnIndex'] as const)('a corrupt %s fails with an error naming the file', async (which) => {
     const meta = await parquetFileMeta(files.v1);
-    const oi = meta.rowGroups[1]!.chunks[0]!.offsetIndex!;
+    const at = meta.rowGroups[1]!.chunks[0]![which]!;
     const bytes = fs.readFileSync(files.v1);
-    // Page locations pointing backwards: a first row index no longer increasing.
-    bytes.fill(0xff, oi.offset, oi.offset + Math.min(oi.length, 12));
-    const bad = path.join(dir, 'bad-index.parquet');
+    // Bytes that are no Thrift struct: the index cannot be parsed.
+    bytes.fill(0xff, at.offset, at.offset + Math.min(at.length, 12));
+    const bad = path.join(dir, `bad-${which}.parquet`);
     fs.writeFileSync(bad, bytes);
     const run = async () => {
       const pushed = binary('=', column('id'), int(15000));
@@ -327,6 +380,6 @@ describe('page index', () => {
       })) void _;
     };
     await expect(run()).rejects.toThrow(DataError);
-    await expect(run()).rejects.toThrow(/bad-index\.parquet' has a corrupt page index \(row group 1, column 'id'\)/);
+    await expect(run()).rejects.toThrow(new RegExp(`bad-${which}\\.parquet' has a corrupt page index \\(row group 1, column 'id'\\)`));
   });
 });
