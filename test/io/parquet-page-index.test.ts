@@ -27,8 +27,10 @@ let dir: string;
 let db: { c: DuckDBConnection; close: () => void };
 let session: Session;
 let schemaOf: Schema;
-/** The same data as V1 and V2 data pages. */
-const files: Record<'v1' | 'v2', string> = { v1: '', v2: '' };
+type Layout = 'v1' | 'v2' | 'fallback';
+/** The same data as V1 and V2 data pages, and with dictionaries that fall back to PLAIN part-way through chunks. */
+const files: Record<Layout, string> = { v1: '', v2: '', fallback: '' };
+const tableOf: Record<Layout, string> = { v1: 't', v2: 't2', fallback: 't3' };
 
 const days = (iso: string) => Date.parse(`${iso}T00:00:00Z`) / 86_400_000;
 
@@ -49,25 +51,26 @@ beforeAll(async () => {
   ) TO '${dir}/src.parquet' (FORMAT parquet)`);
   const table = readParquet(fs.readFileSync(path.join(dir, 'src.parquet')));
   const ipc = table.intoIPCStream();
-  for (const version of ['v1', 'v2'] as const) {
+  for (const layout of ['v1', 'v2', 'fallback'] as const) {
     // Small pages (arrow-rs checks the page size every write batch of 64 values) and row groups of 10,000 rows;
     // the page index is on by default (page-level statistics).
-    const props = new WriterPropertiesBuilder()
+    let props = new WriterPropertiesBuilder()
       .setMaxRowGroupSize(ROW_GROUP)
       .setDataPageSizeLimit(256)
       .setWriteBatchSize(64)
-      .setColumnDictionaryEnabled('s', false)
-      .setWriterVersion(version === 'v1' ? WriterVersion.V1 : WriterVersion.V2)
-      .build();
-    files[version] = path.join(dir, `t-${version}.parquet`);
-    fs.writeFileSync(files[version], writeParquet(WasmTable.fromIPCStream(ipc), props));
+      .setWriterVersion(layout === 'v2' ? WriterVersion.V2 : WriterVersion.V1);
+    // A 2 KB dictionary fills after a few pages of the sorted columns: later pages are PLAIN, and a scan that
+    // skips the first pages still needs the dictionary page.
+    props = layout === 'fallback' ? props.setDictionaryPageSizeLimit(2048) : props.setColumnDictionaryEnabled('s', false);
+    files[layout] = path.join(dir, `t-${layout}.parquet`);
+    fs.writeFileSync(files[layout], writeParquet(WasmTable.fromIPCStream(ipc), props.build()));
   }
   schemaOf = await readParquetSchema(files.v1);
   session = Session.local();
-  session.registerTable('t', await session.read.parquet(files.v1));
-  session.registerTable('t2', await session.read.parquet(files.v2));
-  await db.c.run(`CREATE VIEW t AS SELECT * FROM '${files.v1}'`);
-  await db.c.run(`CREATE VIEW t2 AS SELECT * FROM '${files.v2}'`);
+  for (const layout of ['v1', 'v2', 'fallback'] as const) {
+    session.registerTable(tableOf[layout], await session.read.parquet(files[layout]));
+    await db.c.run(`CREATE VIEW ${tableOf[layout]} AS SELECT * FROM '${files[layout]}'`);
+  }
 }, 60_000);
 
 afterAll(() => {
@@ -243,11 +246,11 @@ describe('page index', () => {
     expect(chunk.offsetIndex).toBeDefined();
   });
 
-  for (const version of ['v1', 'v2'] as const) {
-    describe(`data pages ${version}`, () => {
+  for (const version of ['v1', 'v2', 'fallback'] as const) {
+    describe(`pages: ${version}`, () => {
       for (const [name, c] of Object.entries(cases)) {
         it(name, async () => {
-          const table = version === 'v1' ? 't' : 't2';
+          const table = tableOf[version];
           const sql = `SELECT id, k, d, p, s, u, n FROM ${table} WHERE ${c.where} ORDER BY id`;
           const expected = await duckRows(sql);
           expectSameRows(await squallRows(sql), expected, { ordered: true });
