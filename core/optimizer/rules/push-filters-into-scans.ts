@@ -1,6 +1,6 @@
 // pushFiltersIntoScans: copies what a Parquet scan can use of the filter directly above it into the scan's
-// `filters`, where row groups whose min/max statistics cannot match are skipped. The filter stays: scan filters
-// only skip row groups. Statistics are in the column's own units, so each literal is restated exactly in its
+// `filters`, where row groups, and pages of files with a page index, whose min/max statistics cannot match are
+// skipped. The filter stays: scan filters only skip data, they never drop a row themselves. Statistics are in the column's own units, so each literal is restated exactly in its
 // column's type (`price > 100.5` on decimal(15,2) → the decimal 100.50; `d >= '1998-09-02'` → a date);
 // a comparison whose literal has no exact counterpart is not pushed.
 import { type ComparisonOp, type Expr, between, binary, column, inList, isNull, literal } from '../../expr/expr.ts';
