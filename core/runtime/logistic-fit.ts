@@ -20,7 +20,6 @@
 // training the optimizer's state after its last iteration is saved (`<jobRoot>/fit/lbfgs.json`), and the next
 // run recomputes the summary pass and continues the same iterations, so the model is the one an uninterrupted
 // run gives.
-import type { ObjectStore } from '../io/object-store.ts';
 import { mapBounded } from '../io/object-store/ranged-reads.ts';
 import { manifestText, OUTPUT_MARKERS } from '../io/output-manifest.ts';
 import { parquetFileMeta } from '../io/parquet-reader.ts';
@@ -38,7 +37,6 @@ import { rowsToBatch } from '../sdk/from-rows.ts';
 import { DataTypes } from '../types/data-type.ts';
 import { DataError, ExecutionError } from '../types/errors.ts';
 import { type Schema, field, schema as makeSchema } from '../types/schema.ts';
-import type { TaskInvoker } from './invoker.ts';
 import type { FitSpec } from './fit-spec.ts';
 import { fitEstimator } from './job-spec.ts';
 import {
@@ -67,25 +65,14 @@ import {
   float64FromBase64,
   float64ToBase64,
 } from './protocol.ts';
-import { DEFAULT_SCHEDULER_OPTIONS, type JobEvent, JobFailedError, type JobResult, type SchedulerOptions, type SchedulerOverrides, runJob } from './scheduler.ts';
+import { DEFAULT_SCHEDULER_OPTIONS, type JobEvent, JobFailedError, type JobResult, type RunJobParams, type SchedulerOptions, runJob } from './scheduler.ts';
 import { Semaphore } from './semaphore.ts';
 import { type AttemptHost, jobErrorType, runAttempts } from './task-attempts.ts';
-import type { WorkerKind } from '../physical/physical-plan.ts';
 
-export interface FitJobParams {
-  readonly jobId: string;
-  readonly paths: JobPaths;
-  /** The compiled input; on a restart the job record's wins (and this may be omitted). */
-  readonly graph?: StageGraph;
+/** What a job run takes (`graph` being the training input's), and what to fit. */
+export interface FitJobParams extends RunJobParams {
   /** What to fit; on a restart the job record's wins. */
   readonly fit?: FitSpec;
-  readonly store: ObjectStore;
-  readonly invoker: TaskInvoker;
-  readonly invokers?: Partial<Record<WorkerKind, TaskInvoker>>;
-  readonly options?: SchedulerOverrides;
-  readonly onEvent?: (e: JobEvent) => void;
-  readonly signal?: AbortSignal;
-  readonly deadline?: number;
 }
 
 /** The schema of a fit job's result: one row, the model as JSON. */

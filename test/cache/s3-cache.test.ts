@@ -9,10 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { generateTpch } from '../../bench/tpch/generate.ts';
 import { S3ObjectStore } from '../../core/io/object-store.ts';
-import { setS3Store } from '../../core/io/s3-file-store.ts';
 import { Session, cacheStats, col, functions as F, listCached } from '../../core/sdk/index.ts';
 import type { LocalStack } from '../../infra/local-stack/index.ts';
-import { startApiStack } from '../support/api-stack.ts';
+import { startApiStack, stopApiStack } from '../support/api-stack.ts';
 import '../infra/support.ts';
 
 const KEY = 'cache-remote-test-key-0123456789';
@@ -37,9 +36,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  setS3Store(null);
-  store?.destroy();
-  await stack?.stop();
+  await stopApiStack(stack, store);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

@@ -7,10 +7,9 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ImageFeaturizer } from '../../core/ml/index.ts';
 import type { S3ObjectStore } from '../../core/io/object-store.ts';
-import { setS3Store } from '../../core/io/s3-file-store.ts';
 import { DataError, Session } from '../../core/sdk/index.ts';
 import type { LocalStack } from '../../infra/local-stack/index.ts';
-import { startApiStack } from '../support/api-stack.ts';
+import { startApiStack, stopApiStack } from '../support/api-stack.ts';
 import { convPoolModel } from './onnx-builders.ts';
 import { rng } from './helpers.ts';
 import '../infra/support.ts';
@@ -53,9 +52,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  setS3Store(null);
-  store?.destroy();
-  await stack?.stop();
+  await stopApiStack(stack, store);
 });
 
 function connect(): Session {

@@ -11,14 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { S3ObjectStore } from '../../core/io/object-store.ts';
-import { setS3Store } from '../../core/io/s3-file-store.ts';
 import { encodeParquet } from '../../core/io/writers.ts';
 import { LogisticRegression, type LogisticRegressionModel, Pipeline, type PipelineModel, VectorAssembler } from '../../core/ml/index.ts';
 import { DataError, type DataFrame } from '../../core/sdk/index.ts';
 import { Session } from '../../core/sdk/index.ts';
 import type { JobEvent } from '../../core/sdk/remote.ts';
 import type { LocalStack } from '../../infra/local-stack/index.ts';
-import { startApiStack } from '../support/api-stack.ts';
+import { startApiStack, stopApiStack } from '../support/api-stack.ts';
 import { binaryRows, threeClassRows } from './helpers.ts';
 import '../infra/support.ts';
 
@@ -64,9 +63,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  setS3Store(null);
-  store?.destroy();
-  await stack?.stop();
+  await stopApiStack(stack, store);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

@@ -8,12 +8,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { S3ObjectStore } from '../../core/io/object-store.ts';
-import { setS3Store } from '../../core/io/s3-file-store.ts';
 import { ImageToVector } from '../../core/ml/index.ts';
 import { Session } from '../../core/sdk/index.ts';
 import type { LocalStack } from '../../infra/local-stack/index.ts';
 import { type TransferLearningResult, runTransferLearning } from '../../bench/ml/transfer-learning.ts';
-import { startApiStack } from '../support/api-stack.ts';
+import { startApiStack, stopApiStack } from '../support/api-stack.ts';
 import { tempDir } from './helpers.ts';
 import '../infra/support.ts';
 
@@ -58,9 +57,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  setS3Store(null);
-  store?.destroy();
-  await stack?.stop();
+  await stopApiStack(stack, store);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

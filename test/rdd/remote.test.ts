@@ -10,11 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { S3ObjectStore } from '../../core/io/object-store.ts';
-import { setS3Store } from '../../core/io/s3-file-store.ts';
 import { generateTpch } from '../../bench/tpch/generate.ts';
 import { AnalysisError, ExecutionError, Session, UnsupportedError, col } from '../../core/sdk/index.ts';
 import type { LocalStack } from '../../infra/local-stack/index.ts';
-import { startApiStack } from '../support/api-stack.ts';
+import { startApiStack, stopApiStack } from '../support/api-stack.ts';
 import '../infra/support.ts';
 import { seededRandom } from '../../core/util/seeded-random.ts';
 
@@ -49,9 +48,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  setS3Store(null);
-  store?.destroy();
-  await stack?.stop();
+  await stopApiStack(stack, store);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

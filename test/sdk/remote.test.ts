@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateTpch } from '../../bench/tpch/generate.ts';
 import { S3ObjectStore } from '../../core/io/object-store.ts';
-import { setS3Store } from '../../core/io/s3-file-store.ts';
 import type { LocalStack } from '../../infra/local-stack/index.ts';
-import { startApiStack } from '../support/api-stack.ts';
+import { startApiStack, stopApiStack } from '../support/api-stack.ts';
 import { AnalysisError, DataError, ExecutionError, Session, UnsupportedError, col, functions as F } from '../../core/sdk/index.ts';
 import type { JobInfo } from '../../core/sdk/index.ts';
 import '../infra/support.ts';
@@ -29,9 +28,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  setS3Store(null);
-  store?.destroy();
-  await stack?.stop();
+  await stopApiStack(stack, store);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

@@ -22,3 +22,10 @@ export async function startApiStack(apiKey: string, warm: { api?: number } = {})
   setS3Store(store);
   return { stack, store };
 }
+
+/** Undoes startApiStack (what of it started): the s3:// store unset and closed, the stack stopped. */
+export async function stopApiStack(stack: LocalStack | undefined, store: S3ObjectStore | undefined): Promise<void> {
+  setS3Store(null);
+  store?.destroy();
+  await stack?.stop();
+}
