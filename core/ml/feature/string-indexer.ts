@@ -91,11 +91,7 @@ export class StringIndexer extends Estimator<StringIndexerParams, StringIndexerM
     this.transformSchema(df.schema);
     const value = labelColumn(df.schema, this.get('inputCol'));
     const rows = await df.select(value.alias('__label')).filter(col('__label').isNotNull()).groupBy('__label').count().collect();
-    // Counts are merged by label here: GROUP BY on strings currently splits a few groups past 2048 distinct
-    // keys (an engine bug, reported); merging makes the labels right either way.
-    const merged = new Map<string, number>();
-    for (const r of rows) merged.set(String(r['__label']), (merged.get(String(r['__label'])) ?? 0) + Number(r['count']));
-    const counts = [...merged].map(([label, count]) => ({ label, count }));
+    const counts = rows.map((r) => ({ label: String(r['__label']), count: Number(r['count']) }));
     return new StringIndexerModel(this.paramMap(), orderLabels(counts, this.get('stringOrderType')), this.uid);
   }
 }
@@ -145,9 +141,9 @@ export class StringIndexerModel extends Model<StringIndexerParams> {
   }
 
   /**
-   * Many labels: a lookup in a Map over the input's batches (not lazy). A join with a (label, index) table would
-   * keep it lazy, but hash joins and GROUP BY on string keys currently lose matches past 2048 distinct keys
-   * (an engine bug, reported), so this path does not depend on them.
+   * Many labels: a lookup in a Map over the input's batches (not lazy; a CASE that long overflows the
+   * compiler's stack). A join with a (label, index) table would be lazy in this process, but that table would
+   * be in memory, which a remote session cannot send either.
    */
   private async transformByLookup(df: DataFrame): Promise<DataFrame> {
     const inputCol = this.get('inputCol');
