@@ -6,14 +6,13 @@
 import type { LogicalPlan } from '../plan/logical-plan.ts';
 import { planInputs, withInputs } from '../plan/logical-plan.ts';
 import { planSchema } from '../plan/analyzer.ts';
-import { readManifest } from '../io/output-manifest.ts';
 import { storeFor } from '../io/file-store.ts';
 import type { RemoteRunner, SqlSource } from '../sdk/remote.ts';
 import { typeEquals } from '../types/data-type.ts';
 import { DataError, ExecutionError } from '../types/errors.ts';
 import type { Schema } from '../types/schema.ts';
 import { planFingerprint, remoteMaterializations, sessionCacheState, substitutable } from './plan-cache.ts';
-import { type CacheEntryManifest, DEFAULT_CACHE_TTL_HOURS, commitEntry, defaultCacheRoot, dropEntry, entryName, entryUri, isExpired, readEntry } from './s3-cache.ts';
+import { type CacheEntryManifest, DEFAULT_CACHE_TTL_HOURS, commitEntry, defaultCacheRoot, dropEntry, entryName, entryUri, isExpired, readEntry, writtenEntry } from './s3-cache.ts';
 import { planInputVersions } from './versions.ts';
 
 /** What the remote cache needs of a session (Session satisfies it). */
@@ -91,21 +90,7 @@ export async function substituteS3Cached(session: RemoteCacheSession, plan: Logi
       const body = await walkInputs(p);
       const spec = runner.jobSpec(body, body === p ? session.sqlSource(p) : undefined, { resultUri: dir });
       const info = await runner.run(spec);
-      const written = await readManifest(storeFor(dir), dir);
-      if (!written) throw new ExecutionError(`job ${info.jobId} wrote no output manifest in cache entry ${dir}`);
-      const now = new Date();
-      m = {
-        version: 1,
-        entry,
-        fingerprint: fp,
-        inputs,
-        files: written.files,
-        rows: info.rows,
-        bytes: info.stages[info.stages.length - 1]?.bytesWritten ?? 0,
-        createdAt: now.toISOString(),
-        expiresAt: new Date(now.getTime() + ttlHours * 3600_000).toISOString(),
-        jobId: info.jobId,
-      };
+      m = { version: 1, entry, fingerprint: fp, inputs, ...(await writtenEntry(dir, info, ttlHours)) };
       await commitEntry(root, m);
       c.stats.materialized++;
     }

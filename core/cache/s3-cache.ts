@@ -9,7 +9,9 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { type FileStore, storeFor } from '../io/file-store.ts';
 import { DEFAULT_BUCKET, ENV } from '../io/object-store.ts';
-import { AnalysisError } from '../types/errors.ts';
+import { readManifest } from '../io/output-manifest.ts';
+import type { JobInfo } from '../sdk/remote.ts';
+import { AnalysisError, ExecutionError } from '../types/errors.ts';
 import { validate } from '../types/validate.ts';
 
 export const ENTRY_MANIFEST = '_cache.json';
@@ -92,6 +94,27 @@ export async function readEntry(root: string, entry: string): Promise<CacheEntry
 
 export function isExpired(m: CacheEntryManifest, now = Date.now()): boolean {
   return Date.parse(m.expiresAt) <= now;
+}
+
+/** The fields of an entry's manifest that come from the job that wrote its folder `dir`. */
+export type WrittenEntry = Pick<CacheEntryManifest, 'files' | 'rows' | 'bytes' | 'createdAt' | 'expiresAt' | 'jobId'>;
+
+/**
+ * What job `info` wrote into the entry folder `dir` (its output manifest's parts, rows, bytes), stamped now
+ * and expiring after `ttlHours`; refused when the job left no output manifest there.
+ */
+export async function writtenEntry(dir: string, info: JobInfo, ttlHours: number): Promise<WrittenEntry> {
+  const written = await readManifest(storeFor(dir), dir);
+  if (!written) throw new ExecutionError(`job ${info.jobId} wrote no output manifest in cache entry ${dir}`);
+  const now = new Date();
+  return {
+    files: written.files,
+    rows: info.rows,
+    bytes: info.stages[info.stages.length - 1]?.bytesWritten ?? 0,
+    createdAt: now.toISOString(),
+    expiresAt: new Date(now.getTime() + ttlHours * 3600_000).toISOString(),
+    jobId: info.jobId,
+  };
 }
 
 /** Publishes an entry whose parts are already in its folder: the manifest, in one PUT. */

@@ -4,8 +4,7 @@
 // into the entry. Entries are keyed by the lineage (without node ids) and its text files' current versions.
 import { createHash } from 'node:crypto';
 import { fileVersion } from '../cache/versions.ts';
-import { DEFAULT_CACHE_TTL_HOURS, commitEntry, defaultCacheRoot, dropEntry, entryName, entryUri, isExpired, readEntry } from '../cache/s3-cache.ts';
-import { readManifest } from '../io/output-manifest.ts';
+import { DEFAULT_CACHE_TTL_HOURS, commitEntry, defaultCacheRoot, dropEntry, entryName, entryUri, isExpired, readEntry, writtenEntry } from '../cache/s3-cache.ts';
 import { storeFor } from '../io/file-store.ts';
 import type { RemoteRunner } from '../sdk/remote.ts';
 import { DataError, ExecutionError } from '../types/errors.ts';
@@ -58,29 +57,14 @@ export async function substitutePersisted(runner: RemoteRunner, node: RddNode, i
       // A folder without a manifest is a job that did not finish; the next job must not take its parts.
       await storeFor(dir).remove(dir);
       const info = await runner.run({ rdd: rddJobJson(inner, []), options: { ...runner.options.jobOptions, resultUri: dir } });
-      const written = await readManifest(storeFor(dir), dir);
-      if (!written) throw new ExecutionError(`job ${info.jobId} wrote no output manifest in cache entry ${dir}`);
+      const written = await writtenEntry(dir, info, ttlHours);
       const partitions: (string | null)[] = Array.from({ length: info.stages[info.stages.length - 1]?.tasks ?? 0 }, () => null);
       for (const f of written.files) {
         const p = /^part-(\d+)-/.exec(f);
         if (!p || Number(p[1]) >= partitions.length) throw new ExecutionError(`cache entry ${dir} holds an unexpected file '${f}'`);
         partitions[Number(p[1])] = `${dir}/${f}`;
       }
-      const now = new Date();
-      m = {
-        version: 1,
-        kind: 'rdd',
-        entry,
-        fingerprint,
-        inputs,
-        files: written.files,
-        partitions,
-        rows: info.rows,
-        bytes: info.stages[info.stages.length - 1]?.bytesWritten ?? 0,
-        createdAt: now.toISOString(),
-        expiresAt: new Date(now.getTime() + ttlHours * 3600_000).toISOString(),
-        jobId: info.jobId,
-      };
+      m = { version: 1, kind: 'rdd', entry, fingerprint, inputs, partitions, ...written };
       await commitEntry(root, m);
       metrics.persistedNodesWritten++;
     }
