@@ -134,8 +134,8 @@ export function lineageText(node: RddNode, persisted: (id: number) => boolean, i
   }
 }
 
-/** `node` with its inputs replaced by `map` of each (the node itself when none changed), for walks that rebuild a lineage. */
-export function mapInputs(node: RddNode, map: (n: RddNode) => Promise<RddNode>): Promise<RddNode> {
+/** The nodes `node` reads directly (a shuffle's map-side inputs), in the order withInputs replaces them. */
+export function inputsOf(node: RddNode): readonly RddNode[] {
   switch (node.kind) {
     case 'parallelize':
     case 'text_file':
@@ -143,13 +143,53 @@ export function mapInputs(node: RddNode, map: (n: RddNode) => Promise<RddNode>):
     case 'shuffle_read':
     case 'stored':
     case 'parquet_rows':
-      return Promise.resolve(node);
+      return [];
     case 'narrow':
     case 'coalesce':
-      return map(node.input).then((input) => (input === node.input ? node : Object.freeze({ ...node, input })));
+      return [node.input];
     case 'union':
-      return Promise.all(node.inputs.map(map)).then((inputs) => Object.freeze({ ...node, inputs: Object.freeze(inputs) }));
+      return node.inputs;
     case 'shuffle':
-      return Promise.all(node.inputs.map(async (i) => ({ ...i, input: await map(i.input) }))).then((inputs) => Object.freeze({ ...node, inputs: Object.freeze(inputs) }));
+      return node.inputs.map((i) => i.input);
   }
+}
+
+/**
+ * `node` with its inputs replaced by `map` of each (the node itself when none changed), for walks that rebuild a
+ * lineage; `map` is called once per input, in inputsOf's order.
+ */
+export function withInputs(node: RddNode, map: (n: RddNode) => RddNode): RddNode {
+  switch (node.kind) {
+    case 'parallelize':
+    case 'text_file':
+    case 'dataframe':
+    case 'shuffle_read':
+    case 'stored':
+    case 'parquet_rows':
+      return node;
+    case 'narrow':
+    case 'coalesce': {
+      const input = map(node.input);
+      return input === node.input ? node : Object.freeze({ ...node, input });
+    }
+    case 'union': {
+      const inputs = node.inputs.map(map);
+      return inputs.every((x, i) => x === node.inputs[i]) ? node : Object.freeze({ ...node, inputs: Object.freeze(inputs) });
+    }
+    case 'shuffle': {
+      const inputs = node.inputs.map((i) => ({ input: i, mapped: map(i.input) }));
+      return inputs.every((x) => x.mapped === x.input.input)
+        ? node
+        : Object.freeze({ ...node, inputs: Object.freeze(inputs.map((x) => Object.freeze({ ...x.input, input: x.mapped }))) });
+    }
+  }
+}
+
+/** withInputs with an asynchronous `map`, the inputs mapped concurrently. */
+export async function mapInputs(node: RddNode, map: (n: RddNode) => Promise<RddNode>): Promise<RddNode> {
+  const inputs = inputsOf(node);
+  const mapped = await Promise.all(inputs.map(map));
+  let next = 0;
+  // withInputs calls its map once per input, in inputsOf's order (an RDD may read the same node twice).
+  return withInputs(node, () => mapped[next++]!);
 }

@@ -10,7 +10,7 @@ import { scanParquet } from '../io/parquet-reader.ts';
 import { isRemotePath, storeFor } from '../io/file-store.ts';
 import type { RemoteRunner } from '../sdk/remote.ts';
 import { ExecutionError, UnsupportedError } from '../types/errors.ts';
-import { type RddNode, type Step, mapInputs } from './lineage.ts';
+import { type RddNode, type Step, inputsOf, mapInputs } from './lineage.ts';
 import { substitutePersisted } from './remote-persist.ts';
 import { rddJobJson } from './remote-stages.ts';
 import type { JobMetrics } from './runner.ts';
@@ -19,26 +19,12 @@ import type { JobMetrics } from './runner.ts';
 const PAGE_ROWS = 4;
 
 function rejectLocalFiles(node: RddNode): void {
-  switch (node.kind) {
-    case 'text_file':
-      for (const f of node.files) {
-        if (!isRemotePath(f.path)) throw new UnsupportedError(`textFile('${f.path}') is a local file, which the executors of a remote session cannot read; put it on S3 (s3://…)`);
-      }
-      return;
-    case 'parallelize':
-    case 'dataframe':
-    case 'shuffle_read':
-    case 'stored':
-    case 'parquet_rows':
-      return;
-    case 'narrow':
-    case 'coalesce':
-      return rejectLocalFiles(node.input);
-    case 'union':
-      return node.inputs.forEach(rejectLocalFiles);
-    case 'shuffle':
-      return node.inputs.forEach((i) => rejectLocalFiles(i.input));
+  if (node.kind === 'text_file') {
+    for (const f of node.files) {
+      if (!isRemotePath(f.path)) throw new UnsupportedError(`textFile('${f.path}') is a local file, which the executors of a remote session cannot read; put it on S3 (s3://…)`);
+    }
   }
+  inputsOf(node).forEach(rejectLocalFiles);
 }
 
 /** Runs `steps` after `node` on every partition as a job; the partitions' records, and the job's metrics added to `metrics`. */

@@ -21,7 +21,7 @@ import { STAGE_GRAPH_VERSION, type Stage, type StageGraph, type StageOutput } fr
 import { DataError, UnsupportedError } from '../types/errors.ts';
 import { parseValidated } from '../types/validate.ts';
 import { fileVersion } from '../cache/versions.ts';
-import { type RddNode, type Step, plannedPartitions } from './lineage.ts';
+import { type RddNode, type Step, inputsOf, mapInputs, plannedPartitions, withInputs } from './lineage.ts';
 import { lineageJson, nodeSchema, stepSchema } from './lineage-schema.ts';
 import { planSplits } from './runner.ts';
 
@@ -105,24 +105,11 @@ export function rddJobJson(node: RddNode, steps: readonly Step[], textDir?: stri
 
 /** df.rdd sources are DataFrame plans; the client replaces them by their computed Parquet parts first. */
 function rejectDriverSources(node: RddNode): void {
-  switch (node.kind) {
-    case 'dataframe':
-      // The SDK runs the DataFrame first and sends its Parquet parts (parquet_rows); a plan never travels here.
-      throw new UnsupportedError('an RDD job cannot carry a DataFrame plan (df.rdd): the client runs the DataFrame first and sends its result files');
-    case 'parallelize':
-    case 'text_file':
-    case 'shuffle_read':
-    case 'stored':
-    case 'parquet_rows':
-      return;
-    case 'narrow':
-    case 'coalesce':
-      return rejectDriverSources(node.input);
-    case 'union':
-      return node.inputs.forEach(rejectDriverSources);
-    case 'shuffle':
-      return node.inputs.forEach((i) => rejectDriverSources(i.input));
+  // The SDK runs the DataFrame first and sends its Parquet parts (parquet_rows); a plan never travels here.
+  if (node.kind === 'dataframe') {
+    throw new UnsupportedError('an RDD job cannot carry a DataFrame plan (df.rdd): the client runs the DataFrame first and sends its result files');
   }
+  inputsOf(node).forEach(rejectDriverSources);
 }
 
 const DEFAULT_TIMEOUT_MS = 15 * 60_000;
@@ -200,23 +187,9 @@ export async function compileRddJob(raw: unknown, options: { taskTimeoutMs?: num
 
 /** `node` with every shuffle below it (not below other shuffles) replaced by its reduce side read from the shuffle. */
 function replaceShuffles(node: RddNode, found: Map<number, Extract<RddNode, { kind: 'shuffle' }>>): RddNode {
-  switch (node.kind) {
-    case 'parallelize':
-    case 'text_file':
-    case 'dataframe':
-    case 'shuffle_read':
-    case 'stored':
-    case 'parquet_rows':
-      return node;
-    case 'narrow':
-    case 'coalesce':
-      return Object.freeze({ ...node, input: replaceShuffles(node.input, found) });
-    case 'union':
-      return Object.freeze({ ...node, inputs: Object.freeze(node.inputs.map((i) => replaceShuffles(i, found))) });
-    case 'shuffle':
-      found.set(node.id, node);
-      return Object.freeze({ kind: 'shuffle_read', id: node.id, name: node.name, partitions: node.partitions, reduceSteps: node.reduceSteps });
-  }
+  if (node.kind !== 'shuffle') return withInputs(node, (i) => replaceShuffles(i, found));
+  found.set(node.id, node);
+  return Object.freeze({ kind: 'shuffle_read', id: node.id, name: node.name, partitions: node.partitions, reduceSteps: node.reduceSteps });
 }
 
 /** The shuffle partitions partition `p` of `node` reads, by shuffle (as RddJob.compute walks the lineage). */
@@ -258,27 +231,11 @@ function partitionReads(node: RddNode, p: number, out: Map<number, Set<number>>)
 
 /** Text file nodes at their files' current versions (re-split when a file changed since the RDD was built). */
 async function pinTextFiles(node: RddNode): Promise<RddNode> {
-  switch (node.kind) {
-    case 'parallelize':
-    case 'dataframe':
-    case 'shuffle_read':
-    case 'stored':
-    case 'parquet_rows':
-      return node;
-    case 'text_file': {
-      const now = await Promise.all(node.files.map(async (f) => ({ path: f.path, version: await fileVersion(f.path) })));
-      const gone = now.find((f) => f.version === 'missing');
-      if (gone) throw new DataError(`text file '${gone.path}' does not exist`);
-      if (now.every((f, i) => f.version === node.files[i]!.version)) return node;
-      const splits = planSplits(now.map((f) => ({ path: f.path, size: Number(f.version.split(':')[0]) })), node.splitBytes);
-      return Object.freeze({ ...node, files: Object.freeze(now), splits: Object.freeze(splits) });
-    }
-    case 'narrow':
-    case 'coalesce':
-      return Object.freeze({ ...node, input: await pinTextFiles(node.input) });
-    case 'union':
-      return Object.freeze({ ...node, inputs: Object.freeze(await Promise.all(node.inputs.map(pinTextFiles))) });
-    case 'shuffle':
-      return Object.freeze({ ...node, inputs: Object.freeze(await Promise.all(node.inputs.map(async (i) => ({ ...i, input: await pinTextFiles(i.input) })))) });
-  }
+  if (node.kind !== 'text_file') return mapInputs(node, pinTextFiles);
+  const now = await Promise.all(node.files.map(async (f) => ({ path: f.path, version: await fileVersion(f.path) })));
+  const gone = now.find((f) => f.version === 'missing');
+  if (gone) throw new DataError(`text file '${gone.path}' does not exist`);
+  if (now.every((f, i) => f.version === node.files[i]!.version)) return node;
+  const splits = planSplits(now.map((f) => ({ path: f.path, size: Number(f.version.split(':')[0]) })), node.splitBytes);
+  return Object.freeze({ ...node, files: Object.freeze(now), splits: Object.freeze(splits) });
 }

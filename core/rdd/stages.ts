@@ -4,7 +4,7 @@
 // in-memory store, which is how the cut is tested; on a cluster the coordinator would launch the same tasks.
 import * as v8 from 'node:v8';
 import { ExecutionError } from '../types/errors.ts';
-import type { RddNode, ShuffleInput, Step } from './lineage.ts';
+import { type RddNode, type ShuffleInput, type Step, withInputs } from './lineage.ts';
 import { RddJob, type RddHost, type RddShuffleStore } from './runner.ts';
 import { hostRuntime } from './sandbox.ts';
 import { rddTaskFromJson, rddTaskToJson } from './task.ts';
@@ -39,52 +39,33 @@ export function planRddStages(node: RddNode): RddStage[] {
   const stages: RddStage[] = [];
   const reads = new Map<number, { node: RddNode; stages: number[] }>();
   const rewrite = (n: RddNode, deps: Set<number>): RddNode => {
-    switch (n.kind) {
-      case 'parallelize':
-      case 'text_file':
-      case 'dataframe':
-      case 'shuffle_read':
-      case 'stored':
-      case 'parquet_rows':
-        return n;
-      case 'narrow':
-      case 'coalesce': {
-        const input = rewrite(n.input, deps);
-        return input === n.input ? n : Object.freeze({ ...n, input });
+    if (n.kind !== 'shuffle') return withInputs(n, (i) => rewrite(i, deps));
+    let read = reads.get(n.id);
+    if (!read) {
+      const ids: number[] = [];
+      for (const input of n.inputs) {
+        const own = new Set<number>();
+        const mapNode = rewrite(input.input, own);
+        const stage: RddMapStage = {
+          kind: 'map',
+          id: stages.length,
+          node: mapNode,
+          steps: input.mapSteps,
+          shuffle: n.id,
+          name: n.name,
+          partitions: n.partitions,
+          partitioner: input.partitioner,
+          side: input.side,
+          parents: [...own],
+        };
+        stages.push(stage);
+        ids.push(stage.id);
       }
-      case 'union': {
-        const inputs = n.inputs.map((i) => rewrite(i, deps));
-        return inputs.every((x, i) => x === n.inputs[i]) ? n : Object.freeze({ ...n, inputs: Object.freeze(inputs) });
-      }
-      case 'shuffle': {
-        let read = reads.get(n.id);
-        if (!read) {
-          const ids: number[] = [];
-          for (const input of n.inputs) {
-            const own = new Set<number>();
-            const mapNode = rewrite(input.input, own);
-            const stage: RddMapStage = {
-              kind: 'map',
-              id: stages.length,
-              node: mapNode,
-              steps: input.mapSteps,
-              shuffle: n.id,
-              name: n.name,
-              partitions: n.partitions,
-              partitioner: input.partitioner,
-              side: input.side,
-              parents: [...own],
-            };
-            stages.push(stage);
-            ids.push(stage.id);
-          }
-          read = { node: Object.freeze({ kind: 'shuffle_read', id: n.id, name: n.name, partitions: n.partitions, reduceSteps: n.reduceSteps }), stages: ids };
-          reads.set(n.id, read);
-        }
-        for (const s of read.stages) deps.add(s);
-        return read.node;
-      }
+      read = { node: Object.freeze({ kind: 'shuffle_read', id: n.id, name: n.name, partitions: n.partitions, reduceSteps: n.reduceSteps }), stages: ids };
+      reads.set(n.id, read);
     }
+    for (const s of read.stages) deps.add(s);
+    return read.node;
   };
   const deps = new Set<number>();
   const root = rewrite(node, deps);
