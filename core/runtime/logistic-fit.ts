@@ -65,9 +65,9 @@ import {
   float64FromBase64,
   float64ToBase64,
 } from './protocol.ts';
-import { DEFAULT_SCHEDULER_OPTIONS, type JobEvent, JobFailedError, type JobResult, type RunJobParams, type SchedulerOptions, runJob } from './scheduler.ts';
+import { DEFAULT_SCHEDULER_OPTIONS, type JobEvent, type JobResult, type RunJobParams, type SchedulerOptions, runJob } from './scheduler.ts';
 import { Semaphore } from './semaphore.ts';
-import { type AttemptHost, jobErrorType, runAttempts } from './task-attempts.ts';
+import { type AttemptHost, recordJobFailure, runAttempts } from './task-attempts.ts';
 
 /** What a job run takes (`graph` being the training input's), and what to fit. */
 export interface FitJobParams extends RunJobParams {
@@ -187,15 +187,11 @@ class FitRun {
       return await this.runPasses();
     } catch (e) {
       if (e instanceof Stopped) return this.finish(this.cancelled ? 'cancelled' : 'suspended');
-      const message = e instanceof Error ? e.message : String(e);
       await this.removeInput();
-      this.status.state = 'failed';
-      this.status.error = message;
-      const errorType = jobErrorType(e);
-      if (errorType) this.status.errorType = errorType;
+      const { message, error } = recordJobFailure(this.status, this.p.jobId, e);
       await this.writeStatus();
       this.emit({ type: 'job_finished', state: 'failed', durationMs: Date.now() - this.started, error: message });
-      throw e instanceof JobFailedError ? e : new JobFailedError(`job ${this.p.jobId} failed: ${message}`, { cause: e });
+      throw error;
     } finally {
       clearInterval(watch);
       await this.log?.flush();

@@ -28,7 +28,7 @@ import type { Schema } from '../types/schema.ts';
 import type { TaskInvoker } from './invoker.ts';
 import type { WorkerKind } from '../physical/physical-plan.ts';
 import { publishDeadLetters } from './dead-letters.ts';
-import { type AttemptHost, type AttemptPolicy, JobFailedError, type SpeculationOptions, jobErrorType, runAttempts } from './task-attempts.ts';
+import { type AttemptHost, type AttemptPolicy, JobFailedError, type SpeculationOptions, recordJobFailure, runAttempts } from './task-attempts.ts';
 
 export { JobFailedError, type SpeculationOptions };
 import {
@@ -281,17 +281,13 @@ class JobRun {
     } catch (e) {
       if (e instanceof Suspend) return this.finish('suspended');
       this.halted = true;
-      const message = e instanceof Error ? e.message : String(e);
       // Clean up first: whoever sees the final state must not find partial output.
       await this.cleanupStray();
       await this.removePartialOutput();
-      this.status.state = 'failed';
-      this.status.error = message;
-      const errorType = jobErrorType(e);
-      if (errorType) this.status.errorType = errorType;
+      const { message, error } = recordJobFailure(this.status, this.p.jobId, e);
       await this.flushStatus(true);
       this.emit({ type: 'job_finished', state: 'failed', durationMs: Date.now() - this.started, error: message });
-      throw e instanceof JobFailedError ? e : new JobFailedError(`job ${this.p.jobId} failed: ${message}`, { cause: e });
+      throw error;
     }
   }
 

@@ -3,6 +3,7 @@
 // lowered, multiplicative decrease, and raised again on success, additive increase), and at most one speculative
 // duplicate of a straggler. The scheduler (./scheduler.ts) supplies what an attempt is and hears what happened
 // through `AttemptHost`; this module only decides when to launch, retry, give up or stop.
+import type { JobStatus } from './job-store.ts';
 import type { ExecutorRequest, ExecutorResponse } from './protocol.ts';
 import { type TaskInvoker, TaskFailure } from './invoker.ts';
 import { type Semaphore, sleep } from './semaphore.ts';
@@ -50,9 +51,22 @@ export class JobFailedError extends SquallError {
 }
 
 /** The Squall error class that failed a job (what its status records for clients), if it is one. */
-export function jobErrorType(e: unknown): SquallErrorType | undefined {
+function jobErrorType(e: unknown): SquallErrorType | undefined {
   const type = e instanceof JobFailedError ? e.errorType : e instanceof Error ? e.name : undefined;
   return type !== undefined && isSquallErrorType(type) ? type : undefined;
+}
+
+/**
+ * Marks `status` failed by `e` (its message, and the error class clients raise) and gives the message and the
+ * error the run ends with. Every kind of job run fails this way.
+ */
+export function recordJobFailure(status: JobStatus, jobId: string, e: unknown): { message: string; error: JobFailedError } {
+  const message = e instanceof Error ? e.message : String(e);
+  status.state = 'failed';
+  status.error = message;
+  const errorType = jobErrorType(e);
+  if (errorType) status.errorType = errorType;
+  return { message, error: e instanceof JobFailedError ? e : new JobFailedError(`job ${jobId} failed: ${message}`, { cause: e }) };
 }
 
 export interface AttemptHost {
