@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { expect } from 'vitest';
 
 import { seededRandom as rng } from '../../core/util/seeded-random.ts';
 
@@ -56,4 +57,16 @@ export function solve(A: number[][], b: number[]): number[] {
     }
   }
   return M.map((row, i) => row[n]! / row[i]!);
+}
+
+/** max |a − b| ≤ 1e-9 · max |b|: coefficients of two fits that add the same terms in another order. */
+export function expectClose(a: ArrayLike<number>, b: ArrayLike<number>): void {
+  expect(a.length).toBe(b.length);
+  let scale = 0;
+  let diff = 0;
+  for (let i = 0; i < b.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i]!));
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+  }
+  expect(diff).toBeLessThanOrEqual(1e-9 * scale);
 }

@@ -18,7 +18,7 @@ import { Session } from '../../core/sdk/index.ts';
 import type { JobEvent } from '../../core/sdk/remote.ts';
 import type { LocalStack } from '../../infra/local-stack/index.ts';
 import { startApiStack, stopApiStack } from '../support/api-stack.ts';
-import { binaryRows, threeClassRows } from './helpers.ts';
+import { binaryRows, expectClose, threeClassRows } from './helpers.ts';
 import '../infra/support.ts';
 
 const KEY = 'ml-remote-test-key-0123456789';
@@ -70,18 +70,6 @@ afterAll(async () => {
 function connect(): Session {
   // At most 3 executors per job: the stack's 6 workers also serve the API and the coordinator.
   return Session.connect({ endpoint: stack.apiEndpoint!, apiKey: KEY, pollMs: 50, jobOptions: { scheduler: { concurrency: 3, retryBaseMs: 50, retryMaxMs: 200 } } });
-}
-
-/** max |a − b| ≤ 1e-9 · max |b|. */
-function expectClose(a: ArrayLike<number>, b: ArrayLike<number>): void {
-  expect(a.length).toBe(b.length);
-  let scale = 0;
-  let diff = 0;
-  for (let i = 0; i < b.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]!));
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-  }
-  expect(diff).toBeLessThanOrEqual(1e-9 * scale);
 }
 
 function expectSameModel(remote: LogisticRegressionModel, local: LogisticRegressionModel): void {

@@ -23,7 +23,7 @@ import { PartitionCache, clearLogisticPartitionCache } from '../../core/runtime/
 import { EXECUTOR_PROTOCOL_VERSION, parseExecutorRequest } from '../../core/runtime/protocol.ts';
 import { Session } from '../../core/sdk/index.ts';
 import { handler } from '../../functions/executor.ts';
-import { binaryRows } from '../ml/helpers.ts';
+import { binaryRows, expectClose } from '../ml/helpers.ts';
 
 let dir: string;
 const store = new LocalObjectStore();
@@ -44,18 +44,6 @@ beforeAll(async () => {
 });
 
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-/** max |a − b| ≤ 1e-9 · max |b|. */
-function expectClose(a: ArrayLike<number>, b: ArrayLike<number>): void {
-  expect(a.length).toBe(b.length);
-  let scale = 0;
-  let diff = 0;
-  for (let i = 0; i < b.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]!));
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-  }
-  expect(diff).toBeLessThanOrEqual(1e-9 * scale);
-}
 
 /** Files (not folders: the local store leaves empty ones) under `root`. */
 function filesUnder(root: string): string[] {
