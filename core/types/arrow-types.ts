@@ -8,11 +8,10 @@ import { type Field, type Schema, field, schema } from './schema.ts';
 
 /**
  * Decimals are Arrow Decimal64: precision ≤ 18 always fits an int64, as in Spark's compact decimals and
- * DuckDB's DECIMAL(18). Decimal128 would double the bytes every scan writes and every kernel reads.
+ * DuckDB's DECIMAL(18). Decimal128 would double the bytes every scan writes and every kernel reads. A value is
+ * two little-endian 32-bit words, laid out as an int64.
  */
 export const DECIMAL_BIT_WIDTH = 64;
-/** 32-bit words per decimal value (little-endian low word first), the same layout as an int64. */
-export const DECIMAL_WORDS = DECIMAL_BIT_WIDTH / 32;
 
 export function toArrowType(t: DataType): arrow.DataType {
   switch (t.kind) {
