@@ -75,6 +75,16 @@ function leaf(k: K): fc.Arbitrary<Expr> {
   }
 }
 
+/**
+ * Whether every float operation in `e` is one IEEE 754 rounds correctly (+ − × ÷, sqrt, floor, ceil, casts), so
+ * both engines hold the same double. ln, pow and round come from each engine's math library and may differ in
+ * the last bit (V8's Math.log(3) is one ulp below glibc's): numbers are compared within 1e-9, but their text
+ * (a float cast to a string) is compared exactly, so such values are not cast to strings.
+ */
+function correctlyRounded(e: Expr): boolean {
+  return !/"fn":"(log|pow|round)"/.test(JSON.stringify(e));
+}
+
 function gen(k: K, depth: number): fc.Arbitrary<Expr> {
   const key = `${k}${depth}`;
   const hit = cache.get(key);
@@ -131,7 +141,7 @@ function gen(k: K, depth: number): fc.Arbitrary<Expr> {
           call('substring', b === null ? [s, i32(a)] : [s, i32(a), i32(b)])),
         fn('concat', g('str'), g('str')), fn('replace', g('str'), fc.constantFrom('a', 'b', ' ').map(str), fc.constantFrom('', 'X', 'yy').map(str)),
         g('int32').map((x) => cast(x, DataTypes.utf8)), g('dec').map((x) => cast(x, DataTypes.utf8)), g('date').map((x) => cast(x, DataTypes.utf8)),
-        g('bool').map((x) => cast(x, DataTypes.utf8)), g('float64').map((x) => cast(x, DataTypes.utf8)), g('int64').map((x) => cast(x, DataTypes.utf8)), cased, coalesce,
+        g('bool').map((x) => cast(x, DataTypes.utf8)), g('float64').filter(correctlyRounded).map((x) => cast(x, DataTypes.utf8)), g('int64').map((x) => cast(x, DataTypes.utf8)), cased, coalesce,
       ];
       break;
     case 'bool': {
