@@ -216,13 +216,17 @@ describe.skipIf(!FAULTS)('faults', () => {
   it('a coordinator killed mid-job resumes from its committed stages; no partial result is visible', async () => {
     const jobId = `killed-${Math.random().toString(16).slice(2)}`;
     const root = `s3://${bucket}/jobs/${jobId}`;
-    // The coordinator runs in its own process; stage 1's tasks hang, so the job stalls after stage 0 commits.
+    // The coordinator runs in its own process; stage 2's tasks hang, so the job stalls after stages 0 and 1 commit.
     const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'test/runtime/support/run-coordinator.ts')], {
       cwd: PROJECT_ROOT,
       env: { ...process.env, ...(stack ? stack.env() : {}), SQUALL_ALLOW_FAULTS: '1', SQUALL_EXECUTOR_FUNCTION: process.env.SQUALL_EXECUTOR_FUNCTION ?? 'executor' },
       stdio: ['pipe', 'ignore', 'inherit'],
     });
-    child.stdin.end(JSON.stringify({ action: 'run', jobId, job: job(Q), faults: [{ kind: 'hang', attempts: [0], stage: 2 }] }));
+    // Stage 2's first attempts all hang, and the job runs without speculation: a speculative copy (a fresh,
+    // unfaulted attempt after 2 s) let this coordinator finish the job before the test killed it, on a loaded machine.
+    const stalled = job(Q);
+    const spec = { ...stalled, options: { ...stalled.options, scheduler: { ...stalled.options?.scheduler, speculation: { enabled: false } } } };
+    child.stdin.end(JSON.stringify({ action: 'run', jobId, job: spec, faults: [{ kind: 'hang', attempts: [0, 1, 2], stage: 2 }] }));
     const deadline = Date.now() + 45_000;
     let status: JobStatus | null = null;
     while (Date.now() < deadline) {
