@@ -1,10 +1,12 @@
 // File scans: Parquet (only the needed columns, only row groups whose statistics can match the scan's pushed
 // filters and, where the file has a page index, only their pages that can), CSV, NDJSON and image files.
 import type * as arrow from 'apache-arrow';
-import { type Expr, exprToString } from '../expr/expr.ts';
+import { type Expr, exprToString, visit } from '../expr/expr.ts';
+import { compilePredicate } from '../expr/compile.ts';
 import { type Schema, resolveField, schema as makeSchema } from '../types/schema.ts';
 import type { ScanSource } from '../plan/logical-plan.ts';
 import { DEFAULT_PARQUET_BATCH_SIZE, type PageFilter, type RowGroupInfo, scanParquet } from '../io/parquet-reader.ts';
+import type { ScanConjunct } from '../io/parquet/row-filter.ts';
 import { type FileSplit, rowGroupInSplits } from '../io/file-split.ts';
 import { scanCsv } from '../io/csv-reader.ts';
 import { scanJson } from '../io/json-reader.ts';
@@ -37,6 +39,24 @@ function listedImages(source: Extract<ScanSource, { format: 'images' }>, files: 
   });
 }
 
+/**
+ * The scan's filters as conjuncts the Parquet decoder evaluates, each compiled over just the columns it reads.
+ * They are implied by the filter above the scan (pushFiltersIntoScans only weakens it), so dropping the rows
+ * they reject in the scan drops only rows the filter would.
+ */
+function scanConjuncts(filters: readonly Expr[], fileSchema: Schema): ScanConjunct[] {
+  return filters.flatMap((f) => {
+    const names = new Set<string>();
+    visit(f, (e) => {
+      if (e.kind === 'column') names.add(fileSchema.fields[resolveField(fileSchema, e.name)]!.name);
+    });
+    if (names.size === 0) return [];
+    const fields = fileSchema.fields.filter((x) => names.has(x.name));
+    const predicate = compilePredicate(f, makeSchema(fields));
+    return [{ columns: fields.map((x) => x.name), select: (batch: arrow.RecordBatch) => predicate.select(batch) }];
+  });
+}
+
 export class FileScanExec implements PhysicalOperator {
   readonly name: string;
   readonly children: readonly PhysicalOperator[] = [];
@@ -51,6 +71,7 @@ export class FileScanExec implements PhysicalOperator {
     readonly splits: readonly FileSplit[] | null = null,
   ) {
     this.name = fileScanName(source.format);
+    this.conjuncts = source.format === 'parquet' ? scanConjuncts(filters, fileSchema) : [];
     this.schema =
       projection === null ? fileSchema : makeSchema(projection.map((n) => fileSchema.fields[resolveField(fileSchema, n)]!));
   }
@@ -60,6 +81,8 @@ export class FileScanExec implements PhysicalOperator {
    * (an aggregation over filters and projections): the decoder may then reuse the batch's buffers.
    */
   consumedInPlace = false;
+
+  private readonly conjuncts: readonly ScanConjunct[];
 
   /** The files this scan reads, in source order. */
   private files(): readonly string[] {
@@ -96,6 +119,7 @@ export class FileScanExec implements PhysicalOperator {
             schema: this.fileSchema,
             reuseBuffers: this.consumedInPlace,
             ...(pageFilter ? { pageFilter } : {}),
+            ...(this.conjuncts.length && process.env.SQUALL_SCAN_ROW_FILTER !== '0' ? { rowFilter: this.conjuncts } : {}),
             batchSize: Math.max(ctx.batchSize, DEFAULT_PARQUET_BATCH_SIZE),
             rowGroups:
               splits === null

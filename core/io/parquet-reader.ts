@@ -2,6 +2,7 @@
 // decodes only the needed columns and row groups. Flat columns of the common types are decoded by our own
 // decoder (core/io/parquet/) on worker threads, straight into Squall's Arrow layouts; anything it does not
 // handle (nested columns, INT96, LZO...) goes through parquet-wasm and is normalized afterwards.
+import { isMainThread } from 'node:worker_threads';
 import * as arrow from 'apache-arrow';
 import { ParquetFile } from 'parquet-wasm';
 import { makeBatch } from '../arrow/column.ts';
@@ -11,11 +12,13 @@ import { DataError, SquallError, UnsupportedError } from '../types/errors.ts';
 import { type Field, type Schema, field as makeField, schema as makeSchema } from '../types/schema.ts';
 import { localPath, storeFor } from './file-store.ts';
 import { normalizeBatch } from './normalize.ts';
-import { chunkToData, sliceChunk } from './parquet/assemble.ts';
+import { chunkToData, sliceChunk, takeChunkRows } from './parquet/assemble.ts';
 import { type ChunkSpec, type ChunkTask, type DecodedChunk, recycleValueBuffers } from './parquet/chunk-decoder.ts';
 import { type FileRange, rangesLength } from './parquet/file-read.ts';
 import { FileReadError, decoderPool } from './parquet/decode-pool.ts';
-import { ParquetUnsupportedError } from './parquet/encodings.ts';
+import { RowGroupFilter, type ScanConjunct, bindConjuncts } from './parquet/row-filter.ts';
+import { decodeDeferred } from './parquet/deferred-values.ts';
+import { ParquetFormatError, ParquetUnsupportedError } from './parquet/encodings.ts';
 import { type FileMeta, type LeafColumn, type LeafPlan, fileMeta, leafPlan } from './parquet/format.ts';
 import {
   type ColumnIndex,
@@ -32,6 +35,11 @@ import { type ThriftStruct, ThriftReader, type ThriftValue } from './thrift-comp
 
 /** parquet-wasm decodes this many rows per batch; its default of 1,024 is 3–4× slower. */
 export const DEFAULT_PARQUET_BATCH_SIZE = 131072;
+
+/** A row filter that keeps more than this fraction of rows is not applied in the scan (see scanFileWithDecoder). */
+const MAX_KEPT_FRACTION = 0.5;
+/** While the row filter is not applied, one row group in this many is still tested, to notice a change. */
+const SAMPLE_EVERY = 8;
 
 /** A statistic decoded into the JS form of a Squall literal of the column's type (see LiteralValue). */
 export type StatValue = number | string | boolean;
@@ -92,7 +100,14 @@ export interface ParquetScanOptions {
    * (a column without a page index is absent: unknown). Files without a page index are read as without it.
    */
   readonly pageFilter?: PageFilter;
-  /** Counters the scan adds to (page skipping). */
+  /**
+   * Conjuncts of a filter over the scan's rows. Where our decoder reads a row group, rows for which one is not
+   * TRUE are dropped before the other columns are gathered (see parquet/row-filter.ts); row groups that go
+   * through parquet-wasm come whole, so the caller keeps its filter. Conjuncts over columns the scan does not
+   * read are ignored.
+   */
+  readonly rowFilter?: readonly ScanConjunct[];
+  /** Counters the scan adds to (page skipping, rows filtered). */
   readonly metrics?: ParquetScanMetrics;
 }
 
@@ -106,6 +121,8 @@ export interface ParquetScanMetrics {
   pagesSkipped: number;
   /** Rows of row groups kept by row-group statistics that the page index showed cannot match. */
   rowsSkipped: number;
+  /** Rows decoded that the scan's row filter dropped (ParquetScanOptions.rowFilter). */
+  rowsFiltered?: number;
 }
 
 function describe(e: unknown): string {
@@ -814,6 +831,23 @@ async function* scanFileWithDecoder(
   const pool = decoderPool(options.threads);
   const reuse = options.reuseBuffers === true && pool.threads === 0;
   const where = `file '${path}'`;
+  const conjuncts = bindConjuncts(options.rowFilter ?? [], columns);
+  // Rows the filter has tested and kept so far in this file. While it keeps under half, columns come as
+  // dictionary codes and only the kept rows are gathered. Past that, filtering in the scan would copy most rows
+  // that the filter above (often fused into an aggregation) reads in place, so the scan returns whole batches
+  // and tests only every SAMPLE_EVERY-th row group to follow the selectivity.
+  let rowsSeen = 0;
+  let rowsKept = 0;
+  let groupsDone = 0;
+  const selective = (): boolean => rowsKept < rowsSeen * MAX_KEPT_FRACTION || rowsSeen === 0;
+  // Integer-like columns that no conjunct reads with other columns keep their pages undecoded (deferValues):
+  // a conjunct on one column is tested once per dictionary entry and then, the first through each row's code
+  // unpacked from its page and the others through the codes of the rows still kept; the values of the kept
+  // rows alone are decoded at the end. Other columns a conjunct tests alone come as dictionary codes.
+  const tested = new Set(conjuncts.filter((c) => c.cols.length === 1).map((c) => c.cols[0]!));
+  const read = new Set(conjuncts.flatMap((c) => c.cols));
+  const asCodes = (col: number): boolean => tested.has(col) && selective();
+  const deferred = (col: number): boolean => conjuncts.length > 0 && (tested.has(col) || !read.has(col)) && selective();
   /**
    * Column `col`'s bytes [start, start + length) of the file; `pages`, when the page index selected some pages,
    * the file ranges of those pages (the dictionary page first) inside it.
@@ -837,6 +871,8 @@ async function* scanFileWithDecoder(
         // Flat columns: a page's values, nulls included, are its rows.
         numRows: sel ? sel.rows : rg.numRows,
         numValues: sel ? sel.rows : ch.numValues,
+        dictionaryCodes: asCodes(col),
+        deferValues: deferred(col),
       };
       if (!sel) return { col, start: ch.start, length: ch.length, spec };
       return { col, start: ch.start, length: ch.length, spec, pages: selectedRanges(ch, sel) };
@@ -926,11 +962,14 @@ async function* scanFileWithDecoder(
     }
     return out;
   };
-  const ahead = Math.max(2, pool.threads * ROW_GROUPS_AHEAD_PER_THREAD);
+  // Decoding ahead overlaps reads and worker threads with the consumer. A local file decoded on a task's own
+  // thread is read synchronously, so there is nothing to overlap, and a row group decoded just before its
+  // batches are consumed is still in the CPU's caches (its buffers, recycled, are too): decode on demand.
+  const ahead = pool.threads === 0 && !store.remote && !isMainThread ? 0 : Math.max(2, pool.threads * ROW_GROUPS_AHEAD_PER_THREAD);
   const inFlight: Promise<DecodedChunk[] | 'unsupported'>[] = [];
   let next = 0;
-  const fill = () => {
-    while (inFlight.length < ahead && next < groups.length) {
+  const fill = (want = ahead) => {
+    while (inFlight.length < want && next < groups.length) {
       const p = decodeGroup(next++);
       p.catch(() => {}); // awaited in order below; this only keeps an early failure from being "unhandled"
       inFlight.push(p);
@@ -940,7 +979,7 @@ async function* scanFileWithDecoder(
   let wasm: ParquetFile | undefined;
   try {
     for (const g of groups) {
-      fill();
+      fill(Math.max(1, ahead));
       const chunks = await inFlight.shift()!;
       fill();
       if (chunks === 'unsupported') {
@@ -953,21 +992,45 @@ async function* scanFileWithDecoder(
       // Without page skipping the row group is one range; with it, only the kept ranges are returned, and each
       // column maps a row-group row to its own decoded row (pages of different columns do not align). Within a
       // kept range every overlapping page was decoded, so a column's decoded rows there are consecutive.
+      const test = conjuncts.length > 0 && (selective() || groupsDone % SAMPLE_EVERY === 0);
+      groupsDone++;
+      const filter = test ? new RowGroupFilter(conjuncts, columns, chunks, where) : undefined;
+      const decodedWhole: (DecodedChunk | undefined)[] = [];
       for (const range of g.selection?.kept ?? [{ start: 0, end: g.numRows }]) {
         for (let start = range.start; start < range.end; start += batchSize) {
-          const n = Math.min(batchSize, range.end - start);
+          let n = Math.min(batchSize, range.end - start);
+          const from = chunks.map((_, i) => {
+            const sel = g.selection?.columns[i];
+            return sel ? localRow(sel, start) : start;
+          });
+          const kept = filter?.select(from, n) ?? null;
+          if (kept) {
+            rowsSeen += n;
+            rowsKept += kept.length;
+            if (options.metrics) options.metrics.rowsFiltered = (options.metrics.rowsFiltered ?? 0) + n - kept.length;
+            if (kept.length === 0) continue;
+          }
+          // Deferred values are decoded for the kept rows however many they are.
+          const partial = kept !== null && (kept.length < n * MAX_KEPT_FRACTION || (kept.length < n && chunks.some((c) => c.deferred)));
           const cols = chunks.map((c, i) => {
             const col = columns[i]!;
-            const sel = g.selection?.columns[i];
-            const from = sel ? localRow(sel, start) : start;
-            return chunkToData(sliceChunk(c, col.plan, from, n), col.plan, col.field.type, col.field.name, where);
+            try {
+              if (partial) return chunkToData(takeChunkRows(c, col.plan, from[i]!, kept, kept.length), col.plan, col.field.type, col.field.name, where);
+              const whole = c.deferred ? (decodedWhole[i] ??= decodeDeferred(c)) : c;
+              return chunkToData(sliceChunk(whole, col.plan, from[i]!, n), col.plan, col.field.type, col.field.name, where);
+            } catch (e) {
+              // Deferred values are decoded here, on the consuming thread, rather than with their pages.
+              if (!(e instanceof ParquetFormatError)) throw e;
+              throw new DataError(`${where}, row group ${g.index}, column '${col.leaf.name}': cannot decode Parquet data: ${e.message}`, { cause: e });
+            }
           });
+          if (partial) n = kept.length;
           const arrowFields = cols.map((d, i) => new arrow.Field(fields[i]!.name, d.type, fields[i]!.nullable));
           yield makeBatch(new arrow.Schema(arrowFields), cols, n);
         }
       }
       // The consumer has asked for more: this row group's batches are done with.
-      if (reuse) recycleValueBuffers(chunks);
+      if (reuse) recycleValueBuffers([...chunks, ...decodedWhole.filter((c) => c !== undefined)]);
     }
   } finally {
     if (wasm) freeQuietly(wasm);

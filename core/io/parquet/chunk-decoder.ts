@@ -16,7 +16,7 @@ import {
   uleb,
   unsplitBytes,
 } from './encodings.ts';
-import { Encoding, PageType, Physical, type ValueKind } from './format.ts';
+import { Codec, Encoding, PageType, Physical, type ValueKind } from './format.ts';
 
 export interface ChunkSpec {
   readonly codec: number;
@@ -29,6 +29,46 @@ export interface ChunkSpec {
   readonly numRows: number;
   /** Declared value count of the chunk (equals numRows for flat columns). */
   readonly numValues: number;
+  /**
+   * Fixed-width values (not booleans) that every data page dictionary-encodes come back as codes into the
+   * dictionary (DecodedChunk.codes + dictValues) instead of gathered: a scan that filters rows gathers only
+   * the rows it keeps, and tests a predicate once per dictionary entry. A chunk that falls back to another
+   * encoding part-way comes back as values.
+   */
+  readonly dictionaryCodes?: boolean;
+  /**
+   * Fixed-width integer-like values (INT32 / INT64 physical, dates, decimals) are not decoded: the chunk keeps
+   * its pages' value bytes (DecodedChunk.deferred) and the scan decodes only the rows its filter keeps
+   * (deferred-values.ts). Definition levels are decoded as usual.
+   */
+  readonly deferValues?: boolean;
+}
+
+/** A data page kept undecoded (ChunkSpec.deferValues): its value bytes and where its rows are. */
+export interface DeferredPage {
+  /** The chunk's first row of the page, and how many rows it holds. */
+  readonly row: number;
+  readonly rows: number;
+  /** Values (non-null rows) before the page, and in it. */
+  readonly dense: number;
+  readonly nonNull: number;
+  readonly encoding: number;
+  /** The page's value bytes, decompressed, levels removed. */
+  readonly data: Uint8Array;
+}
+
+/** The undecoded values of a chunk (ChunkSpec.deferValues). */
+export interface DeferredValues {
+  readonly spec: ChunkSpec;
+  /** The dictionary page's PLAIN entries, or null without one. */
+  readonly dictionary: Uint8Array | null;
+  readonly dictCount: number;
+  readonly pages: readonly DeferredPage[];
+}
+
+/** Kinds whose values can be deferred: one fixed-width INT32 or INT64 word per value. */
+export function canDefer(kind: ValueKind, physical: number): boolean {
+  return (kind === 'i32' || kind === 'i64' || kind === 'i32dec' || kind === 'i64dec') && (physical === Physical.INT32 || physical === Physical.INT64);
 }
 
 /** A decoded chunk: numRows values in the natural layout of its ValueKind (see format.ts). */
@@ -42,10 +82,14 @@ export interface DecodedChunk {
   /** Plain strings. */
   readonly offsets?: Int32Array;
   readonly bytes?: Uint8Array;
-  /** Dictionary-encoded strings: codes into (dictOffsets, dictBytes). */
+  /** Dictionary-encoded values: codes into (dictOffsets, dictBytes) for strings, into dictValues otherwise. */
   readonly codes?: Int32Array;
   readonly dictOffsets?: Int32Array;
   readonly dictBytes?: Uint8Array;
+  /** Fixed-width dictionary entries in the kind's layout (ChunkSpec.dictionaryCodes). */
+  readonly dictValues?: Uint8Array;
+  /** Values not decoded yet (ChunkSpec.deferValues); validity and nullCount are known. */
+  readonly deferred?: DeferredValues;
 }
 
 /** 32-bit words per value in the decoded layout of each fixed-width kind. */
@@ -174,7 +218,7 @@ class Strings {
 }
 
 /** State of one chunk being decoded. */
-class ChunkDecoder {
+export class ChunkDecoder {
   readonly stride: number;
   /** Fixed-width dense values (non-null values in order), as bytes and as 32-bit words. */
   dense8: Uint8Array;
@@ -183,6 +227,12 @@ class ChunkDecoder {
   strings: Strings | null = null;
   codes: Int32Array | null = null;
   stringMode: 'undecided' | 'dict' | 'plain' = 'undecided';
+  /** Fixed-width kinds with spec.dictionaryCodes: codes are kept until a page is not dictionary-encoded. */
+  numericCodes: boolean;
+  /** spec.deferValues: pages are kept, not decoded. */
+  readonly deferring: boolean;
+  private deferredPages: DeferredPage[] = [];
+  private dictRaw: Uint8Array | null = null;
   /** Dictionary: fixed-width words, or strings. */
   /** The dictionary with only its used low words per entry (dictWordCount of them). */
   dictWords: Int32Array | null = null;
@@ -199,14 +249,61 @@ class ChunkDecoder {
   constructor(readonly spec: ChunkSpec) {
     const n = spec.numRows;
     this.stride = wordsPerValue(spec.kind);
-    const bytes = spec.kind === 'bool' ? ((n + 63) >> 6) << 3 : spec.kind === 'str' ? 0 : n * this.stride * 4;
-    // Fixed-width buffers are 8-byte aligned and a multiple of 8 bytes, as Arrow allocates them.
-    const buf = valueBuffer(((bytes + 7) >> 3) << 3);
-    this.dense8 = new Uint8Array(buf);
-    this.dense32 = new Int32Array(buf, 0, buf.byteLength >> 2);
+    this.deferring = spec.deferValues === true && canDefer(spec.kind, spec.physical);
+    this.numericCodes = !this.deferring && spec.dictionaryCodes === true && spec.kind !== 'bool' && spec.kind !== 'str';
+    this.dense8 = new Uint8Array(0);
+    this.dense32 = new Int32Array(0);
+    if (!this.numericCodes && !this.deferring) this.allocateValues();
     this.validity = spec.maxDef > 0 ? new Uint8Array(((n + 63) >> 6) << 3) : null;
     this.levelBuf = new Int32Array(0);
     this.indices = new Int32Array(0);
+  }
+
+  private allocateValues(): void {
+    const n = this.spec.numRows;
+    const kind = this.spec.kind;
+    const bytes = kind === 'bool' ? ((n + 63) >> 6) << 3 : kind === 'str' ? 0 : n * this.stride * 4;
+    const buf = valueBuffer(alignedBytes(bytes));
+    this.dense8 = new Uint8Array(buf);
+    this.dense32 = new Int32Array(buf, 0, buf.byteLength >> 2);
+  }
+
+  /** Leaves numeric code mode: the codes decoded so far are gathered into values. */
+  private toValues(): void {
+    if (!this.numericCodes) return;
+    this.numericCodes = false;
+    this.allocateValues();
+    const codes = this.codes;
+    this.codes = null;
+    if (!codes) return;
+    const dict = this.dictWords!;
+    const words = this.dictWordCount;
+    const stride = this.stride;
+    const out = this.dense32;
+    for (let i = 0; i < this.dense; i++) {
+      const c = codes[i]! * words;
+      for (let w = 0; w < words; w++) out[i * stride + w] = dict[c + w]!;
+    }
+  }
+
+  /**
+   * Where a page is decompressed: the shared scratch, or, when values are deferred, a buffer of the page's own
+   * that the chunk keeps (so it need not be copied; see kept()).
+   */
+  pageScratch(size: number): { buf: Uint8Array } {
+    if (!this.deferring || this.spec.codec === Codec.UNCOMPRESSED || size < 0 || size > 1 << 30) return scratch;
+    this.ownScratch = { buf: new Uint8Array(valueBuffer(Math.ceil((size + PAGE_SLACK) / DICT_BUFFER_STEP) * DICT_BUFFER_STEP, false)) };
+    return this.ownScratch;
+  }
+
+  private ownScratch: { buf: Uint8Array } | null = null;
+
+  /** Bytes of the current page that the chunk keeps: a view of its own buffer, else a copy. */
+  private kept(bytes: Uint8Array): Uint8Array {
+    const own = this.ownScratch;
+    this.ownScratch = null;
+    if (own && bytes.buffer === own.buf.buffer) return bytes;
+    return ownedCopy(bytes);
   }
 
   // ---- pages ------------------------------------------------------------------------------------------------
@@ -217,16 +314,26 @@ class ChunkDecoder {
     }
     if (count < 0 || count > data.length * 8 + 1) throw new ParquetFormatError(`dictionary page declares ${count} values`);
     const kind = this.spec.kind;
+    if (this.deferring) {
+      if (count * (this.spec.physical === Physical.INT32 ? 4 : 8) > data.length) throw new ParquetFormatError('values past the end of the page');
+      this.dictRaw = this.kept(data);
+      this.dictCount = count;
+      return;
+    }
     if (kind === 'str') {
       const d = new Strings(count, data.length);
       d.appendPlain(data, 0, data.length, count);
       this.dictStrings = d;
     } else if (kind === 'bool') {
       throw new ParquetUnsupportedError('dictionary-encoded booleans');
-    } else if ((kind === 'i64dec' || kind === 'i64' || kind === 'i32dec')) {
+    } else if (!this.numericCodes && (kind === 'i64dec' || kind === 'i64' || kind === 'i32dec')) {
       this.integerDictionary(data, count);
     } else {
-      const words = new Int32Array(Math.max(1, count * this.stride));
+      // Kept as codes, the dictionary outlives the chunk's decoding: its buffer is recycled with the values'
+      // (sizes rounded up so that the dictionaries of later row groups find one).
+      const words = this.numericCodes
+        ? new Int32Array(valueBuffer(Math.ceil(Math.max(8, count * this.stride * 4) / DICT_BUFFER_STEP) * DICT_BUFFER_STEP))
+        : new Int32Array(Math.max(1, count * this.stride));
       this.plainFixed(data, 0, data.length, count, new Uint8Array(words.buffer), words, 0);
       this.dictWords = words;
       this.dictWordCount = this.stride;
@@ -276,7 +383,14 @@ class ChunkDecoder {
     if (this.row + n > spec.numRows) throw new ParquetFormatError(`pages hold more than the row group's ${spec.numRows} rows`);
     if (this.validity && nonNull === n && !this.levelsDone) setBitRange(this.validity, this.row, n);
     this.levelsDone = false;
-    this.values(encoding, data, pos, end, nonNull);
+    if (this.deferring) {
+      if (nonNull > 0) {
+        if ((encoding === Encoding.RLE_DICTIONARY || encoding === Encoding.PLAIN_DICTIONARY) && this.dictCount < 0) {
+          throw new ParquetFormatError('dictionary-encoded page without a dictionary page');
+        }
+        this.deferredPages.push({ row: this.row, rows: n, dense: this.dense, nonNull, encoding, data: this.kept(data.subarray(pos, end)) });
+      }
+    } else this.values(encoding, data, pos, end, nonNull);
     this.row += n;
     this.dense += nonNull;
   }
@@ -288,13 +402,15 @@ class ChunkDecoder {
     return defLevelsToBitmap(buf, pos, end, n, this.validity!, this.row);
   }
 
-  private values(encoding: number, data: Uint8Array, pos: number, end: number, n: number): void {
+  /** Decodes `n` values (a page's non-null ones) into the dense values at `this.dense`. */
+  values(encoding: number, data: Uint8Array, pos: number, end: number, n: number): void {
     const kind = this.spec.kind;
     if (n === 0) return;
     if (encoding === Encoding.RLE_DICTIONARY || encoding === Encoding.PLAIN_DICTIONARY) {
       this.dictionaryValues(data, pos, end, n);
       return;
     }
+    this.toValues();
     if (kind === 'str') {
       this.toPlainStrings();
       const s = this.strings!;
@@ -403,6 +519,11 @@ class ChunkDecoder {
       const idx = this.indexScratch(n);
       decodeRle(data, pos + 1, end, bw, n, idx, 0, count);
       this.strings!.appendFromDictionary(this.dictStrings!, idx, n);
+      return;
+    }
+    if (this.numericCodes) {
+      this.codes ??= new Int32Array(valueBuffer(alignedBytes(this.spec.numRows * 4)), 0, this.spec.numRows);
+      decodeRle(data, pos + 1, end, bw, n, this.codes, this.dense, count);
       return;
     }
     gatherDictionary(data, pos + 1, end, bw, n, this.dictWords!, count, this.dictWordCount, this.stride, this.dense32, this.dense);
@@ -526,6 +647,18 @@ class ChunkDecoder {
       if (nullCount > 0) spreadBits(this.dense8, validity!, n, this.dense);
       return { length: n, nullCount, validity, values: this.dense8 };
     }
+    if (this.deferring) {
+      const deferred: DeferredValues = { spec, dictionary: this.dictRaw, dictCount: this.dictCount, pages: this.deferredPages };
+      return { length: n, nullCount, validity, deferred };
+    }
+    if (this.numericCodes && this.dictWords) {
+      const codes = this.codes ?? new Int32Array(n);
+      if (nullCount > 0) spreadWords(codes, 1, validity!, n, this.dense);
+      const d = this.dictWords;
+      return { length: n, nullCount, validity, codes, dictValues: new Uint8Array(d.buffer, d.byteOffset, this.dictCount * this.stride * 4) };
+    }
+    // No dictionary page and no value (every row null): values, all zero.
+    this.toValues();
     if (nullCount > 0) spreadWords(this.dense32, this.stride, validity!, n, this.dense);
     return { length: n, nullCount, validity, values: this.dense8 };
   }
@@ -666,14 +799,14 @@ function decodePages(dec: ChunkDecoder, buf: Uint8Array, pos: number, end: numbe
     pos += csize;
     if (type === PageType.DICTIONARY_PAGE) {
       const dh = (h[7] as ThriftStruct | undefined) ?? {};
-      const data = decompress(spec.codec, page, usize, scratch);
+      const data = decompress(spec.codec, page, usize, dec.pageScratch(usize));
       dec.dictionaryPage(data, (dh[1] as number) ?? 0, (dh[2] as number) ?? 0);
     } else if (type === PageType.DATA_PAGE) {
       const dh = h[5] as ThriftStruct | undefined;
       if (!dh) throw new ParquetFormatError('data page without its header');
       const n = dh[1] as number;
       if (typeof n !== 'number' || n < 0) throw new ParquetFormatError('data page with a bad value count');
-      const data = decompress(spec.codec, page, usize, scratch);
+      const data = decompress(spec.codec, page, usize, dec.pageScratch(usize));
       let p = 0;
       let nonNull = n;
       if (spec.maxDef > 0) {
@@ -698,7 +831,7 @@ function decodePages(dec: ChunkDecoder, buf: Uint8Array, pos: number, end: numbe
       let nonNull = n;
       if (spec.maxDef > 0 && defLen > 0) nonNull = dec.levels(page, repLen, repLen + defLen, n);
       const body = page.subarray(repLen + defLen);
-      const data = compressed ? decompress(spec.codec, body, usize - repLen - defLen, scratch) : body;
+      const data = compressed ? decompress(spec.codec, body, usize - repLen - defLen, dec.pageScratch(usize - repLen - defLen)) : body;
       dec.dataPage(n, nonNull, dh[4] as number, data, 0, data.length);
       values += n;
     }
@@ -733,13 +866,35 @@ export function decodeChunks(buf: Uint8Array, tasks: readonly ChunkTask[]): Deco
 // decoded into them. Fresh buffers would be hundreds of MB per query: the garbage collector runs on external
 // memory growth, so that allocation, not the decoding, dominated a parallel TPC-H Q1.
 
+/** Fixed-width buffers are 8-byte aligned and a multiple of 8 bytes, as Arrow allocates them. */
+function alignedBytes(bytes: number): number {
+  return ((bytes + 7) >> 3) << 3;
+}
+
+/** Bytes a deferred page's buffer has after its data: bit-unpacking reads a few bytes past a value. */
+export const PAGE_SLACK = 8;
+
+/** Dictionary buffers kept as codes are allocated in multiples of this, so that later row groups reuse them. */
+const DICT_BUFFER_STEP = 64 << 10;
+
 const spare: ArrayBuffer[] = [];
 let spareBytes = 0;
 /** At most this many bytes of buffers wait for reuse per thread. */
 const MAX_SPARE_BYTES = 64 << 20;
 
 /** A zeroed buffer of exactly `bytes`: a spare one when there is one of that size, else a new one. */
-function valueBuffer(bytes: number): ArrayBuffer {
+/**
+ * A copy of `bytes` in a buffer of the spare pool (sizes rounded up so that later pages find one), with at least
+ * PAGE_SLACK bytes after it, at offset 0 (so 8-byte aligned).
+ */
+function ownedCopy(bytes: Uint8Array): Uint8Array {
+  const buf = valueBuffer(Math.ceil((bytes.length + PAGE_SLACK) / DICT_BUFFER_STEP) * DICT_BUFFER_STEP, false);
+  const out = new Uint8Array(buf, 0, bytes.length);
+  out.set(bytes);
+  return out;
+}
+
+function valueBuffer(bytes: number, zeroed = true): ArrayBuffer {
   for (let i = spare.length - 1; i >= 0; i--) {
     if (spare[i]!.byteLength === bytes) {
       const b = spare[i]!;
@@ -747,7 +902,7 @@ function valueBuffer(bytes: number): ArrayBuffer {
       spare.pop();
       spareBytes -= bytes;
       // The decoder relies on zeroed output (sign words of decimals, dictionary gathers of low words only).
-      new Uint8Array(b).fill(0);
+      if (zeroed) new Uint8Array(b).fill(0);
       return b;
     }
   }
@@ -761,16 +916,20 @@ function valueBuffer(bytes: number): ArrayBuffer {
  */
 export function recycleValueBuffers(chunks: readonly DecodedChunk[]): void {
   for (const c of chunks) {
-    const b = c.values?.buffer;
-    if (!(b instanceof ArrayBuffer) || b.byteLength === 0 || spareBytes + b.byteLength > MAX_SPARE_BYTES || spare.includes(b)) continue;
-    spare.push(b);
-    spareBytes += b.byteLength;
+    // String codes are not the decoder's buffers (and a Dictionary vector may keep them); numeric codes are.
+    const deferred = c.deferred ? [c.deferred.dictionary?.buffer, ...c.deferred.pages.map((p) => p.data.buffer)] : [];
+    for (const b of [c.values?.buffer, c.dictValues ? c.codes?.buffer : undefined, c.dictValues?.buffer, ...deferred]) {
+      if (!(b instanceof ArrayBuffer) || b.byteLength === 0 || spareBytes + b.byteLength > MAX_SPARE_BYTES || spare.includes(b)) continue;
+      spare.push(b);
+      spareBytes += b.byteLength;
+    }
   }
 }
 
 /** Every buffer a DecodedChunk holds, once each (for a worker's transfer list). */
 export function chunkBuffers(c: DecodedChunk): ArrayBuffer[] {
   const set = new Set<ArrayBuffer>();
-  for (const a of [c.validity, c.values, c.offsets, c.bytes, c.codes, c.dictOffsets, c.dictBytes]) if (a) set.add(a.buffer as ArrayBuffer);
+  const deferred = c.deferred ? [c.deferred.dictionary, ...c.deferred.pages.map((p) => p.data)] : [];
+  for (const a of [c.validity, c.values, c.offsets, c.bytes, c.codes, c.dictOffsets, c.dictBytes, c.dictValues, ...deferred]) if (a) set.add(a.buffer as ArrayBuffer);
   return [...set];
 }

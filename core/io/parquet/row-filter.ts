@@ -1,0 +1,256 @@
+// Late materialization: a scan that is given its filter's conjuncts drops the rows they reject before any
+// other column is gathered. A conjunct over one dictionary-encoded column is tested once per dictionary entry
+// and then per row by looking its code up (strings, and fixed-width columns decoded as codes, see
+// ChunkSpec.dictionaryCodes); other conjuncts run on the rows still kept. Only the kept rows of every column
+// are then gathered, so a selective filter (TPC-H Q6 keeps 2%) gathers almost nothing from its dictionaries.
+import * as arrow from 'apache-arrow';
+import { makeBatch } from '../../arrow/column.ts';
+import type { Field } from '../../types/schema.ts';
+import { chunkToData, dictionaryEntries, sliceChunk, takeChunkRows } from './assemble.ts';
+import type { DecodedChunk } from './chunk-decoder.ts';
+import { DeferredCodeRows, RunCursor, deferredCodes, deferredRowCodes } from './deferred-values.ts';
+import { ParquetFormatError } from './encodings.ts';
+import type { LeafPlan } from './format.ts';
+
+/** A conjunct of a scan's filter: the scan drops the rows where it is not TRUE. */
+export interface ScanConjunct {
+  /** The scan columns it reads, by name. */
+  readonly columns: readonly string[];
+  /** The rows of `batch` (which holds `columns`, in that order) where the conjunct is TRUE, ascending. */
+  readonly select: (batch: arrow.RecordBatch) => Int32Array;
+}
+
+/** A scanned column as the filter sees it: how it was decoded and the field it becomes. */
+export interface FilterColumn {
+  readonly plan: LeafPlan;
+  readonly field: Field;
+}
+
+/** A conjunct with its columns as indices into the scan's columns. */
+interface BoundConjunct {
+  readonly cols: readonly number[];
+  readonly select: (batch: arrow.RecordBatch) => Int32Array;
+}
+
+/** The conjuncts a scan of `columns` can evaluate: those whose columns it decodes. */
+export function bindConjuncts(conjuncts: readonly ScanConjunct[], columns: readonly FilterColumn[]): BoundConjunct[] {
+  const index = new Map(columns.map((c, i) => [c.field.name, i]));
+  const out: BoundConjunct[] = [];
+  for (const c of conjuncts) {
+    const cols = c.columns.map((n) => index.get(n));
+    if (cols.length === 0 || cols.some((i) => i === undefined)) continue;
+    out.push({ cols: cols as number[], select: c.select });
+  }
+  return out;
+}
+
+/** A per-row test through a column's dictionary codes: lut[code], and `nullKeeps` for null rows. */
+interface CodeTest {
+  readonly col: number;
+  readonly lut: Uint8Array;
+  readonly nullKeeps: boolean;
+  /** Fraction of entries kept, to test the most selective column first. */
+  readonly kept: number;
+}
+
+/** The row filter of one decoded row group. */
+export class RowGroupFilter {
+  private readonly codeTests: CodeTest[] = [];
+  private readonly others: BoundConjunct[] = [];
+
+  constructor(
+    conjuncts: readonly BoundConjunct[],
+    private readonly columns: readonly FilterColumn[],
+    private readonly chunks: readonly DecodedChunk[],
+    private readonly where: string,
+  ) {
+    // Conjuncts on the same dictionary column become one lookup table: their AND per entry.
+    const byColumn = new Map<number, BoundConjunct[]>();
+    for (const c of conjuncts) {
+      const col = c.cols[0]!;
+      if (c.cols.length === 1 && (chunks[col]!.codes || deferredCodes(chunks[col]!))) byColumn.set(col, [...(byColumn.get(col) ?? []), c]);
+      else this.others.push(c);
+    }
+    for (const [col, cs] of byColumn) this.codeTests.push(this.codeTest(col, cs));
+    this.codeTests.sort((a, b) => a.kept - b.kept);
+  }
+
+  private data(col: number, c: DecodedChunk): arrow.Data {
+    const { plan, field } = this.columns[col]!;
+    return chunkToData(c, plan, field.type, field.name, this.where);
+  }
+
+  private batchOf(cols: readonly number[], data: readonly arrow.Data[], length: number): arrow.RecordBatch {
+    const fields = cols.map((col, i) => new arrow.Field(this.columns[col]!.field.name, data[i]!.type, this.columns[col]!.field.nullable));
+    return makeBatch(new arrow.Schema(fields), data, length);
+  }
+
+  private codeTest(col: number, conjuncts: readonly BoundConjunct[]): CodeTest {
+    const chunk = this.chunks[col]!;
+    const entries = dictionaryEntries(chunk, this.columns[col]!.plan)!;
+    const lut = new Uint8Array(entries.length).fill(1);
+    let nullKeeps = true;
+    const batch = this.batchOf([col], [this.data(col, entries)], entries.length);
+    // A null row's answer comes from one null row of the chunk itself (IS NULL keeps it, comparisons do not).
+    let nullBatch: arrow.RecordBatch | undefined;
+    if (chunk.nullCount > 0) {
+      const row = firstNull(chunk.validity!, chunk.length);
+      nullBatch = this.batchOf([col], [this.data(col, takeChunkRows(chunk, this.columns[col]!.plan, row, Int32Array.of(0), 1))], 1);
+    }
+    for (const c of conjuncts) {
+      const keep = new Uint8Array(entries.length);
+      for (const e of c.select(batch)) keep[e] = 1;
+      for (let e = 0; e < lut.length; e++) lut[e]! &= keep[e]!;
+      if (nullBatch) nullKeeps &&= c.select(nullBatch).length === 1;
+    }
+    let kept = 0;
+    for (let e = 0; e < lut.length; e++) kept += lut[e]!;
+    return { col, lut, nullKeeps: chunk.nullCount > 0 && nullKeeps, kept: lut.length ? kept / lut.length : 0 };
+  }
+
+  /**
+   * The rows kept among rows [0, n) of a batch whose column `i` starts at its own decoded row `from[i]`
+   * (ascending, relative to the batch); null when the filter has nothing to test. The result is a view of a
+   * buffer the next call reuses.
+   */
+  select(from: readonly number[], n: number): Int32Array | null {
+    if (this.codeTests.length === 0 && this.others.length === 0) return null;
+    let sel: Int32Array | null = null;
+    let count = n;
+    for (const t of this.codeTests) {
+      const chunk = this.chunks[t.col]!;
+      const off = from[t.col]!;
+      const validity = chunk.nullCount > 0 ? chunk.validity! : null;
+      if (sel === null) {
+        sel = selScratch(n);
+        let codes = chunk.codes;
+        let at = off;
+        if (!codes) {
+          // Deferred values: the codes of this batch's rows, unpacked page by page.
+          codes = rowCodesScratch(n);
+          deferredRowCodes(chunk, off, n, codes, pageCodes);
+          at = 0;
+        }
+        count = validity === null ? lutFirst(codes, at, t.lut, n, sel) : lutFirstNullable(codes, at, t.lut, t.nullKeeps, validity, n, sel, off);
+      } else if (chunk.codes) {
+        count = validity === null ? lutRefine(chunk.codes, off, t.lut, sel, count) : lutRefineNullable(chunk.codes, off, t.lut, t.nullKeeps, validity, sel, count);
+      } else {
+        // Deferred values: only the kept rows' codes are read, from their runs.
+        count = validity === null ? deferredRefineDense(chunk, off, t.lut, sel, count) : deferredRefine(new DeferredCodeRows(chunk), off, t.lut, t.nullKeeps, sel, count);
+      }
+      if (count === 0) return sel.subarray(0, 0);
+    }
+    for (const c of this.others) {
+      const rows = count;
+      const data = c.cols.map((col) => {
+        const chunk = this.chunks[col]!;
+        const plan = this.columns[col]!.plan;
+        return this.data(col, sel === null ? sliceChunk(chunk, plan, from[col]!, n) : takeChunkRows(chunk, plan, from[col]!, sel, rows));
+      });
+      const kept = c.select(this.batchOf(c.cols, data, rows));
+      if (sel === null) {
+        sel = selScratch(n);
+        sel.set(kept);
+      } else {
+        for (let j = 0; j < kept.length; j++) sel[j] = sel[kept[j]!]!;
+      }
+      count = kept.length;
+      if (count === 0) break;
+    }
+    return sel!.subarray(0, count);
+  }
+}
+
+// The lookups, one small function each so that every loop is compiled for one shape of arguments.
+
+/** Rows i < n whose code passes `lut`, into sel; returns their count. */
+function lutFirst(codes: Int32Array, off: number, lut: Uint8Array, n: number, sel: Int32Array): number {
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    sel[k] = i;
+    k += lut[codes[off + i]!]!;
+  }
+  return k;
+}
+
+/** The rows of sel[0, count) whose code passes `lut`, kept in sel; returns their count. */
+function lutRefine(codes: Int32Array, off: number, lut: Uint8Array, sel: Int32Array, count: number): number {
+  let k = 0;
+  for (let j = 0; j < count; j++) {
+    const i = sel[j]!;
+    sel[k] = i;
+    k += lut[codes[off + i]!]!;
+  }
+  return k;
+}
+
+/** lutFirst with nulls: row i's code is codes[at + i], its validity bit that of row vOff + i. */
+function lutFirstNullable(codes: Int32Array, at: number, lut: Uint8Array, nullKeeps: boolean, validity: Uint8Array, n: number, sel: Int32Array, vOff: number): number {
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    const r = vOff + i;
+    if (validity[r >> 3]! & (1 << (r & 7)) ? lut[codes[at + i]!] : nullKeeps) sel[k++] = i;
+  }
+  return k;
+}
+
+function deferredRefine(rows: DeferredCodeRows, off: number, lut: Uint8Array, nullKeeps: boolean, sel: Int32Array, count: number): number {
+  let k = 0;
+  for (let j = 0; j < count; j++) {
+    const i = sel[j]!;
+    const v = rows.locate(off + i);
+    if (v < 0 ? nullKeeps : lut[rows.code(v)]) sel[k++] = i;
+  }
+  return k;
+}
+
+/** deferredRefine for a chunk without nulls: a row's code is at its offset in its page. */
+function deferredRefineDense(chunk: DecodedChunk, off: number, lut: Uint8Array, sel: Int32Array, count: number): number {
+  const d = chunk.deferred!;
+  const pages = d.pages;
+  let p = 0;
+  let page = pages[0];
+  let cursor: RunCursor | undefined;
+  let k = 0;
+  for (let j = 0; j < count; j++) {
+    const i = sel[j]!;
+    const r = off + i;
+    while (!page || r >= page.row + page.rows) {
+      page = pages[++p];
+      if (!page) throw new ParquetFormatError(`row ${r} is in no page of the column chunk`);
+      cursor = undefined;
+    }
+    cursor ??= new RunCursor(page.data, d.dictCount);
+    sel[k] = i;
+    k += lut[cursor.code(r - page.row)]!;
+  }
+  return k;
+}
+
+const pageCodes = { buf: new Int32Array(0) };
+let rowCodes = new Int32Array(0);
+function rowCodesScratch(n: number): Int32Array {
+  if (rowCodes.length < n) rowCodes = new Int32Array(n);
+  return rowCodes;
+}
+
+function lutRefineNullable(codes: Int32Array, off: number, lut: Uint8Array, nullKeeps: boolean, validity: Uint8Array, sel: Int32Array, count: number): number {
+  let k = 0;
+  for (let j = 0; j < count; j++) {
+    const i = sel[j]!;
+    const r = off + i;
+    if (validity[r >> 3]! & (1 << (r & 7)) ? lut[codes[r]!] : nullKeeps) sel[k++] = i;
+  }
+  return k;
+}
+
+let selBuffer = new Int32Array(0);
+function selScratch(n: number): Int32Array {
+  if (selBuffer.length < n) selBuffer = new Int32Array(n);
+  return selBuffer;
+}
+
+function firstNull(validity: Uint8Array, n: number): number {
+  for (let r = 0; r < n; r++) if (!(validity[r >> 3]! & (1 << (r & 7)))) return r;
+  return 0;
+}
