@@ -44,7 +44,7 @@ function listedImages(source: Extract<ScanSource, { format: 'images' }>, files: 
  * They are implied by the filter above the scan (pushFiltersIntoScans only weakens it), so dropping the rows
  * they reject in the scan drops only rows the filter would.
  */
-function scanConjuncts(filters: readonly Expr[], fileSchema: Schema): ScanConjunct[] {
+export function scanConjuncts(filters: readonly Expr[], fileSchema: Schema): ScanConjunct[] {
   return filters.flatMap((f) => {
     const names = new Set<string>();
     visit(f, (e) => {
