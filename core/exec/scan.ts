@@ -5,7 +5,7 @@ import { type Expr, exprToString, visit } from '../expr/expr.ts';
 import { compilePredicate } from '../expr/compile.ts';
 import { type Schema, resolveField, schema as makeSchema } from '../types/schema.ts';
 import type { ScanSource } from '../plan/logical-plan.ts';
-import { DEFAULT_PARQUET_BATCH_SIZE, type PageFilter, type RowGroupInfo, scanParquet } from '../io/parquet-reader.ts';
+import { DEFAULT_PARQUET_BATCH_SIZE, type PageFilter, type ParquetScanMetrics, type RowGroupInfo, scanParquet } from '../io/parquet-reader.ts';
 import type { ScanConjunct } from '../io/parquet/row-filter.ts';
 import { type FileSplit, rowGroupInSplits } from '../io/file-split.ts';
 import { scanCsv } from '../io/csv-reader.ts';
@@ -84,6 +84,9 @@ export class FileScanExec implements PhysicalOperator {
 
   private readonly conjuncts: readonly ScanConjunct[];
 
+  /** What the Parquet scan skipped and dropped, over every execution of this operator. */
+  readonly metrics: ParquetScanMetrics = { pagesSkipped: 0, rowsSkipped: 0, rowsFiltered: 0 };
+
   /** The files this scan reads, in source order. */
   private files(): readonly string[] {
     if (this.splits === null) return this.source.paths;
@@ -118,6 +121,7 @@ export class FileScanExec implements PhysicalOperator {
             columns,
             schema: this.fileSchema,
             reuseBuffers: this.consumedInPlace,
+            metrics: this.metrics,
             ...(pageFilter ? { pageFilter } : {}),
             ...(this.conjuncts.length && process.env.SQUALL_SCAN_ROW_FILTER !== '0' ? { rowFilter: this.conjuncts } : {}),
             batchSize: Math.max(ctx.batchSize, DEFAULT_PARQUET_BATCH_SIZE),

@@ -54,11 +54,10 @@ function writeArrowRsFile(): void {
     d[i] = 8035 + ((i * 13) % 2500);
     s.push(i % 9 === 0 ? null : `k${i % 13}`);
   }
-  const ai = arrow.makeData({ type: new arrow.Int32(), length: n, nullCount: n - Math.ceil((n * 6) / 7) + 0, nullBitmap: validity, data: a });
-  const nulls = Array.from({ length: n }, (_, i) => i % 7 === 0).filter(Boolean).length;
+  const nulls = Math.ceil(n / 7); // rows 0, 7, 14, ...
   const table = new arrow.Table({
     i: arrow.makeVector(Int32Array.from({ length: n }, (_, i) => i)),
-    a: arrow.makeVector(ai.clone(ai.type, 0, n, nulls)),
+    a: arrow.makeVector(arrow.makeData({ type: new arrow.Int32(), length: n, nullCount: nulls, nullBitmap: validity, data: a })),
     big: arrow.makeVector(big),
     d: arrow.makeVector(arrow.makeData({ type: new arrow.DateDay(), length: n, data: d })),
     s: arrow.vectorFromArray(s, new arrow.Utf8()),

@@ -42,7 +42,8 @@ async function rowsRead(p: LogicalPlan): Promise<number> {
   const exec = new FileScanExec(scan.source, scan.schema, scan.projection, scan.filters);
   let n = 0;
   for await (const b of exec.execute(defaultExecContext)) n += b.numRows;
-  return n;
+  // Rows the scan decoded: those it returned and those its row filter dropped (late materialization).
+  return n + (exec.metrics.rowsFiltered ?? 0);
 }
 
 describe('push_filters_into_scans', () => {
