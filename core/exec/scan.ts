@@ -53,7 +53,7 @@ export function scanConjuncts(filters: readonly Expr[], fileSchema: Schema): Sca
     if (names.size === 0) return [];
     const fields = fileSchema.fields.filter((x) => names.has(x.name));
     const predicate = compilePredicate(f, makeSchema(fields));
-    return [{ columns: fields.map((x) => x.name), select: (batch: arrow.RecordBatch) => predicate.select(batch) }];
+    return [{ columns: fields.map((x) => x.name), select: (batch: arrow.RecordBatch) => predicate.select(batch), key: exprToString(f) }];
   });
 }
 

@@ -41,6 +41,14 @@ const MAX_KEPT_FRACTION = 0.5;
 /** While the row filter is not applied, one row group in this many is still tested, to notice a change. */
 const SAMPLE_EVERY = 8;
 
+/** Rows seen and kept by row filters, by file and filter, on this thread (the latest figures, a few hundred). */
+const learnedSelectivity = new Map<string, { seen: number; kept: number }>();
+function rememberSelectivity(key: string, seen: number, kept: number): void {
+  learnedSelectivity.delete(key);
+  learnedSelectivity.set(key, { seen, kept });
+  if (learnedSelectivity.size > 256) learnedSelectivity.delete(learnedSelectivity.keys().next().value!);
+}
+
 /** A statistic decoded into the JS form of a Squall literal of the column's type (see LiteralValue). */
 export type StatValue = number | string | boolean;
 
@@ -836,10 +844,15 @@ async function* scanFileWithDecoder(
   // dictionary codes and only the kept rows are gathered. Past that, filtering in the scan would copy most rows
   // that the filter above (often fused into an aggregation) reads in place, so the scan returns whole batches
   // and tests only every SAMPLE_EVERY-th row group to follow the selectivity.
-  let rowsSeen = 0;
-  let rowsKept = 0;
+  // A scan starts from what earlier scans of this file with the same filter on this thread saw (tasks of one
+  // query read row groups of the same files); without that, from not filtering, which costs at most one
+  // extra test of the filter on the first row group.
+  const learnedKey = conjuncts.length ? `${path}\u0000${(options.rowFilter ?? []).map((c) => c.key ?? '?').join('\u0000')}` : '';
+  const learned = learnedSelectivity.get(learnedKey);
+  let rowsSeen = learned?.seen ?? 0;
+  let rowsKept = learned?.kept ?? 0;
   let groupsDone = 0;
-  const selective = (): boolean => rowsKept < rowsSeen * MAX_KEPT_FRACTION || rowsSeen === 0;
+  const selective = (): boolean => rowsSeen > 0 && rowsKept < rowsSeen * MAX_KEPT_FRACTION;
   // Integer-like columns that no conjunct reads with other columns keep their pages undecoded (deferValues):
   // a conjunct on one column is tested once per dictionary entry and then, the first through each row's code
   // unpacked from its page and the others through the codes of the rows still kept; the values of the kept
@@ -1007,6 +1020,7 @@ async function* scanFileWithDecoder(
           if (kept) {
             rowsSeen += n;
             rowsKept += kept.length;
+            if (learnedKey && (options.rowFilter ?? []).every((c) => c.key !== undefined)) rememberSelectivity(learnedKey, rowsSeen, rowsKept);
             if (options.metrics) options.metrics.rowsFiltered = (options.metrics.rowsFiltered ?? 0) + n - kept.length;
             if (kept.length === 0) continue;
           }

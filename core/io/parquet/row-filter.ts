@@ -18,6 +18,8 @@ export interface ScanConjunct {
   readonly columns: readonly string[];
   /** The rows of `batch` (which holds `columns`, in that order) where the conjunct is TRUE, ascending. */
   readonly select: (batch: arrow.RecordBatch) => Int32Array;
+  /** Names the conjunct (its expression), so that scans with the same filter share what they learn. */
+  readonly key?: string;
 }
 
 /** A scanned column as the filter sees it: how it was decoded and the field it becomes. */
