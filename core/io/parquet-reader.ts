@@ -1021,11 +1021,12 @@ async function* scanFileWithDecoder(
             rowsSeen += n;
             rowsKept += kept.length;
             if (learnedKey && (options.rowFilter ?? []).every((c) => c.key !== undefined)) rememberSelectivity(learnedKey, rowsSeen, rowsKept);
-            if (options.metrics) options.metrics.rowsFiltered = (options.metrics.rowsFiltered ?? 0) + n - kept.length;
-            if (kept.length === 0) continue;
           }
           // Deferred values are decoded for the kept rows however many they are.
           const partial = kept !== null && (kept.length < n * MAX_KEPT_FRACTION || (kept.length < n && chunks.some((c) => c.deferred)));
+          // Counted only where rows are dropped (a batch returned whole keeps them all).
+          if (partial && options.metrics) options.metrics.rowsFiltered = (options.metrics.rowsFiltered ?? 0) + n - kept.length;
+          if (kept?.length === 0) continue;
           const cols = chunks.map((c, i) => {
             const col = columns[i]!;
             try {
