@@ -1,8 +1,9 @@
 // File scans: Parquet (only the needed columns, only row groups whose statistics can match the scan's pushed
 // filters and, where the file has a page index, only their pages that can), CSV, NDJSON and image files.
 import type * as arrow from 'apache-arrow';
-import { type Expr, exprToString, visit } from '../expr/expr.ts';
+import { type Expr, exprToString } from '../expr/expr.ts';
 import { compilePredicate } from '../expr/compile.ts';
+import { columnIndices } from '../optimizer/plan-utils.ts';
 import { type Schema, resolveField, schema as makeSchema } from '../types/schema.ts';
 import type { ScanSource } from '../plan/logical-plan.ts';
 import { DEFAULT_PARQUET_BATCH_SIZE, type PageFilter, type ParquetScanMetrics, type RowGroupInfo, scanParquet } from '../io/parquet-reader.ts';
@@ -46,12 +47,10 @@ function listedImages(source: Extract<ScanSource, { format: 'images' }>, files: 
  */
 export function scanConjuncts(filters: readonly Expr[], fileSchema: Schema): ScanConjunct[] {
   return filters.flatMap((f) => {
-    const names = new Set<string>();
-    visit(f, (e) => {
-      if (e.kind === 'column') names.add(fileSchema.fields[resolveField(fileSchema, e.name)]!.name);
-    });
-    if (names.size === 0) return [];
-    const fields = fileSchema.fields.filter((x) => names.has(x.name));
+    // A filter whose columns do not resolve is left to the filter above.
+    const read = columnIndices(f, fileSchema);
+    if (!read || read.size === 0) return [];
+    const fields = fileSchema.fields.filter((_, i) => read.has(i));
     const predicate = compilePredicate(f, makeSchema(fields));
     return [{ columns: fields.map((x) => x.name), select: (batch: arrow.RecordBatch) => predicate.select(batch), key: exprToString(f) }];
   });

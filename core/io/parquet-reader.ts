@@ -847,7 +847,8 @@ async function* scanFileWithDecoder(
   // A scan starts from what earlier scans of this file with the same filter on this thread saw (tasks of one
   // query read row groups of the same files); without that, from not filtering, which costs at most one
   // extra test of the filter on the first row group.
-  const learnedKey = conjuncts.length ? `${path}\u0000${(options.rowFilter ?? []).map((c) => c.key ?? '?').join('\u0000')}` : '';
+  const keys = (options.rowFilter ?? []).map((c) => c.key);
+  const learnedKey = conjuncts.length && keys.every((k) => k !== undefined) ? `${path}\u0000${keys.join('\u0000')}` : '';
   const learned = learnedSelectivity.get(learnedKey);
   let rowsSeen = learned?.seen ?? 0;
   let rowsKept = learned?.kept ?? 0;
@@ -1020,7 +1021,7 @@ async function* scanFileWithDecoder(
           if (kept) {
             rowsSeen += n;
             rowsKept += kept.length;
-            if (learnedKey && (options.rowFilter ?? []).every((c) => c.key !== undefined)) rememberSelectivity(learnedKey, rowsSeen, rowsKept);
+            if (learnedKey) rememberSelectivity(learnedKey, rowsSeen, rowsKept);
           }
           // Deferred values are decoded for the kept rows however many they are.
           const partial = kept !== null && (kept.length < n * MAX_KEPT_FRACTION || (kept.length < n && chunks.some((c) => c.deferred)));

@@ -104,25 +104,11 @@ function dictionaryOf(c: DecodedChunk): Pick<DecodedChunk, 'dictOffsets' | 'dict
   return c.dictValues ? { dictValues: c.dictValues } : { dictOffsets: c.dictOffsets!, dictBytes: c.dictBytes! };
 }
 
-/** A chunk of fixed-width codes (ChunkSpec.dictionaryCodes) with its values gathered. */
+/** A chunk of fixed-width codes (ChunkSpec.dictionaryCodes) with the values of all its rows gathered. */
 function gatherCodes(c: DecodedChunk, plan: LeafPlan): DecodedChunk {
-  const stride = wordsPerValue(plan.kind);
-  const n = c.length;
-  const out = new Int32Array(((n * stride + 1) >> 1) << 1);
-  const dict = words32(c.dictValues!);
-  const codes = c.codes!;
-  if (stride === 1) for (let i = 0; i < n; i++) out[i] = dict[codes[i]!]!;
-  else if (stride === 2) {
-    for (let i = 0; i < n; i++) {
-      const k = codes[i]! << 1;
-      out[2 * i] = dict[k]!;
-      out[2 * i + 1] = dict[k + 1]!;
-    }
-  } else for (let i = 0; i < n; i++) for (let w = 0; w < stride; w++) out[i * stride + w] = dict[codes[i]! * stride + w]!;
-  // Null rows hold code 0: their words are zeroed, as the decoder leaves them (and an empty dictionary has no
-  // entry 0).
-  if (c.nullCount > 0) zeroNulls(out, stride, c.validity!, n);
-  return { length: n, nullCount: c.nullCount, validity: c.validity, values: new Uint8Array(out.buffer, 0, out.byteLength) };
+  const all = new Int32Array(c.length);
+  for (let i = 0; i < all.length; i++) all[i] = i;
+  return takeChunkRows(c, plan, 0, all, c.length);
 }
 
 function zeroNulls(out: Int32Array, stride: number, validity: Uint8Array, n: number): void {
@@ -176,6 +162,8 @@ export function takeChunkRows(c: DecodedChunk, plan: LeafPlan, from: number, sel
       const k = codes[from + sel[i]!]! * stride;
       for (let w = 0; w < stride; w++) out[i * stride + w] = dict[k + w]!;
     }
+    // Null rows hold code 0: their words are zeroed, as the decoder leaves them (and an empty dictionary has no
+    // entry 0).
     if (validity) zeroNulls(out, stride, validity, count);
     return { ...base, values: new Uint8Array(out.buffer, 0, out.byteLength) };
   }

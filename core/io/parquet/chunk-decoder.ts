@@ -3,7 +3,7 @@
 // dictionary-encoded, as Int32 codes into the chunk's dictionary. Runs on worker threads, so it depends on no
 // Arrow classes: the result is plain buffers (see DecodedChunk) that the caller wraps without copying.
 import { ThriftReader, type ThriftStruct } from '../thrift-compact.ts';
-import { decompress } from './decompress.ts';
+import { MAX_PAGE, decompress } from './decompress.ts';
 import {
   type Cursor,
   ParquetFormatError,
@@ -228,7 +228,7 @@ export class ChunkDecoder {
   codes: Int32Array | null = null;
   stringMode: 'undecided' | 'dict' | 'plain' = 'undecided';
   /** Fixed-width kinds with spec.dictionaryCodes: codes are kept until a page is not dictionary-encoded. */
-  numericCodes: boolean;
+  private numericCodes: boolean;
   /** spec.deferValues: pages are kept, not decoded. */
   readonly deferring: boolean;
   private deferredPages: DeferredPage[] = [];
@@ -291,8 +291,9 @@ export class ChunkDecoder {
    * that the chunk keeps (so it need not be copied; see kept()).
    */
   pageScratch(size: number): { buf: Uint8Array } {
-    if (!this.deferring || this.spec.codec === Codec.UNCOMPRESSED || size < 0 || size > 1 << 30) return scratch;
-    this.ownScratch = { buf: new Uint8Array(valueBuffer(Math.ceil((size + PAGE_SLACK) / DICT_BUFFER_STEP) * DICT_BUFFER_STEP, false)) };
+    // A bad size is left to decompress() to report.
+    if (!this.deferring || this.spec.codec === Codec.UNCOMPRESSED || size < 0 || size > MAX_PAGE) return scratch;
+    this.ownScratch = { buf: new Uint8Array(pooledBuffer(size + PAGE_SLACK, false)) };
     return this.ownScratch;
   }
 
@@ -332,7 +333,7 @@ export class ChunkDecoder {
       // Kept as codes, the dictionary outlives the chunk's decoding: its buffer is recycled with the values'
       // (sizes rounded up so that the dictionaries of later row groups find one).
       const words = this.numericCodes
-        ? new Int32Array(valueBuffer(Math.ceil(Math.max(8, count * this.stride * 4) / DICT_BUFFER_STEP) * DICT_BUFFER_STEP))
+        ? new Int32Array(pooledBuffer(count * this.stride * 4, true))
         : new Int32Array(Math.max(1, count * this.stride));
       this.plainFixed(data, 0, data.length, count, new Uint8Array(words.buffer), words, 0);
       this.dictWords = words;
@@ -874,7 +875,7 @@ function alignedBytes(bytes: number): number {
 /** Bytes a deferred page's buffer has after its data: bit-unpacking reads a few bytes past a value. */
 export const PAGE_SLACK = 8;
 
-/** Dictionary buffers kept as codes are allocated in multiples of this, so that later row groups reuse them. */
+/** Dictionaries kept as codes and deferred pages are allocated in multiples of this (see pooledBuffer). */
 const DICT_BUFFER_STEP = 64 << 10;
 
 const spare: ArrayBuffer[] = [];
@@ -882,18 +883,25 @@ let spareBytes = 0;
 /** At most this many bytes of buffers wait for reuse per thread. */
 const MAX_SPARE_BYTES = 64 << 20;
 
-/** A zeroed buffer of exactly `bytes`: a spare one when there is one of that size, else a new one. */
 /**
- * A copy of `bytes` in a buffer of the spare pool (sizes rounded up so that later pages find one), with at least
- * PAGE_SLACK bytes after it, at offset 0 (so 8-byte aligned).
+ * A copy of `bytes` in a pooled buffer with at least PAGE_SLACK bytes after it, at offset 0 (so 8-byte
+ * aligned).
  */
 function ownedCopy(bytes: Uint8Array): Uint8Array {
-  const buf = valueBuffer(Math.ceil((bytes.length + PAGE_SLACK) / DICT_BUFFER_STEP) * DICT_BUFFER_STEP, false);
-  const out = new Uint8Array(buf, 0, bytes.length);
+  const out = new Uint8Array(pooledBuffer(bytes.length + PAGE_SLACK, false), 0, bytes.length);
   out.set(bytes);
   return out;
 }
 
+/**
+ * A buffer of at least `bytes` for data whose size varies from row group to row group (dictionaries, pages):
+ * rounded up to DICT_BUFFER_STEP, so that later row groups find a spare one of the same size.
+ */
+function pooledBuffer(bytes: number, zeroed: boolean): ArrayBuffer {
+  return valueBuffer(Math.ceil(Math.max(8, bytes) / DICT_BUFFER_STEP) * DICT_BUFFER_STEP, zeroed);
+}
+
+/** A buffer of exactly `bytes`, zeroed unless told otherwise: a spare one when there is one of that size, else a new one. */
 function valueBuffer(bytes: number, zeroed = true): ArrayBuffer {
   for (let i = spare.length - 1; i >= 0; i--) {
     if (spare[i]!.byteLength === bytes) {

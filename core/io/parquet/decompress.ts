@@ -8,7 +8,7 @@ import { ParquetFormatError, ParquetUnsupportedError } from './encodings.ts';
 import { snappyDecompress } from './snappy.ts';
 
 /** Larger pages than this are taken as corrupt headers rather than allocated. */
-const MAX_PAGE = 1 << 30;
+export const MAX_PAGE = 1 << 30;
 
 /**
  * The `size` uncompressed bytes of `src`. `scratch` is reused between calls when large enough (the caller

@@ -176,26 +176,38 @@ export function takeDeferredRows(c: DecodedChunk, from: number, sel: Int32Array,
 }
 
 /**
- * takeDeferredRows without nulls, every page dictionary-encoded (the common case): rows located by page in
- * one pass, each code read from its run and its entry copied as 32-bit words.
+ * The codes of ascending rows of a deferred chunk without nulls whose pages are all dictionary-encoded (the
+ * common case): a row's code is at its offset in its page, read from the run holding it.
  */
+export class DenseRowCodes {
+  private p = 0;
+  private page: DeferredPage | undefined;
+  private cursor: RunCursor | undefined;
+
+  constructor(private readonly d: DeferredValues) {
+    this.page = d.pages[0];
+  }
+
+  code(r: number): number {
+    let page = this.page;
+    while (!page || r >= page.row + page.rows) {
+      page = this.page = this.d.pages[++this.p];
+      if (!page) throw new ParquetFormatError(`row ${r} is in no page of the column chunk`);
+      this.cursor = undefined;
+    }
+    if (r < page.row) throw new ParquetFormatError(`row ${r} is in no page of the column chunk`);
+    this.cursor ??= new RunCursor(page.data, this.d.dictCount);
+    return this.cursor.code(r - page.row);
+  }
+}
+
+/** takeDeferredRows through DenseRowCodes: each entry copied from the dictionary as 32-bit words. */
 function takeDictionaryRows(d: DeferredValues, from: number, sel: Int32Array, count: number, layout: 'i32' | 'i32sx' | 'i64', out: Int32Array): void {
   const raw = d.dictionary!;
   const dict = new Int32Array(raw.buffer, raw.byteOffset, d.dictCount * (layout === 'i64' ? 2 : 1));
-  const pages = d.pages;
-  let p = 0;
-  let page = pages[0];
-  let cursor: RunCursor | undefined;
+  const codes = new DenseRowCodes(d);
   for (let i = 0; i < count; i++) {
-    const r = from + sel[i]!;
-    while (!page || r >= page.row + page.rows) {
-      page = pages[++p];
-      if (!page) throw new ParquetFormatError(`row ${r} is in no page of the column chunk`);
-      cursor = undefined;
-    }
-    if (r < page.row) throw new ParquetFormatError(`row ${r} is in no page of the column chunk`);
-    cursor ??= new RunCursor(page.data, d.dictCount);
-    const code = cursor.code(r - page.row);
+    const code = codes.code(from + sel[i]!);
     if (layout === 'i64') {
       out[2 * i] = dict[2 * code]!;
       out[2 * i + 1] = dict[2 * code + 1]!;
@@ -258,7 +270,7 @@ function copyValue(src: Uint8Array, at: number, width: number, out: Int32Array, 
  * Codes of an RLE / bit-packed hybrid run sequence (a dictionary-encoded page: bit width byte, then runs),
  * read at ascending positions without unpacking the others.
  */
-export class RunCursor {
+class RunCursor {
   private readonly bw: number;
   private readonly mask: number;
   private pos = 1;

@@ -8,8 +8,7 @@ import { makeBatch } from '../../arrow/column.ts';
 import type { Field } from '../../types/schema.ts';
 import { chunkToData, dictionaryEntries, sliceChunk, takeChunkRows } from './assemble.ts';
 import type { DecodedChunk } from './chunk-decoder.ts';
-import { DeferredCodeRows, RunCursor, deferredCodes, deferredRowCodes } from './deferred-values.ts';
-import { ParquetFormatError } from './encodings.ts';
+import { DeferredCodeRows, DenseRowCodes, deferredCodes, deferredRowCodes } from './deferred-values.ts';
 import type { LeafPlan } from './format.ts';
 
 /** A conjunct of a scan's filter: the scan drops the rows where it is not TRUE. */
@@ -138,7 +137,7 @@ export class RowGroupFilter {
         count = validity === null ? lutRefine(chunk.codes, off, t.lut, sel, count) : lutRefineNullable(chunk.codes, off, t.lut, t.nullKeeps, validity, sel, count);
       } else {
         // Deferred values: only the kept rows' codes are read, from their runs.
-        count = validity === null ? deferredRefineDense(chunk, off, t.lut, sel, count) : deferredRefine(new DeferredCodeRows(chunk), off, t.lut, t.nullKeeps, sel, count);
+        count = validity === null ? deferredRefineDense(new DenseRowCodes(chunk.deferred!), off, t.lut, sel, count) : deferredRefine(new DeferredCodeRows(chunk), off, t.lut, t.nullKeeps, sel, count);
       }
       if (count === 0) return sel.subarray(0, 0);
     }
@@ -206,25 +205,13 @@ function deferredRefine(rows: DeferredCodeRows, off: number, lut: Uint8Array, nu
   return k;
 }
 
-/** deferredRefine for a chunk without nulls: a row's code is at its offset in its page. */
-function deferredRefineDense(chunk: DecodedChunk, off: number, lut: Uint8Array, sel: Int32Array, count: number): number {
-  const d = chunk.deferred!;
-  const pages = d.pages;
-  let p = 0;
-  let page = pages[0];
-  let cursor: RunCursor | undefined;
+/** deferredRefine for a chunk without nulls. */
+function deferredRefineDense(rows: DenseRowCodes, off: number, lut: Uint8Array, sel: Int32Array, count: number): number {
   let k = 0;
   for (let j = 0; j < count; j++) {
     const i = sel[j]!;
-    const r = off + i;
-    while (!page || r >= page.row + page.rows) {
-      page = pages[++p];
-      if (!page) throw new ParquetFormatError(`row ${r} is in no page of the column chunk`);
-      cursor = undefined;
-    }
-    cursor ??= new RunCursor(page.data, d.dictCount);
     sel[k] = i;
-    k += lut[cursor.code(r - page.row)]!;
+    k += lut[rows.code(off + i)]!;
   }
   return k;
 }
