@@ -232,6 +232,13 @@ describe('Parquet decoder corpus', () => {
       for (const f of files) {
         const schema = await readParquetSchema(f);
         const batches = await collect(scanParquet([f], { columns: null, threads, decoder: 'squall' }));
+        // Worker threads decode into shared memory (posted, not transferred: see decodeIntoSharedMemory). The
+        // values of a few types are converted to their Arrow layout on the calling thread, in its own memory.
+        const buffers = batches.flatMap((b) => b.schema.fields.flatMap((field, i) => buffersOf(field.name, b.data.children[i]!)));
+        expect(buffers.length, f).toBeGreaterThan(0);
+        const converted = ['u32 values', 'f32 values', 'dec_wide values', 'ts_ms values', 'ts_ns values'];
+        const wrong = buffers.filter((x) => !converted.includes(x.what) && x.buffer instanceof SharedArrayBuffer !== threads > 0).map((x) => x.what);
+        expect(wrong, `${f}: buffers ${threads ? 'not ' : ''}in shared memory`).toEqual([]);
         const got = batchRows(batches, schema);
         const want = await duckValues(f, schema);
         expect(got.length, f).toBe(want.length);
@@ -376,3 +383,10 @@ describe('decoder building blocks', () => {
     ]);
   });
 });
+
+/** The buffers of a column's data, its children's and its dictionary's, each with the part it holds. */
+function buffersOf(what: string, d: arrow.Data): { what: string; buffer: ArrayBufferLike }[] {
+  const parts = { values: d.values, offsets: d.valueOffsets, validity: d.nullBitmap } as Record<string, ArrayBufferView | null | undefined>;
+  const own = Object.entries(parts).flatMap(([part, a]) => (a && a.byteLength > 0 ? [{ what: `${what} ${part}`, buffer: a.buffer }] : []));
+  return [...own, ...d.children.flatMap((c) => buffersOf(`${what}.child`, c)), ...(d.dictionary ? d.dictionary.data.flatMap((c) => buffersOf(`${what} dictionary`, c)) : [])];
+}

@@ -1,7 +1,7 @@
 // Decodes column chunks on a pool of worker threads (one per core by default), falling back to the calling
 // thread when workers are disabled or cannot start. Local files are read by the decoding thread itself into a
-// buffer it reuses; bytes fetched from an object store are transferred to the worker. Decoded buffers are
-// transferred back, so nothing is copied between threads.
+// buffer it reuses; bytes fetched from an object store are transferred to the worker. Workers decode into
+// shared memory, which is posted back without a copy (see decodeIntoSharedMemory for why not transferred).
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import { pathToFileURL } from 'node:url';

@@ -1,7 +1,7 @@
 // Worker thread body: decodes column chunks sent by decode-pool.ts — bytes transferred with the request, or a
-// range of a local file that this thread reads into a buffer it reuses — and transfers the buffers back.
+// range of a local file that this thread reads into a buffer it reuses — into shared memory, posted back.
 import { parentPort } from 'node:worker_threads';
-import { type ChunkTask, chunkBuffers, decodeChunks } from './chunk-decoder.ts';
+import { type ChunkTask, chunkBuffers, decodeChunks, decodeIntoSharedMemory } from './chunk-decoder.ts';
 import { FileReadError, type FileRange, ReadBuffers, rangesLength, readFileRangeSync } from './file-read.ts';
 
 interface Request {
@@ -10,6 +10,8 @@ interface Request {
   readonly file?: { readonly path: string; readonly ranges: readonly FileRange[] };
   readonly tasks: readonly ChunkTask[];
 }
+
+decodeIntoSharedMemory();
 
 /** A worker decodes one request at a time, so one buffer is reused. */
 const buffers = new ReadBuffers(1);
