@@ -1,8 +1,8 @@
 // The decoder's inner loops against simple reference implementations on random input: the bit-unpacking
-// kernels generated per bit width (RLE / bit-packed hybrid, fused dictionary gathers) and the word-at-a-time
+// kernels generated per bit width (RLE / bit-packed hybrid, fused dictionary gathers and row masks) and the word-at-a-time
 // snappy decoder (random literal / copy streams, overlapping copies, output ends).
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeRle, defLevelsToBitmap, gatherDictionary, unpackBits, useGeneratedKernels } from '../../core/io/parquet/encodings.ts';
+import { decodeRle, defLevelsToBitmap, gatherDictionary, maskDictionary, unpackBits, useGeneratedKernels } from '../../core/io/parquet/encodings.ts';
 import { snappyDecompress } from '../../core/io/parquet/snappy.ts';
 import { seededRandom as rng } from '../../core/util/seeded-random.ts';
 
@@ -110,6 +110,35 @@ for (const generated of [true, false]) describe(`bit unpacking kernels (${genera
         if (count < 2 ** bw) {
           const bad = new Uint8Array([...uleb(3), ...pack([0, 0, count, 0, 0, 0, 0, 0], bw)]);
           expect(() => gatherDictionary(bad, 0, bad.length, bw, 8, dict, count, words, stride, out, 0)).toThrow(/out of range/);
+        }
+      }
+    }
+  });
+
+  it('masks rows through a lookup table per dictionary entry, set or ANDed, and checks dictionary indices', () => {
+    const r = rng(17);
+    for (const bw of [1, 2, 3, 5, 6, 8, 12, 16, 17, 20, 32]) {
+      const count = Math.max(1, Math.min(5000, Math.floor(r() * 2 ** bw)));
+      const lut = new Uint8Array(count).map(() => (r() < 0.4 ? 1 : 0));
+      const n = 3000;
+      const { bytes, values } = hybrid(r, bw, n, count);
+      const at = 3;
+      const before = new Uint8Array(n + at + 4).map(() => (r() < 0.7 ? 1 : 0));
+      const set = before.slice();
+      maskDictionary(bytes, 0, bytes.length, bw, n, lut, count, set, at, false);
+      const and = before.slice();
+      maskDictionary(bytes, 0, bytes.length, bw, n, lut, count, and, at, true);
+      const wantSet = before.slice();
+      const wantAnd = before.slice();
+      values.forEach((v, i) => {
+        wantSet[at + i] = lut[v]!;
+        wantAnd[at + i] = before[at + i]! & lut[v]!;
+      });
+      expect(set, `set bw ${bw}`).toEqual(wantSet);
+      expect(and, `and bw ${bw}`).toEqual(wantAnd);
+      if (count < 2 ** bw) {
+        for (const bad of [new Uint8Array([...uleb(3), ...pack([0, 0, count, 0, 0, 0, 0, 0], bw)]), new Uint8Array([...uleb(2 * 5), ...pack([count], Math.ceil(bw / 8) * 8)])]) {
+          for (const a of [false, true]) expect(() => maskDictionary(bad, 0, bad.length, bw, 5, lut, count, set, 0, a), `bw ${bw}`).toThrow(/out of range/);
         }
       }
     }

@@ -377,6 +377,57 @@ export function gatherDictionary(
   }
 }
 
+/**
+ * A row mask from dictionary-encoded values: out[at + i] = lut[index of value i] for i < n, or, with `and`,
+ * out[at + i] &= it. `lut` holds 0 or 1 per dictionary entry (`count` of them); every index is checked. A
+ * scan's filter tests a batch's rows this way without writing their indices anywhere.
+ */
+export function maskDictionary(buf: Uint8Array, pos: number, end: number, bw: number, n: number, lut: Uint8Array, count: number, out: Uint8Array, at: number, and: boolean): void {
+  if (bw > 32) throw new ParquetFormatError(`bit width ${bw} is too large`);
+  const c: Cursor = { pos };
+  const byteWidth = (bw + 7) >>> 3;
+  const cnt1 = count - 1;
+  const kernel = bw > 0 ? maskKernel(bw, and) : null;
+  let i = 0;
+  let bad = 0;
+  while (i < n) {
+    const header = uleb(buf, c, end);
+    const o = at + i;
+    if (header & 1) {
+      const groups = Math.floor(header / 2);
+      const take = Math.min(groups * 8, n - i);
+      const runEnd = Math.min(end, c.pos + groups * bw);
+      const full = kernel ? Math.min(take >>> 3, Math.floor((runEnd - c.pos) / bw)) : 0;
+      if (full > 0) bad |= kernel!(buf, c.pos, full, lut, out, o, cnt1);
+      const j = full * 8;
+      if (j < take) {
+        const rest = tailScratch(take - j);
+        unpackBits(buf, c.pos + full * bw, runEnd, bw, take - j, rest, 0);
+        for (let r = 0; r < take - j; r++) {
+          const v = rest[r]!;
+          bad |= (cnt1 - v) | v;
+          out[o + j + r] = and ? out[o + j + r]! & lut[v]! : lut[v]!;
+        }
+      }
+      if (bad < 0) break;
+      c.pos += groups * bw;
+      i += take;
+    } else {
+      if (c.pos + byteWidth > end) throw new ParquetFormatError('RLE run past the end of the data');
+      let v = 0;
+      for (let b = 0; b < byteWidth; b++) v |= buf[c.pos + b]! << (8 * b);
+      c.pos += byteWidth;
+      bad |= (cnt1 - v) | v;
+      if (bad < 0) break;
+      const take = Math.min(Math.floor(header / 2), n - i);
+      if (!and) out.fill(lut[v]!, o, o + take);
+      else if (!lut[v]) out.fill(0, o, o + take);
+      i += take;
+    }
+  }
+  if (bad < 0) throw new ParquetFormatError(`dictionary index out of range (dictionary has ${count} entries)`);
+}
+
 let tail = new Int32Array(64);
 function tailScratch(n: number): Int32Array {
   if (tail.length < n) tail = new Int32Array(n);
@@ -403,6 +454,7 @@ let generate = true;
 export function useGeneratedKernels(on: boolean): void {
   generate = on;
   kernels.clear();
+  maskKernels.clear();
 }
 
 /** The kernel for bit width `bw` (1..32); words 0 writes the indices themselves (stride 1). */
@@ -414,20 +466,7 @@ function groupKernel(bw: number, words: number, stride: number): GroupKernel {
   const loads = [];
   for (let b = 0; b < bw; b++) loads.push(`b${b} = buf[p${b ? ` + ${b}` : ''}]`);
   lines.push(`const ${loads.join(', ')};`);
-  const mask = bw === 32 ? -1 : 2 ** bw - 1;
-  for (let j = 0; j < 8; j++) {
-    const start = j * bw;
-    const k0 = start >> 3;
-    const s = start & 7;
-    const last = (start + bw - 1) >> 3;
-    const parts: string[] = [];
-    for (let kb = k0; kb <= last; kb++) {
-      const sh = (kb - k0) * 8 - s;
-      parts.push(sh === 0 ? `b${kb}` : sh < 0 ? `(b${kb} >>> ${-sh})` : `(b${kb} << ${sh})`);
-    }
-    let e = parts.join(' | ');
-    // Bits above the value's own are cleared unless the last byte ends exactly at the value's last bit.
-    if (bw < 32 && (last - k0 + 1) * 8 - s !== bw) e = `(${e}) & ${mask}`;
+  for (const [j, e] of valueLines(bw).entries()) {
     lines.push(`v = ${e}; bad |= (cnt1 - v) | v;`);
     if (words === 0) lines.push(`out[o${j ? ` + ${j}` : ''}] = v;`);
     else if (words === 1) lines.push(`out[o${j ? ` + ${j * stride}` : ''}] = dict[v];`);
@@ -452,6 +491,64 @@ return bad;`;
   }
   kernels.set(key, k);
   return k;
+}
+
+/** maskDictionary's kernels: out[o + i] = lut[value i] (or &=) for `groups` groups of 8 values. */
+type MaskKernel = (buf: Uint8Array, p: number, groups: number, lut: Uint8Array, out: Uint8Array, o: number, cnt1: number) => number;
+
+const maskKernels = new Map<string, MaskKernel>();
+
+function maskKernel(bw: number, and: boolean): MaskKernel {
+  const key = `${bw}:${and}`;
+  let k = maskKernels.get(key);
+  if (k) return k;
+  const lines = valueLines(bw).map((e, j) => `v = ${e}; bad |= (cnt1 - v) | v; out[o${j ? ` + ${j}` : ''}] ${and ? '&=' : '='} lut[v];`);
+  const src = `let bad = 0, v = 0;
+for (let g = 0; g < groups; g++) {
+const ${Array.from({ length: bw }, (_, b) => `b${b} = buf[p${b ? ` + ${b}` : ''}]`).join(', ')};
+${lines.join('\n')}
+p += ${bw}; o += 8;
+}
+return bad;`;
+  try {
+    if (!generate) throw new EvalError('kernel generation is off');
+    k = new Function('buf', 'p', 'groups', 'lut', 'out', 'o', 'cnt1', src) as MaskKernel;
+  } catch {
+    const plain = genericKernel(bw, 0, 1);
+    const codes = new Int32Array(8);
+    k = (buf, p, groups, lut, out, o, cnt1) => {
+      let bad = 0;
+      for (let g = 0; g < groups; g++, p += bw, o += 8) {
+        bad |= plain(buf, p, 1, null, codes, 0, cnt1);
+        for (let j = 0; j < 8; j++) out[o + j] = and ? out[o + j]! & lut[codes[j]!]! : lut[codes[j]!]!;
+      }
+      return bad;
+    };
+  }
+  maskKernels.set(key, k);
+  return k;
+}
+
+/** The 8 expressions extracting a group's values from its bytes b0..b{bw-1}, each masked to bw bits. */
+function valueLines(bw: number): string[] {
+  const mask = bw === 32 ? -1 : 2 ** bw - 1;
+  const out: string[] = [];
+  for (let j = 0; j < 8; j++) {
+    const start = j * bw;
+    const k0 = start >> 3;
+    const s = start & 7;
+    const last = (start + bw - 1) >> 3;
+    const parts: string[] = [];
+    for (let kb = k0; kb <= last; kb++) {
+      const sh = (kb - k0) * 8 - s;
+      parts.push(sh === 0 ? `b${kb}` : sh < 0 ? `(b${kb} >>> ${-sh})` : `(b${kb} << ${sh})`);
+    }
+    let e = parts.join(' | ');
+    // Bits above the value's own are cleared unless the last byte ends exactly at the value's last bit.
+    if (bw < 32 && (last - k0 + 1) * 8 - s !== bw) e = `(${e}) & ${mask}`;
+    out.push(e);
+  }
+  return out;
 }
 
 /** The same contract as a generated kernel, as one loop over variable shifts. */
