@@ -1,9 +1,12 @@
 // The decoder's inner loops against simple reference implementations on random input: the bit-unpacking
 // kernels generated per bit width (RLE / bit-packed hybrid, fused dictionary gathers and row masks) and the word-at-a-time
-// snappy decoder (random literal / copy streams, overlapping copies, output ends).
+// snappy decoders, JavaScript and WebAssembly (random literal / copy streams, overlapping copies, output ends).
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeRle, defLevelsToBitmap, gatherDictionary, maskDictionary, unpackBits, useGeneratedKernels } from '../../core/io/parquet/encodings.ts';
 import { snappyDecompress } from '../../core/io/parquet/snappy.ts';
+import { snappyDecompressWasm, snappyWasmAvailable } from '../../core/io/parquet/snappy-wasm.ts';
+import { SNAPPY_WASM_BASE64 } from '../../core/io/parquet/snappy-wasm-bytes.ts';
+import { assembleSnappyWat } from '../../infra/build/snappy-wasm.ts';
 import { seededRandom as rng } from '../../core/util/seeded-random.ts';
 
 
@@ -195,6 +198,51 @@ function snappyBlock(r: () => number, size: number): { block: Uint8Array; data: 
   }
   return { block: new Uint8Array([...uleb(size), ...ops]), data: new Uint8Array(data) };
 }
+
+/** Decompresses with both decoders: the same bytes, or both reject the block with a RangeError. */
+function bothSnappy(block: Uint8Array, size: number): Uint8Array | RangeError {
+  const run = (f: (src: Uint8Array, out: Uint8Array) => number): Uint8Array | RangeError => {
+    const out = new Uint8Array(size + 100).fill(0xee);
+    try {
+      expect(f(block, out)).toBe(size);
+      // Never a byte past the declared length.
+      expect([...out.subarray(size)].every((b) => b === 0xee)).toBe(true);
+      return out.subarray(0, size);
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      return e;
+    }
+  };
+  const js = run(snappyDecompress);
+  const wasm = run(snappyDecompressWasm);
+  if (js instanceof RangeError || wasm instanceof RangeError) expect([js instanceof RangeError, wasm instanceof RangeError]).toEqual([true, true]);
+  else expect(Buffer.compare(Buffer.from(wasm), Buffer.from(js))).toBe(0);
+  return js;
+}
+
+describe('snappy in WebAssembly', () => {
+  it('is the module snappy.wat assembles to (npm run build:wasm)', async () => {
+    expect(Buffer.from(await assembleSnappyWat()).toString('base64')).toBe(SNAPPY_WASM_BASE64);
+    expect(snappyWasmAvailable()).toBe(true);
+  });
+
+  it('decodes random blocks exactly as the JavaScript decoder does, and rejects what it rejects', () => {
+    const r = rng(21);
+    let rejected = 0;
+    for (let k = 0; k < 400; k++) {
+      const size = k < 100 ? k : Math.floor(r() * 20000);
+      const { block, data } = snappyBlock(r, size);
+      const got = bothSnappy(block, size);
+      expect(got, `block ${k}`).toBeInstanceOf(Uint8Array);
+      expect(Buffer.compare(Buffer.from(got as Uint8Array), Buffer.from(data)), `block ${k}`).toBe(0);
+      if (size < 2) continue;
+      const bad = block.slice();
+      bad[1 + Math.floor(r() * (bad.length - 1))] = Math.floor(r() * 256);
+      for (const b of [bad, block.subarray(0, Math.floor(r() * block.length))]) if (bothSnappy(b, size) instanceof RangeError) rejected++;
+    }
+    expect(rejected).toBeGreaterThan(200);
+  });
+});
 
 describe('snappy', () => {
   it('decodes random blocks of literals and (overlapping) copies exactly, up to the last byte', () => {

@@ -1,11 +1,15 @@
-// Page decompression for the codecs Parquet writers use: Snappy (our own decoder), GZIP and Brotli (Node's
-// zlib), ZSTD (fzstd, pure JavaScript) and LZ4_RAW (our own block decoder). LZO and the Hadoop-framed LZ4 are
-// left to parquet-wasm.
+// Page decompression for the codecs Parquet writers use: Snappy (our own decoders, in WebAssembly and in
+// JavaScript), GZIP and Brotli (Node's zlib), ZSTD (fzstd, pure JavaScript) and LZ4_RAW (our own block
+// decoder). LZO and the Hadoop-framed LZ4 are left to parquet-wasm.
 import * as zlib from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
 import { Codec } from './format.ts';
 import { ParquetFormatError, ParquetUnsupportedError } from './encodings.ts';
 import { snappyDecompress } from './snappy.ts';
+import { snappyDecompressWasm } from './snappy-wasm.ts';
+
+/** Snappy pages that shrank by at least this ratio are decoded by WebAssembly (measured: see snappy.wat). */
+const WASM_MIN_RATIO = 1.1;
 
 /** Larger pages than this are taken as corrupt headers rather than allocated. */
 export const MAX_PAGE = 1 << 30;
@@ -20,7 +24,10 @@ export function decompress(codec: number, src: Uint8Array, size: number, scratch
   switch (codec) {
     case Codec.SNAPPY: {
       const out = scratchOf(scratch, size);
-      const n = snappyDecompress(src, out);
+      // Pages that compress hold many short operations, where WebAssembly's wide moves pay for staging the
+      // page in its memory; an incompressible page is a few long literals, copied as fast from JavaScript.
+      let n = src.length * WASM_MIN_RATIO < size ? snappyDecompressWasm(src, out) : -1;
+      if (n < 0) n = snappyDecompress(src, out);
       if (n !== size) throw new ParquetFormatError(`snappy page holds ${n} bytes, header says ${size}`);
       return out.subarray(0, n);
     }
