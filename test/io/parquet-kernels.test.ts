@@ -4,6 +4,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeRle, defLevelsToBitmap, gatherDictionary, maskDictionary, unpackBits, useGeneratedKernels } from '../../core/io/parquet/encodings.ts';
 import { snappyDecompress } from '../../core/io/parquet/snappy.ts';
+import type { ChunkSpec, DeferredValues } from '../../core/io/parquet/chunk-decoder.ts';
+import { keptRowCodes } from '../../core/io/parquet/deferred-values.ts';
+import { Encoding } from '../../core/io/parquet/format.ts';
 import { snappyDecompressWasm, snappyWasmAvailable } from '../../core/io/parquet/snappy-wasm.ts';
 import { SNAPPY_WASM_BASE64 } from '../../core/io/parquet/snappy-wasm-bytes.ts';
 import { assembleSnappyWat } from '../../infra/build/snappy-wasm.ts';
@@ -149,6 +152,48 @@ for (const generated of [true, false]) describe(`bit unpacking kernels (${genera
 });
 
 afterAll(() => useGeneratedKernels(true));
+
+describe('codes of kept rows (late materialization)', () => {
+  /** A deferred chunk of dictionary-encoded pages of random runs, and every row's code. */
+  function deferredChunk(r: () => number, bw: number, pageRows: number[], count: number): { d: DeferredValues; values: number[] } {
+    const values: number[] = [];
+    let row = 0;
+    const pages = pageRows.map((rows) => {
+      const page = hybrid(r, bw, rows, count);
+      values.push(...page.values);
+      const p = { row, rows, dense: row, nonNull: rows, encoding: Encoding.RLE_DICTIONARY, data: new Uint8Array([bw, ...page.bytes]) };
+      row += rows;
+      return p;
+    });
+    return { d: { spec: {} as ChunkSpec, dictionary: new Uint8Array(count * 4), dictCount: count, pages }, values };
+  }
+
+  it('reads the code of every selected row, pages and runs crossed anywhere, at any density', () => {
+    const r = rng(23);
+    for (const bw of [0, 1, 3, 6, 8, 12, 17, 32]) {
+      for (const density of [0.01, 0.3, 1]) {
+        const count = bw === 0 ? 1 : Math.max(1, Math.min(3000, Math.floor(r() * 2 ** bw)));
+        const { d, values } = deferredChunk(r, bw, [1000, 37, 2500], count);
+        const from = 5;
+        const sel = Int32Array.from(values.keys()).filter((i) => i >= from && r() < density).map((i) => i - from);
+        const codes = new Int32Array(sel.length);
+        keptRowCodes(d, from, sel, sel.length, codes);
+        expect([...codes].map((c) => c >>> 0), `bw ${bw} density ${density}`).toEqual([...sel].map((i) => values[from + i]!));
+      }
+    }
+  });
+
+  it('rejects a code outside the dictionary, a page cut short and a row past the last page', () => {
+    const r = rng(29);
+    const { d } = deferredChunk(r, 6, [800], 40);
+    const all = Int32Array.from({ length: 800 }, (_, i) => i);
+    const out = new Int32Array(801);
+    expect(() => keptRowCodes({ ...d, dictCount: 20 }, 0, all, 800, out)).toThrow(/out of range/);
+    const cut = { ...d.pages[0]!, data: d.pages[0]!.data.subarray(0, 300) };
+    expect(() => keptRowCodes({ ...d, pages: [cut] }, 0, all, 800, out)).toThrow(/end before the page values|past the end/);
+    expect(() => keptRowCodes(d, 1, all, 800, out)).toThrow(/in no page/);
+  });
+});
 
 describe('definition levels', () => {
   it('bit-packed and RLE levels of width 1 land in a validity bitmap at any starting row', () => {

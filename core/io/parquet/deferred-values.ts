@@ -176,44 +176,94 @@ export function takeDeferredRows(c: DecodedChunk, from: number, sel: Int32Array,
 }
 
 /**
- * The codes of ascending rows of a deferred chunk without nulls whose pages are all dictionary-encoded (the
- * common case): a row's code is at its offset in its page, read from the run holding it.
+ * The codes of rows from + sel[i] (ascending), i < count, of a deferred chunk without nulls whose pages are all
+ * dictionary-encoded, into codes[0, count). One walk over the pages' runs: within a run, each row's code is
+ * read at its bit offset (bit-packed) or is the run's value (RLE), so rows between the selected ones cost
+ * nothing. Every code is checked against the dictionary's size.
  */
-export class DenseRowCodes {
-  private p = 0;
-  private page: DeferredPage | undefined;
-  private cursor: RunCursor | undefined;
-
-  constructor(private readonly d: DeferredValues) {
-    this.page = d.pages[0];
-  }
-
-  code(r: number): number {
-    let page = this.page;
-    while (!page || r >= page.row + page.rows) {
-      page = this.page = this.d.pages[++this.p];
-      if (!page) throw new ParquetFormatError(`row ${r} is in no page of the column chunk`);
-      this.cursor = undefined;
+export function keptRowCodes(d: DeferredValues, from: number, sel: Int32Array, count: number, codes: Int32Array): void {
+  const dictCount = d.dictCount;
+  let i = 0;
+  let bad = 0;
+  for (const p of d.pages) {
+    if (i >= count) break;
+    const pageEnd = p.row + p.rows;
+    if (from + sel[i]! >= pageEnd) continue;
+    if (from + sel[i]! < p.row) throw new ParquetFormatError(`row ${from + sel[i]!} is in no page of the column chunk`);
+    const data = p.data;
+    if (data.length === 0) throw new ParquetFormatError('dictionary-encoded page without a bit width');
+    const b = padded(data);
+    const bw = data[0]!;
+    if (bw > 32) throw new ParquetFormatError(`bit width ${bw} is too large`);
+    const mask = bw === 32 ? -1 : (1 << bw) - 1;
+    const cursor = { pos: 1 };
+    let runStart = p.row;
+    while (i < count && from + sel[i]! < pageEnd) {
+      if (cursor.pos >= data.length) throw new ParquetFormatError('dictionary indices end before the page values');
+      const header = uleb(data, cursor, data.length);
+      if (header & 1) {
+        const groups = Math.floor(header / 2);
+        const at = cursor.pos;
+        // Values that start inside the page (a run's last group may be cut short: its padding reads as anything).
+        const held = bw === 0 ? groups * 8 : Math.min(groups * 8, Math.ceil(((data.length - at) * 8) / bw));
+        const runEnd = runStart + groups * 8;
+        // A page's last run may hold padding values past its rows.
+        for (let r = from + sel[i]!, end = Math.min(runEnd, pageEnd); r < end; r = from + sel[i]!) {
+          const k = r - runStart;
+          if (k >= held) throw new ParquetFormatError('dictionary indices end before the page values');
+          const bit = k * bw;
+          const o = at + (bit >>> 3);
+          const shift = bit & 7;
+          let w = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> shift;
+          if (shift + bw > 32) w |= b[o + 4]! << (32 - shift);
+          const v = w & mask;
+          bad |= dictCount - 1 - v;
+          codes[i] = v;
+          if (++i >= count) break;
+        }
+        cursor.pos = at + groups * bw;
+        runStart = runEnd;
+      } else {
+        const byteWidth = (bw + 7) >>> 3;
+        if (cursor.pos + byteWidth > data.length) throw new ParquetFormatError('RLE run past the end of the page');
+        let v = 0;
+        for (let k = 0; k < byteWidth; k++) v += data[cursor.pos + k]! * 2 ** (8 * k);
+        cursor.pos += byteWidth;
+        const runEnd = runStart + Math.floor(header / 2);
+        if (v >= dictCount) bad = -1;
+        for (const end = Math.min(runEnd, pageEnd); i < count && from + sel[i]! < end; ) codes[i++] = v;
+        runStart = runEnd;
+      }
     }
-    if (r < page.row) throw new ParquetFormatError(`row ${r} is in no page of the column chunk`);
-    this.cursor ??= new RunCursor(page.data, this.d.dictCount);
-    return this.cursor.code(r - page.row);
   }
+  if (i < count) throw new ParquetFormatError(`row ${from + sel[i]!} is in no page of the column chunk`);
+  if (bad < 0) throw new ParquetFormatError(`dictionary index out of range (dictionary has ${dictCount} entries)`);
 }
 
-/** takeDeferredRows through DenseRowCodes: each entry copied from the dictionary as 32-bit words. */
+let codeScratch = new Int32Array(0);
+/** A scratch for keptRowCodes' output, reused by this thread. */
+export function keptCodesScratch(n: number): Int32Array {
+  if (codeScratch.length < n) codeScratch = new Int32Array(Math.max(n, 1024));
+  return codeScratch;
+}
+
+/** takeDeferredRows through keptRowCodes: each entry copied from the dictionary as 32-bit words. */
 function takeDictionaryRows(d: DeferredValues, from: number, sel: Int32Array, count: number, layout: 'i32' | 'i32sx' | 'i64', out: Int32Array): void {
   const raw = d.dictionary!;
   const dict = new Int32Array(raw.buffer, raw.byteOffset, d.dictCount * (layout === 'i64' ? 2 : 1));
-  const codes = new DenseRowCodes(d);
-  for (let i = 0; i < count; i++) {
-    const code = codes.code(from + sel[i]!);
-    if (layout === 'i64') {
-      out[2 * i] = dict[2 * code]!;
-      out[2 * i + 1] = dict[2 * code + 1]!;
-    } else if (layout === 'i32') out[i] = dict[code]!;
-    else {
-      const v = dict[code]!;
+  const codes = keptCodesScratch(count);
+  keptRowCodes(d, from, sel, count, codes);
+  if (layout === 'i64') {
+    for (let i = 0; i < count; i++) {
+      const c = codes[i]! << 1;
+      out[2 * i] = dict[c]!;
+      out[2 * i + 1] = dict[c + 1]!;
+    }
+  } else if (layout === 'i32') {
+    for (let i = 0; i < count; i++) out[i] = dict[codes[i]!]!;
+  } else {
+    for (let i = 0; i < count; i++) {
+      const v = dict[codes[i]!]!;
       out[2 * i] = v;
       out[2 * i + 1] = v < 0 ? -1 : 0;
     }

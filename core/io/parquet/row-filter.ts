@@ -8,7 +8,7 @@ import { makeBatch } from '../../arrow/column.ts';
 import type { Field } from '../../types/schema.ts';
 import { chunkToData, dictionaryEntries, sliceChunk, takeChunkRows } from './assemble.ts';
 import type { DecodedChunk } from './chunk-decoder.ts';
-import { DeferredCodeRows, DenseRowCodes, deferredCodes, deferredRowCodes } from './deferred-values.ts';
+import { DeferredCodeRows, deferredCodes, deferredRowCodes, keptCodesScratch, keptRowCodes } from './deferred-values.ts';
 import { ParquetFormatError, maskDictionary } from './encodings.ts';
 import type { LeafPlan } from './format.ts';
 
@@ -155,7 +155,7 @@ export class RowGroupFilter {
         count = validity === null ? lutRefine(chunk.codes, off, t.lut, sel, count) : lutRefineNullable(chunk.codes, off, t.lut, t.nullKeeps, validity, sel, count);
       } else {
         // Deferred values: only the kept rows' codes are read, from their runs.
-        count = validity === null ? deferredRefineDense(new DenseRowCodes(chunk.deferred!), off, t.lut, sel, count) : deferredRefine(new DeferredCodeRows(chunk), off, t.lut, t.nullKeeps, sel, count);
+        count = validity === null ? deferredRefineDense(chunk, off, t.lut, sel, count) : deferredRefine(new DeferredCodeRows(chunk), off, t.lut, t.nullKeeps, sel, count);
       }
       if (count === 0) return sel.subarray(0, 0);
     }
@@ -315,13 +315,14 @@ function deferredRefine(rows: DeferredCodeRows, off: number, lut: Uint8Array, nu
   return k;
 }
 
-/** deferredRefine for a chunk without nulls. */
-function deferredRefineDense(rows: DenseRowCodes, off: number, lut: Uint8Array, sel: Int32Array, count: number): number {
+/** deferredRefine for a chunk without nulls: the kept rows' codes read in one walk over the pages' runs. */
+function deferredRefineDense(chunk: DecodedChunk, off: number, lut: Uint8Array, sel: Int32Array, count: number): number {
+  const codes = keptCodesScratch(count);
+  keptRowCodes(chunk.deferred!, off, sel, count, codes);
   let k = 0;
   for (let j = 0; j < count; j++) {
-    const i = sel[j]!;
-    sel[k] = i;
-    k += lut[rows.code(off + i)]!;
+    sel[k] = sel[j]!;
+    k += lut[codes[j]!]!;
   }
   return k;
 }
