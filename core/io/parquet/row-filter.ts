@@ -90,7 +90,7 @@ export class RowGroupFilter {
   private codeTest(col: number, conjuncts: readonly BoundConjunct[]): CodeTest {
     const chunk = this.chunks[col]!;
     const entries = dictionaryEntries(chunk, this.columns[col]!.plan)!;
-    const lut = new Uint8Array(entries.length).fill(1);
+    const lut = new Uint8Array(entries.length);
     let nullKeeps = true;
     const batch = this.batchOf([col], [this.data(col, entries)], entries.length);
     // A null row's answer comes from one null row of the chunk itself (IS NULL keeps it, comparisons do not).
@@ -99,14 +99,16 @@ export class RowGroupFilter {
       const row = firstNull(chunk.validity!, chunk.length);
       nullBatch = this.batchOf([col], [this.data(col, takeChunkRows(chunk, this.columns[col]!.plan, row, Int32Array.of(0), 1))], 1);
     }
+    // Each conjunct adds 1 to the entries it keeps: those all of them keep end at conjuncts.length.
+    const all = conjuncts.length;
+    const votes = all < 256 ? lut : new Int32Array(entries.length);
     for (const c of conjuncts) {
-      const keep = new Uint8Array(entries.length);
-      for (const e of c.select(batch)) keep[e] = 1;
-      for (let e = 0; e < lut.length; e++) lut[e]! &= keep[e]!;
+      const keep = c.select(batch);
+      for (let j = 0; j < keep.length; j++) votes[keep[j]!]!++;
       if (nullBatch) nullKeeps &&= c.select(nullBatch).length === 1;
     }
     let kept = 0;
-    for (let e = 0; e < lut.length; e++) kept += lut[e]!;
+    for (let e = 0; e < lut.length; e++) kept += lut[e] = votes[e] === all ? 1 : 0;
     return { col, lut, nullKeeps: chunk.nullCount > 0 && nullKeeps, kept: lut.length ? kept / lut.length : 0 };
   }
 
