@@ -134,7 +134,7 @@ export class RowGroupFilter {
         if (count === 0) return selScratch(0).subarray(0, 0);
       }
       sel = selScratch(n);
-      compact(mask, n, sel);
+      compact(maskWords, n, sel);
     }
     for (let ti = dense; ti < this.codeTests.length; ti++) {
       const t = this.codeTests[ti]!;
@@ -198,7 +198,7 @@ function maskByCodes(chunk: DecodedChunk, off: number, n: number, lut: Uint8Arra
   if (codes) {
     if (first) lutMask(codes, off, lut, mask, n);
     else lutMaskAnd(codes, off, lut, mask, n);
-    return countOnes(mask, n);
+    return countOnes(maskWords, n);
   }
   const d = chunk.deferred!;
   for (const p of d.pages) {
@@ -215,38 +215,37 @@ function maskByCodes(chunk: DecodedChunk, off: number, n: number, lut: Uint8Arra
       else for (let r = lo; r < hi; r++) mask[r - off]! &= tmp[r - p.row]!;
     }
   }
-  return countOnes(mask, n);
+  return countOnes(maskWords, n);
 }
 
 /**
- * sel[0, count) = the rows i < n where mask[i] is 1. Four mask bytes are read as one word: a selective filter
- * leaves most words zero, skipped at once.
+ * sel[0, count) = the rows i < n where mask[i] is 1, read four mask bytes (one word of `words`, the same
+ * memory) at a time: a selective filter leaves most words zero, skipped at once. Bytes from n to the next
+ * multiple of 4 are 0 (see maskScratch).
  */
-function compact(mask: Uint8Array, n: number, sel: Int32Array): void {
+function compact(words: Int32Array, n: number, sel: Int32Array): void {
   let k = 0;
-  let i = 0;
-  if (LITTLE_ENDIAN) {
-    const words = maskWords;
-    for (const end = n >> 2; i < end; i++) {
-      const x = words[i]!;
-      if (x === 0) continue;
-      const r = i << 2;
-      sel[k] = r;
-      k += x & 1;
-      sel[k] = r + 1;
-      k += (x >>> 8) & 1;
-      sel[k] = r + 2;
-      k += (x >>> 16) & 1;
-      sel[k] = r + 3;
-      k += x >>> 24;
-    }
-    i <<= 2;
-  }
-  for (; i < n; i++) {
-    sel[k] = i;
-    k += mask[i]!;
+  for (let w = 0, end = (n + 3) >> 2; w < end; w++) {
+    const x = words[w]!;
+    if (x === 0) continue;
+    const r = w << 2;
+    sel[k] = r;
+    k += (x >>> BYTE0) & 1;
+    sel[k] = r + 1;
+    k += (x >>> BYTE1) & 1;
+    sel[k] = r + 2;
+    k += (x >>> BYTE2) & 1;
+    sel[k] = r + 3;
+    k += (x >>> BYTE3) & 1;
   }
 }
+
+/** Where a word holds its first to fourth bytes (platform byte order). */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+const BYTE0 = LITTLE_ENDIAN ? 0 : 24;
+const BYTE1 = LITTLE_ENDIAN ? 8 : 16;
+const BYTE2 = LITTLE_ENDIAN ? 16 : 8;
+const BYTE3 = LITTLE_ENDIAN ? 24 : 0;
 
 function lutMask(codes: Int32Array, off: number, lut: Uint8Array, mask: Uint8Array, n: number): void {
   for (let i = 0; i < n; i++) mask[i] = lut[codes[off + i]!]!;
@@ -256,27 +255,29 @@ function lutMaskAnd(codes: Int32Array, off: number, lut: Uint8Array, mask: Uint8
   for (let i = 0; i < n; i++) mask[i]! &= lut[codes[off + i]!]!;
 }
 
-/** The ones among mask[0, n), four bytes (each 0 or 1) summed at a time by one multiplication. */
-function countOnes(mask: Uint8Array, n: number): number {
+/** The ones among the mask's first n bytes, four bytes (each 0 or 1) summed at a time by one multiplication. */
+function countOnes(words: Int32Array, n: number): number {
   let k = 0;
-  const words = maskWords;
-  const end = n >> 2;
-  for (let i = 0; i < end; i++) k += Math.imul(words[i]!, 0x01010101) >>> 24;
-  for (let i = end << 2; i < n; i++) k += mask[i]!;
+  for (let w = 0, end = (n + 3) >> 2; w < end; w++) k += Math.imul(words[w]!, 0x01010101) >>> 24;
   return k;
 }
 
-const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
-
-/** The mask of this thread, and the same bytes as words (see compact). */
+/** The mask of this thread, and the same bytes as words (compact, countOnes). */
 let maskBuffer = new Uint8Array(0);
 let maskWords = new Int32Array(0);
 let pageTempBuffer = new Uint8Array(0);
+
+/**
+ * The thread's mask for n rows, its bytes from n to the next multiple of 4 zeroed so that whole words can be
+ * read (compact and countOnes have no loop for a last partial word, which ran too rarely for V8 to keep it
+ * optimized: it deoptimized them again and again).
+ */
 function maskScratch(n: number): Uint8Array {
-  if (maskBuffer.length < n) {
+  if (maskBuffer.length < n + 3) {
     maskBuffer = new Uint8Array(((n + 3) >> 2) << 2);
     maskWords = new Int32Array(maskBuffer.buffer);
   }
+  maskBuffer.fill(0, n, ((n + 3) >> 2) << 2);
   return maskBuffer;
 }
 function pageTemp(n: number): Uint8Array {
