@@ -935,8 +935,8 @@ export function recycleValueBuffers(chunks: readonly DecodedChunk[]): void {
 }
 
 /**
- * The buffers a DecodedChunk holds that a worker must transfer, once each: those not in shared memory (see
- * decodeIntoSharedMemory), such as pages of the request's own bytes that deferred values keep.
+ * The buffers of a DecodedChunk that posting it must transfer, once each: those not in shared memory (none on
+ * a thread that decodes into shared memory, see decodeIntoSharedMemory).
  */
 export function chunkBuffers(c: DecodedChunk): ArrayBuffer[] {
   const set = new Set<ArrayBuffer>();

@@ -280,6 +280,8 @@ function maskScratch(n: number): Uint8Array {
   maskBuffer.fill(0, n, ((n + 3) >> 2) << 2);
   return maskBuffer;
 }
+
+/** A page's mask when the batch cuts the page (maskByCodes). */
 function pageTemp(n: number): Uint8Array {
   if (pageTempBuffer.length < n) pageTempBuffer = new Uint8Array(n);
   return pageTempBuffer;
