@@ -134,24 +134,17 @@ export function lineageText(node: RddNode, persisted: (id: number) => boolean, i
   }
 }
 
-/** The nodes `node` reads directly (a shuffle's map-side inputs), in the order withInputs replaces them. */
+/**
+ * The nodes `node` reads directly (a shuffle's map-side inputs), in the order withInputs replaces them: read off
+ * withInputs itself, so the two cannot disagree.
+ */
 export function inputsOf(node: RddNode): readonly RddNode[] {
-  switch (node.kind) {
-    case 'parallelize':
-    case 'text_file':
-    case 'dataframe':
-    case 'shuffle_read':
-    case 'stored':
-    case 'parquet_rows':
-      return [];
-    case 'narrow':
-    case 'coalesce':
-      return [node.input];
-    case 'union':
-      return node.inputs;
-    case 'shuffle':
-      return node.inputs.map((i) => i.input);
-  }
+  const inputs: RddNode[] = [];
+  withInputs(node, (n) => {
+    inputs.push(n);
+    return n;
+  });
+  return inputs;
 }
 
 /**
