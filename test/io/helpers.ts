@@ -1,5 +1,5 @@
 // Shared helpers for the I/O tests: temporary directories, a DuckDB connection to write and read reference
-// files, the batch layout contract check, and batches → JSON-like rows in the form DuckDB's JSON output uses.
+// files (writeDuckFiles), the batch layout contract check, and batches → JSON-like rows in the form DuckDB's JSON output uses.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -26,6 +26,20 @@ export async function duck(): Promise<{ c: DuckDBConnection; close: () => void }
       inst.closeSync();
     },
   };
+}
+
+/**
+ * Writes the rows of `sql` once per entry of `files` (name → COPY options, each followed by `common`) as
+ * `${dir}/${name}.parquet`, and returns the paths in that order.
+ */
+export async function writeDuckFiles(c: DuckDBConnection, dir: string, sql: string, files: Record<string, string>, common = ''): Promise<string[]> {
+  const paths: string[] = [];
+  for (const [name, opts] of Object.entries(files)) {
+    const f = `${dir}/${name}.parquet`;
+    await c.run(`COPY (${sql}) TO '${f}' (FORMAT parquet, ${opts}${common ? `, ${common}` : ''})`);
+    paths.push(f);
+  }
+  return paths;
 }
 
 export type Row = Record<string, unknown>;

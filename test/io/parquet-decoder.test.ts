@@ -13,7 +13,7 @@ import { ThriftReader, type ThriftStruct } from '../../core/io/thrift-compact.ts
 import { fromArrowSchema } from '../../core/types/arrow-types.ts';
 import { DataError } from '../../core/types/errors.ts';
 import { type Schema, schemaToString } from '../../core/types/schema.ts';
-import { batchRows, canonicalSelect, collect, duck, duckRows, normalizeDuckRows, tempDir } from './helpers.ts';
+import { batchRows, canonicalSelect, collect, duck, duckRows, normalizeDuckRows, tempDir, writeDuckFiles } from './helpers.ts';
 
 const DUCK_TYPES = `
 SELECT
@@ -151,11 +151,7 @@ function writeWasmFiles(): void {
 beforeAll(async () => {
   dir = tempDir('squall-pq-');
   db = await duck();
-  for (const [name, opts] of Object.entries(DUCK_FILES)) {
-    const f = `${dir}/${name}.parquet`;
-    await db.c.run(`COPY (${DUCK_TYPES}) TO '${f}' (FORMAT parquet, ${opts}, ROW_GROUP_SIZE 2048)`);
-    files.push(f);
-  }
+  files.push(...(await writeDuckFiles(db.c, dir, DUCK_TYPES, DUCK_FILES, 'ROW_GROUP_SIZE 2048')));
   writeWasmFiles();
 });
 

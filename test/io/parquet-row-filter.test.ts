@@ -11,7 +11,7 @@ import { type Expr, between, binary, column, inList, isNull, literal } from '../
 import { type ParquetScanMetrics, readParquetSchema, scanParquet } from '../../core/io/parquet-reader.ts';
 import { parseDate } from '../../core/sql/literals.ts';
 import type { Schema } from '../../core/types/schema.ts';
-import { batchRows, canonicalSelect, collect, duck, duckRows, normalizeDuckRows, tempDir } from './helpers.ts';
+import { batchRows, canonicalSelect, collect, duck, duckRows, normalizeDuckRows, tempDir, writeDuckFiles } from './helpers.ts';
 
 const SOURCE = `
 SELECT
@@ -77,11 +77,7 @@ function writeArrowRsFile(): void {
 beforeAll(async () => {
   dir = tempDir('squall-rowfilter-');
   db = await duck();
-  for (const [name, opts] of Object.entries(DUCK_FILES)) {
-    const f = `${dir}/${name}.parquet`;
-    await db.c.run(`COPY (${SOURCE}) TO '${f}' (FORMAT parquet, ${opts})`);
-    files.push(f);
-  }
+  files.push(...(await writeDuckFiles(db.c, dir, SOURCE, DUCK_FILES)));
   writeArrowRsFile();
 });
 

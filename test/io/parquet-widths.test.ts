@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readParquetSchema, scanParquet } from '../../core/io/parquet-reader.ts';
 import { fileMeta } from '../../core/io/parquet/format.ts';
 import { ThriftReader, type ThriftStruct } from '../../core/io/thrift-compact.ts';
-import { batchRows, canonicalSelect, collect, duck, duckRows, normalizeDuckRows, tempDir } from './helpers.ts';
+import { batchRows, canonicalSelect, collect, duck, duckRows, normalizeDuckRows, tempDir, writeDuckFiles } from './helpers.ts';
 
 const ROWS = 20000;
 /** Distinct-value counts 2^k + 1 give dictionary indices of k + 1 bits. */
@@ -43,11 +43,7 @@ const files: string[] = [];
 beforeAll(async () => {
   dir = tempDir('squall-pq-widths-');
   db = await duck();
-  for (const [name, opts] of Object.entries(DUCK_FILES)) {
-    const f = `${dir}/${name}.parquet`;
-    await db.c.run(`COPY (${DUCK_SQL}) TO '${f}' (FORMAT parquet, ${opts}, ROW_GROUP_SIZE 20000, DICTIONARY_SIZE_LIMIT 100000)`);
-    files.push(f);
-  }
+  files.push(...(await writeDuckFiles(db.c, dir, DUCK_SQL, DUCK_FILES, 'ROW_GROUP_SIZE 20000, DICTIONARY_SIZE_LIMIT 100000')));
   // The same rows through parquet-wasm (arrow-rs), which sizes index widths differently (one bit for two
   // entries), writes its own runs, and falls back to PLAIN when a dictionary outgrows its page size limit.
   const f = `${dir}/widths_duck_snappy.parquet`;
