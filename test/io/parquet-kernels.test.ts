@@ -192,6 +192,9 @@ describe('codes of kept rows (late materialization)', () => {
     const cut = { ...d.pages[0]!, data: d.pages[0]!.data.subarray(0, 300) };
     expect(() => keptRowCodes({ ...d, pages: [cut] }, 0, all, 800, out)).toThrow(/end before the page values|past the end/);
     expect(() => keptRowCodes(d, 1, all, 800, out)).toThrow(/in no page/);
+    // A 32-bit code with its top bit set is past the dictionary, not a negative index.
+    const wide = { row: 0, rows: 8, dense: 0, nonNull: 8, encoding: Encoding.RLE_DICTIONARY, data: new Uint8Array([32, ...uleb(3), ...pack([2 ** 32 - 1, 0, 0, 0, 0, 0, 0, 0], 32)]) };
+    expect(() => keptRowCodes({ ...d, pages: [wide] }, 0, Int32Array.of(0), 1, out)).toThrow(/out of range/);
   });
 });
 

@@ -211,13 +211,8 @@ export function keptRowCodes(d: DeferredValues, from: number, sel: Int32Array, c
         for (let r = from + sel[i]!, end = Math.min(runEnd, pageEnd); r < end; r = from + sel[i]!) {
           const k = r - runStart;
           if (k >= held) throw new ParquetFormatError('dictionary indices end before the page values');
-          const bit = k * bw;
-          const o = at + (bit >>> 3);
-          const shift = bit & 7;
-          let w = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> shift;
-          if (shift + bw > 32) w |= b[o + 4]! << (32 - shift);
-          const v = w & mask;
-          bad |= dictCount - 1 - v;
+          const v = packedValue(b, at, k, bw, mask);
+          if (v >= dictCount) bad = -1;
           codes[i] = v;
           if (++i >= count) break;
         }
@@ -238,6 +233,19 @@ export function keptRowCodes(d: DeferredValues, from: number, sel: Int32Array, c
   }
   if (i < count) throw new ParquetFormatError(`row ${from + sel[i]!} is in no page of the column chunk`);
   if (bad < 0) throw new ParquetFormatError(`dictionary index out of range (dictionary has ${dictCount} entries)`);
+}
+
+/**
+ * Value k of a bit-packed run whose bytes start at `at` in `b`, which has PAGE_SLACK readable bytes past the
+ * page: up to 5 bytes hold it. Unsigned, so a 32-bit value past the dictionary is not taken for a negative one.
+ */
+function packedValue(b: Uint8Array, at: number, k: number, bw: number, mask: number): number {
+  const bit = k * bw;
+  const o = at + (bit >>> 3);
+  const shift = bit & 7;
+  let w = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> shift;
+  if (shift + bw > 32) w |= b[o + 4]! << (32 - shift);
+  return (w & mask) >>> 0;
 }
 
 let codeScratch = new Int32Array(0);
@@ -348,15 +356,10 @@ class RunCursor {
     while (k >= this.runEnd) this.nextRun();
     let v: number;
     if (this.packed) {
-      const bit = (k - this.runStart) * this.bw;
-      const at = this.bytes + (bit >>> 3);
-      const shift = bit & 7;
-      const b = this.padded;
-      if (at >= this.data.length) throw new ParquetFormatError('dictionary indices end before the page values');
-      // Up to 5 bytes hold the value (a run's last group may be cut short: the padding reads as anything).
-      let w = (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> shift;
-      if (shift + this.bw > 32) w |= b[at + 4]! << (32 - shift);
-      v = (w & this.mask) >>> 0;
+      const j = k - this.runStart;
+      // A run's last group may be cut short: its padding reads as anything, but a value must start in the page.
+      if (this.bytes + ((j * this.bw) >>> 3) >= this.data.length) throw new ParquetFormatError('dictionary indices end before the page values');
+      v = packedValue(this.padded, this.bytes, j, this.bw, this.mask);
     } else v = this.value;
     if (v >= this.dictCount) throw new ParquetFormatError(`dictionary index out of range (dictionary has ${this.dictCount} entries)`);
     return v;
