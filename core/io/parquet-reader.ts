@@ -855,9 +855,9 @@ async function* scanFileWithDecoder(
   let groupsDone = 0;
   const selective = (): boolean => rowsSeen > 0 && rowsKept < rowsSeen * MAX_KEPT_FRACTION;
   // Integer-like columns that no conjunct reads with other columns keep their pages undecoded (deferValues):
-  // a conjunct on one column is tested once per dictionary entry and then, the first through each row's code
-  // unpacked from its page and the others through the codes of the rows still kept; the values of the kept
-  // rows alone are decoded at the end. Other columns a conjunct tests alone come as dictionary codes.
+  // a conjunct on one column is tested once per dictionary entry and then per row, as the pages' codes are
+  // unpacked, or through the codes of the rows still kept once few are (see parquet/row-filter.ts); the values
+  // of the kept rows alone are decoded at the end. Other columns a conjunct tests alone come as dictionary codes.
   const tested = new Set(conjuncts.filter((c) => c.cols.length === 1).map((c) => c.cols[0]!));
   const read = new Set(conjuncts.flatMap((c) => c.cols));
   const asCodes = (col: number): boolean => tested.has(col) && selective();
